@@ -1,0 +1,166 @@
+"""The image chat SSE protocol of seed 003.
+
+    data: {"type":"start","timestamp","model"}
+    data: {"type":"content","content":<all text so far>,"delta":<new text>}
+    data: {"type":"end","tokens","finish_reason","processing_time_ms","content"}
+    data: {"type":"error","error"}
+
+``content`` repeats the whole text in every event because the seed's iOS client replaces
+its text with it (``streamingText = event.content``): that frame costs O(size of the reply)
+by the seed's design. A subscriber that falls behind gets its deltas merged first, which
+bounds how many such frames it is sent.
+
+The request body is ``{"base64_image","prompt","subject","session_id","student_id"}``;
+the non-streaming endpoint answers with ``ChatImageResult``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import msgspec
+
+from tokenwire.errors import BadRequest
+from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
+
+__all__ = [
+    "ChatImageEncoder",
+    "ChatImageRequest",
+    "ChatImageResult",
+    "error_body",
+    "error_event",
+    "image_data_url",
+    "parse_request",
+]
+
+
+class _Start(msgspec.Struct, tag="start", tag_field="type"):
+    timestamp: str
+    model: str
+
+
+class _Content(msgspec.Struct, tag="content", tag_field="type"):
+    content: str
+    delta: str
+
+
+class _End(msgspec.Struct, tag="end", tag_field="type"):
+    tokens: int
+    finish_reason: str
+    processing_time_ms: int
+    content: str
+
+
+class _Error(msgspec.Struct, tag="error", tag_field="type"):
+    error: str
+
+
+_json = msgspec.json.Encoder()
+
+
+def _sse(payload: msgspec.Struct) -> bytes:
+    # msgspec escapes newlines inside strings, so one ``data:`` line always suffices.
+    return b"data: " + _json.encode(payload) + b"\n\n"
+
+
+def error_event(message: str) -> bytes:
+    return _sse(_Error(message))
+
+
+def error_body(message: str) -> bytes:
+    """The JSON body of a non-streaming error response: the ``error`` event's object."""
+    return _json.encode(_Error(message))
+
+
+class ChatImageEncoder:
+    """Canonical events of one reply -> seed 003 SSE events; keeps the text so far."""
+
+    def __init__(self) -> None:
+        self._text = ""
+
+    @property
+    def content(self) -> str:
+        return self._text
+
+    def encode(self, event: Event) -> bytes:
+        if isinstance(event, MessageStart):
+            return _sse(_Start(event.created_at, event.model))
+        if isinstance(event, MessageDelta):
+            self._text += event.text
+            return _sse(_Content(self._text, event.text))
+        if isinstance(event, MessageEnd):
+            end = _End(
+                tokens=event.usage.completion_tokens,
+                finish_reason=event.finish_reason,
+                processing_time_ms=round(event.timings.total_ms),
+                content=self._text,
+            )
+            return _sse(end)
+        if isinstance(event, MessageError):
+            return error_event(event.error.message)
+        return b""
+
+
+class ChatImageRequest(msgspec.Struct, frozen=True):
+    """The request of seed 003 ("Request Format"); only ``prompt`` is required here, so
+    that a text-only question works too."""
+
+    prompt: str
+    base64_image: str | None = None
+    subject: str | None = None
+    session_id: str | None = None
+    student_id: str | None = None
+
+
+class ChatImageResult(msgspec.Struct, frozen=True):
+    """The answer of the non-streaming ``POST /api/v1/chat-image``: the fields of the
+    ``end`` event, plus what the client needs to find the reply again."""
+
+    content: str
+    model: str
+    tokens: int
+    finish_reason: str
+    processing_time_ms: int
+    session_id: str
+    message_id: str
+
+
+_decoder = msgspec.json.Decoder(ChatImageRequest)
+
+# Magic numbers of the image formats a vision model takes, as they start in base64.
+_SIGNATURES = (
+    ("iVBORw0KGgo", "image/png"),
+    ("/9j/", "image/jpeg"),
+    ("R0lGOD", "image/gif"),
+    ("UklGR", "image/webp"),
+)
+
+
+def parse_request(body: bytes) -> ChatImageRequest:
+    """Parse and check the request body; ``BadRequest`` says what is wrong."""
+    try:
+        request = _decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"invalid request body: {exc}", code="invalid_request") from exc
+    if not request.prompt.strip():
+        raise BadRequest("prompt must not be empty", code="empty_content")
+    if request.base64_image is not None:
+        image_data_url(request.base64_image)  # validates
+    return request
+
+
+def image_data_url(base64_image: str) -> str:
+    """``base64_image`` as a ``data:`` URL with its media type; a data URL passes through.
+    ``BadRequest`` when it is not base64 or not a known image format."""
+    if base64_image.startswith("data:image/"):
+        return base64_image
+    text = "".join(base64_image.split())
+    try:
+        base64.b64decode(text[:4096], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest("base64_image is not valid base64", code="invalid_image") from exc
+    for prefix, media_type in _SIGNATURES:
+        if text.startswith(prefix):
+            return f"data:{media_type};base64,{text}"
+    raise BadRequest("base64_image is not a PNG, JPEG, GIF or WebP image", code="invalid_image")

@@ -1,0 +1,86 @@
+"""The session SSE protocol of seed 002: data-only events, one JSON object each.
+
+    data: {"type": "start", "messageId": "<assistant message id>"}
+    data: {"type": "token", "content": "Hello there"}          one per delta
+    data: {"type": "end", "messageId": "<assistant message id>"}
+    data: {"type": "error", "error": "Error message"}
+
+The bytes are those of the seed's own backend, which wrote its events with Python's
+``json.dumps`` (a space after ``:`` and ``,``): the frames are spliced from constant
+pieces around msgspec-escaped strings, so a token costs O(size of the token) and the output
+matches the seed byte for byte. A cancelled reply ends with ``end`` like a finished one.
+
+The client's request body is ``{"content", "role"}`` (seed 002, "Usage Example").
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from tokenwire.errors import BadRequest
+from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
+
+__all__ = ["SessionMessage", "SessionSSEEncoder", "error_event", "parse_message"]
+
+_json = msgspec.json.Encoder()
+
+
+def _event(*pieces: bytes) -> bytes:
+    # One SSE event of a single ``data:`` line: every string in it went through the JSON
+    # encoder, which escapes newlines, so no payload can break the framing.
+    return b"data: " + b"".join(pieces) + b"\n\n"
+
+
+def start_event(message_id: str) -> bytes:
+    return _event(b'{"type": "start", "messageId": ', _json.encode(message_id), b"}")
+
+
+def token_event(content: str) -> bytes:
+    return _event(b'{"type": "token", "content": ', _json.encode(content), b"}")
+
+
+def end_event(message_id: str) -> bytes:
+    return _event(b'{"type": "end", "messageId": ', _json.encode(message_id), b"}")
+
+
+def error_event(message: str) -> bytes:
+    return _event(b'{"type": "error", "error": ', _json.encode(message), b"}")
+
+
+class SessionSSEEncoder:
+    """Canonical events -> seed 002 SSE events. Stateless; a class for symmetry with the
+    other dialects and so routes can hold one per response."""
+
+    def encode(self, event: Event) -> bytes:
+        if isinstance(event, MessageStart):
+            return start_event(event.message_id)
+        if isinstance(event, MessageDelta):
+            return token_event(event.text)
+        if isinstance(event, MessageEnd):
+            return end_event(event.message_id)
+        if isinstance(event, MessageError):
+            return error_event(event.error.message)
+        return b""
+
+
+class SessionMessage(msgspec.Struct, frozen=True):
+    """The body of ``POST /sessions/{sessionId}/messages/stream``."""
+
+    content: str
+    role: str = "user"
+
+
+_decoder = msgspec.json.Decoder(SessionMessage)
+
+
+def parse_message(body: bytes) -> SessionMessage:
+    """Parse and check the request body; ``BadRequest`` says what is wrong."""
+    try:
+        message = _decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(
+            f"request body is not a valid message: {exc}", code="invalid_request"
+        ) from exc
+    if message.role != "user":
+        raise BadRequest(f"role must be 'user', not {message.role!r}", code="invalid_role")
+    return message

@@ -1,0 +1,28 @@
+"""Wall-clock timestamps as the dialects write them.
+
+Kept apart so that encoders take a clock as a parameter: tests pass a fixed one and get
+byte-exact frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], str]
+
+
+def utc_now() -> str:
+    """``2025-01-29T10:00:00.123Z``: ISO 8601 in UTC with milliseconds, which both Swift's
+    ``ISO8601DateFormatter`` (with fractional seconds) and JavaScript's ``Date`` parse."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def epoch_seconds(iso: str) -> int:
+    """Seconds since the epoch of an ISO 8601 timestamp such as ``MessageStart.created_at``."""
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+def fixed(value: str) -> Clock:
+    """A clock that always says ``value`` (tests, captured examples)."""
+    return lambda: value

@@ -1,0 +1,69 @@
+"""Seed 002's SSE events, byte for byte as the seed's own backend wrote them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.protocol.dialects.events import MID, failed, reply
+from tokenwire.errors import BadRequest
+from tokenwire.protocol.dialects.session_sse import (
+    SessionMessage,
+    SessionSSEEncoder,
+    end_event,
+    error_event,
+    parse_message,
+    start_event,
+    token_event,
+)
+from tokenwire.protocol.sse import SSEDecoder
+
+
+def test_the_four_event_types_match_the_seed() -> None:
+    # Seed 002, "SSE Event Types", with the seed's placeholders.
+    assert start_event("uuid") == b'data: {"type": "start", "messageId": "uuid"}\n\n'
+    assert token_event("Hello there") == b'data: {"type": "token", "content": "Hello there"}\n\n'
+    assert end_event("uuid") == b'data: {"type": "end", "messageId": "uuid"}\n\n'
+    assert error_event("Error message") == b'data: {"type": "error", "error": "Error message"}\n\n'
+
+
+def test_a_reply_is_start_tokens_end() -> None:
+    encoder = SessionSSEEncoder()
+    body = b"".join(encoder.encode(e) for e in reply("Hello there", " friend", queued=True))
+    assert body == (
+        b'data: {"type": "start", "messageId": "%s"}\n\n'
+        b'data: {"type": "token", "content": "Hello there"}\n\n'
+        b'data: {"type": "token", "content": " friend"}\n\n'
+        b'data: {"type": "end", "messageId": "%s"}\n\n' % (MID.encode(), MID.encode())
+    )
+
+
+def test_a_failed_reply_ends_with_error() -> None:
+    encoder = SessionSSEEncoder()
+    frames = [encoder.encode(e) for e in failed("x")]
+    assert frames[-1] == b'data: {"type": "error", "error": "the model is unavailable"}\n\n'
+
+
+def test_newlines_and_quotes_cannot_break_the_framing() -> None:
+    text = 'line one\n\ndata: "fake"\r\n'
+    events = SSEDecoder().feed(token_event(text))
+    assert len(events) == 1
+    assert events[0].data == '{"type": "token", "content": "line one\\n\\ndata: \\"fake\\"\\r\\n"}'
+
+
+def test_request_body() -> None:
+    assert parse_message(b'{"content": "Hello", "role": "user"}') == SessionMessage("Hello", "user")
+    assert parse_message(b'{"content": "Hello"}') == SessionMessage("Hello")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{", "invalid_request"),
+        (b'{"role": "user"}', "invalid_request"),
+        (b'{"content": "x", "role": "assistant"}', "invalid_role"),
+    ],
+)
+def test_bad_request_bodies(body: bytes, code: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        parse_message(body)
+    assert info.value.code == code
