@@ -1,0 +1,103 @@
+"""A chain of providers tried in order (``TOKENWIRE_PROVIDERS=openai,llama``).
+
+A provider that fails before its first token hands over to the next one, and the user sees
+nothing of it. A provider that fails mid-reply hands over too: the next one gets the text
+delivered so far as ``request.prefix`` and continues the same assistant turn, so the user
+reads one continuous reply. Every switch is reported as a ``Fallback`` item, which the engine
+records in the message's ``metadata.fallbacks`` (it never reaches the wire as an event).
+Only the last provider's failure reaches the user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from tokenwire.errors import ProviderError, Unavailable
+from tokenwire.providers.base import (
+    Delta,
+    Done,
+    Fallback,
+    GenerationRequest,
+    Provider,
+    StreamItem,
+)
+
+__all__ = ["FallbackProvider"]
+
+log = logging.getLogger("tokenwire.providers.fallback")
+
+
+class FallbackProvider:
+    """Providers in order of preference, behind the one ``Provider`` interface."""
+
+    name = "fallback"
+
+    def __init__(self, providers: Sequence[Provider]) -> None:
+        if not providers:
+            raise ValueError("a fallback chain needs at least one provider")
+        self.providers = list(providers)
+        self.model = self.providers[0].model
+        self.supports_images = any(p.supports_images for p in self.providers)
+
+    def admit(self) -> None:
+        """Admit when any provider in the chain would; else refuse as the last one did."""
+        refusal: Unavailable | None = None
+        for provider in self.providers:
+            try:
+                provider.admit()
+            except Unavailable as exc:
+                refusal = exc
+            else:
+                return
+        assert refusal is not None
+        raise refusal
+
+    def _candidates(self, request: GenerationRequest) -> list[Provider]:
+        # A reply to a message with images can only go where images can go.
+        has_images = any(turn.images for turn in request.messages)
+        return [p for p in self.providers if p.supports_images or not has_images]
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        candidates = self._candidates(request)
+        if not candidates:
+            raise ProviderError(
+                "no model in the chain takes images", code="images_unsupported", retryable=False
+            )
+        delivered: list[str] = []
+        earlier_deltas = 0  # deltas from providers that failed, counted into completion tokens
+        for index, provider in enumerate(candidates):
+            attempt = request
+            if delivered:
+                attempt = dataclasses.replace(request, prefix=request.prefix + "".join(delivered))
+            deltas = 0
+            try:
+                async for item in provider.stream(attempt):
+                    if isinstance(item, Delta):
+                        delivered.append(item.text)
+                        deltas += 1
+                    elif isinstance(item, Done) and earlier_deltas:
+                        item = dataclasses.replace(
+                            item, completion_tokens=item.completion_tokens + earlier_deltas
+                        )
+                    yield item
+                return
+            except ProviderError as exc:
+                if index == len(candidates) - 1:
+                    raise
+                successor = candidates[index + 1]
+                after = sum(len(text) for text in delivered)
+                log.warning(
+                    "provider %s failed after %d characters (%s); continuing on %s",
+                    provider.name,
+                    after,
+                    exc.message,
+                    successor.name,
+                )
+                earlier_deltas += deltas
+                yield Fallback(provider.name, successor.name, f"{exc.code}: {exc.message}", after)
+
+    async def aclose(self) -> None:
+        for provider in self.providers:
+            await provider.aclose()

@@ -1,0 +1,254 @@
+"""Any OpenAI-compatible upstream: OpenAI, vLLM, llama.cpp's server, Ollama.
+
+Streams ``POST {base}/chat/completions`` with ``stream: true`` and
+``stream_options.include_usage`` (so the last chunk carries the token counts) and parses the
+Server-Sent Events with the project's own decoder. Cancelling the task that iterates
+``stream()`` leaves the ``async with`` around the response, which closes it: a connection
+that is mid-body cannot go back to the pool, so the upstream sees it drop.
+
+Every failure is translated into ``ProviderError`` in one place, ``_translate``:
+
+    connect error, timeout, 429, 5xx, error object in the stream,
+    stream cut before [DONE]                                      retryable
+    other 4xx, malformed chunk                                    not retryable
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import httpx
+import msgspec
+
+from tokenwire.errors import ProviderError
+from tokenwire.protocol.sse import SSEDecoder
+from tokenwire.providers.base import ChatTurn, Delta, Done, GenerationRequest, StreamItem
+
+__all__ = ["OpenAIProvider"]
+
+
+class _ChunkDelta(msgspec.Struct):
+    content: str | None = None
+
+
+class _Choice(msgspec.Struct):
+    delta: _ChunkDelta = msgspec.field(default_factory=_ChunkDelta)
+    finish_reason: str | None = None
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class _Chunk(msgspec.Struct):
+    choices: list[_Choice] = msgspec.field(default_factory=list)
+    usage: _Usage | None = None
+    error: dict[str, Any] | None = None
+
+
+_decode_chunk = msgspec.json.Decoder(_Chunk).decode
+
+
+class _Malformed(Exception):
+    """A chunk that is not the JSON the protocol promises."""
+
+
+class _Incomplete(Exception):
+    """The body ended before ``data: [DONE]``."""
+
+
+class _StreamedError(Exception):
+    """The upstream sent an error object in place of a chunk."""
+
+
+class OpenAIProvider:
+    """A provider speaking the OpenAI chat completions streaming protocol over httpx."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        connect_timeout_s: float = 10.0,
+        supports_images: bool = True,
+        max_tokens: int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.model = model
+        self.supports_images = supports_images
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._max_tokens = max_tokens
+        headers = {"Accept": "text/event-stream"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._client = httpx.AsyncClient(
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s)),
+            transport=transport,
+        )
+
+    def admit(self) -> None:
+        # The upstream does its own admission; a 429 from it comes back as a retryable error.
+        return None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def body(self, request: GenerationRequest) -> dict[str, Any]:
+        """The JSON body of the upstream request."""
+        messages: list[dict[str, Any]] = [_message(turn) for turn in request.messages]
+        if request.prefix:
+            # A trailing assistant message is the partial reply to continue: llama.cpp's server,
+            # vLLM and Ollama take it as the start of the assistant turn (prefill).
+            messages.append({"role": "assistant", "content": request.prefix})
+        body: dict[str, Any] = {
+            "model": request.model or self.model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        max_tokens = request.max_tokens or self._max_tokens
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        return body
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        body = self.body(request)
+        try:
+            async with self._client.stream("POST", self._url, json=body) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    response.raise_for_status()
+                async for item in _items(response):
+                    yield item
+        except (httpx.HTTPError, _Malformed, _Incomplete, _StreamedError) as exc:
+            raise _translate(exc, self._url) from exc
+
+
+async def _items(response: httpx.Response) -> AsyncIterator[StreamItem]:
+    """Stream items from the SSE body of a successful response."""
+    decoder = SSEDecoder()
+    finish: str | None = None
+    usage: _Usage | None = None
+    async for raw in response.aiter_bytes():
+        for event in decoder.feed(raw):
+            if event.data == "[DONE]":
+                yield _done(finish, usage)
+                return
+            if not event.data:
+                continue
+            try:
+                chunk = _decode_chunk(event.data)
+            except msgspec.DecodeError as exc:
+                raise _Malformed(str(exc)) from exc
+            if chunk.error is not None:
+                raise _StreamedError(str(chunk.error.get("message") or chunk.error))
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices[:1]:
+                if choice.delta.content:
+                    yield Delta(choice.delta.content)
+                if choice.finish_reason is not None:
+                    finish = choice.finish_reason
+    raise _Incomplete("the upstream stream ended before [DONE]")
+
+
+def _done(finish: str | None, usage: _Usage | None) -> Done:
+    reason: Literal["stop", "length"] = "length" if finish == "length" else "stop"
+    if usage is None:
+        return Done(reason, 0, 0)
+    return Done(reason, usage.prompt_tokens, usage.completion_tokens)
+
+
+def _message(turn: ChatTurn) -> dict[str, Any]:
+    if not turn.images:
+        return {"role": turn.role, "content": turn.content}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": turn.content}]
+    parts.extend({"type": "image_url", "image_url": {"url": url}} for url in turn.images)
+    return {"role": turn.role, "content": parts}
+
+
+def _translate(exc: Exception, url: str) -> ProviderError:
+    """The one place where upstream failures become ``ProviderError``."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+        detail = _error_detail(exc.response)
+        retry_after = _retry_after(exc.response.headers.get("retry-after"))
+        if status == 429:
+            return ProviderError(
+                f"the upstream model is rate limited (HTTP 429){detail}",
+                code="upstream_rate_limited",
+                retryable=True,
+                retry_after=retry_after,
+            )
+        if status >= 500:
+            return ProviderError(
+                f"the upstream model failed (HTTP {status}){detail}",
+                code="upstream_unavailable",
+                retryable=True,
+                retry_after=retry_after,
+            )
+        return ProviderError(
+            f"the upstream model refused the request (HTTP {status}){detail}",
+            code="upstream_rejected",
+            retryable=False,
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(
+            f"the upstream model timed out ({type(exc).__name__})",
+            code="upstream_timeout",
+            retryable=True,
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return ProviderError(
+            f"cannot connect to the upstream model at {url}: {exc}",
+            code="upstream_unreachable",
+            retryable=True,
+        )
+    if isinstance(exc, _Malformed):
+        return ProviderError(
+            f"the upstream model sent a malformed chunk: {exc}",
+            code="upstream_malformed",
+            retryable=False,
+        )
+    if isinstance(exc, _StreamedError):
+        return ProviderError(
+            f"the upstream model reported an error: {exc}",
+            code="upstream_error",
+            retryable=True,  # the in-stream form of a 5xx: the status line was already sent
+        )
+    # The body was cut: _Incomplete, or a transport error while reading it.
+    return ProviderError(
+        f"the upstream stream broke off before it finished: {exc or type(exc).__name__}",
+        code="upstream_incomplete",
+        retryable=True,
+    )
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """``": <upstream message>"`` when the error body carries one, else nothing."""
+    try:
+        payload = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return f": {text[:200]}" if text else ""
+    error = payload.get("error") if isinstance(payload, dict) else None
+    message = error.get("message") if isinstance(error, dict) else error
+    return f": {str(message)[:200]}" if message else ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date; callers fall back to their own delay

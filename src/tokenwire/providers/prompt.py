@@ -1,0 +1,103 @@
+"""Chat turns to prompt tokens for a local model: its own chat template, its own tokenizer.
+
+The template is the one in the GGUF (``tokenizer.chat_template``), rendered the way
+Hugging Face renders it. History that does not fit the context window is dropped from the
+oldest end, keeping the system prompt and the newest turns, with room left for the reply.
+A partial reply being continued (``prefix``) is appended after the generation prompt, as
+the start of the assistant turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from tokenwire.errors import ProviderError
+from tokenwire.providers.base import ChatTurn
+
+__all__ = ["CHATML", "PromptBuilder", "PromptTokens"]
+
+# For a GGUF that carries no template: ChatML, the most common convention.
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+    "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+# Tokens a template adds around one turn (role markers, newlines): an estimate used only to
+# choose which turns to try; the rendered prompt is always measured exactly.
+_TURN_OVERHEAD = 8
+
+# Below this many tokens of room for the reply, trimming history further is not worth it.
+_MIN_REPLY_TOKENS = 16
+
+Tokenize = Callable[[str], list[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class PromptTokens:
+    tokens: list[int]
+    max_new_tokens: int  # room left for the reply, at most what was asked for
+    dropped_turns: int  # history turns left out to fit the context window
+
+
+class PromptBuilder:
+    """Renders turns with a chat template and fits them into ``n_ctx`` tokens."""
+
+    def __init__(
+        self, *, template: str, bos_token: str, eos_token: str, tokenize: Tokenize, n_ctx: int
+    ) -> None:
+        self._formatter = Jinja2ChatFormatter(
+            template=template, eos_token=eos_token, bos_token=bos_token
+        )
+        self._tokenize = tokenize
+        self._n_ctx = n_ctx
+
+    def render(self, turns: Sequence[ChatTurn], prefix: str = "") -> str:
+        """The prompt text: the turns, the generation prompt, then the partial reply."""
+        messages = [{"role": t.role, "content": t.content} for t in turns]
+        response = self._formatter(messages=messages)  # type: ignore[arg-type]
+        return str(response.prompt) + prefix
+
+    def build(
+        self, turns: Sequence[ChatTurn], *, max_tokens: int, prefix: str = ""
+    ) -> PromptTokens:
+        """The prompt tokens for ``turns``, trimmed to leave room for ``max_tokens``.
+
+        Keeps every system turn and the newest turns; raises ``ProviderError`` when even the
+        system prompt and the last turn leave no room for a reply.
+        """
+        system = [t for t in turns if t.role == "system"]
+        history = [t for t in turns if t.role != "system"]
+        budget = self._n_ctx - max_tokens
+        keep = self._estimate_keep(system, history, budget)
+        while True:
+            kept = history[len(history) - keep :] if keep else []
+            tokens = self._tokenize(self.render([*system, *kept], prefix))
+            room = self._n_ctx - len(tokens)
+            if room >= max_tokens or (keep <= 1 and room >= _MIN_REPLY_TOKENS):
+                return PromptTokens(tokens, min(max_tokens, room), len(history) - keep)
+            if keep <= 1:
+                raise ProviderError(
+                    f"the message is too long for the model: the prompt takes {len(tokens)} "
+                    f"of the {self._n_ctx} tokens of its context window",
+                    code="context_length_exceeded",
+                    retryable=False,
+                )
+            keep -= 1
+            # A history that starts with a reply has lost its question: drop the reply too.
+            while keep > 1 and history[len(history) - keep].role == "assistant":
+                keep -= 1
+
+    def _estimate_keep(self, system: list[ChatTurn], history: list[ChatTurn], budget: int) -> int:
+        """How many of the newest turns probably fit in ``budget`` tokens (at least one)."""
+        used = sum(len(self._tokenize(t.content)) + _TURN_OVERHEAD for t in system)
+        keep = 0
+        for turn in reversed(history):
+            used += len(self._tokenize(turn.content)) + _TURN_OVERHEAD
+            if used > budget and keep >= 1:
+                break
+            keep += 1
+        return keep
