@@ -1,0 +1,70 @@
+"""The application factory: wires settings, store, event log, provider and engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from tokenwire import __version__
+from tokenwire.api import conversations, errors, health, messages, ws
+from tokenwire.api.limits import BodyLimit
+from tokenwire.engine import Engine
+from tokenwire.log.factory import create_event_log
+from tokenwire.providers import create_provider
+from tokenwire.settings import Settings
+from tokenwire.store import SQLStore
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SQLStore(settings.resolved_database_url)
+        await store.migrate()
+        events = create_event_log(settings)
+        provider = create_provider(settings)
+        engine = Engine(settings=settings, store=store, events=events, provider=provider)
+        app.state.settings = settings
+        app.state.store = store
+        app.state.engine = engine
+        await engine.start()
+        try:
+            yield
+        finally:
+            await engine.shutdown()
+            await provider.aclose()
+            await events.close()
+            await store.close()
+
+    app = FastAPI(
+        title="tokenwire",
+        version=__version__,
+        summary="AI chat replies, token by token, to any client; every conversation kept.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(conversations.router)
+    app.include_router(messages.router)
+    app.include_router(ws.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    static = resources.files("tokenwire") / "static"
+    if static.joinpath("index.html").is_file():
+        app.mount("/", StaticFiles(directory=str(static), html=True), name="page")
+    return app

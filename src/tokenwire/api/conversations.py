@@ -1,0 +1,57 @@
+"""``/api/v1/conversations``: create, list, read, rename and delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+
+from tokenwire.api.deps import CurrentUser, EngineDep, StoreDep
+from tokenwire.api.schemas import CreateConversation, UpdateConversation, conversation_json
+
+router = APIRouter(prefix="/api/v1", tags=["conversations"])
+
+
+@router.post("/conversations", status_code=201)
+async def create_conversation(
+    body: CreateConversation, user: CurrentUser, store: StoreDep
+) -> dict[str, Any]:
+    conversation = await store.create_conversation(
+        user.id, title=body.title, persona=body.persona, model=body.model, metadata=body.metadata
+    )
+    return conversation_json(conversation)
+
+
+@router.get("/conversations")
+async def list_conversations(
+    user: CurrentUser,
+    store: StoreDep,
+    limit: int = Query(default=50, ge=1, le=200),
+    before: str | None = None,
+) -> dict[str, Any]:
+    page = await store.list_conversations(user.id, limit=limit, before=before)
+    return {"items": [conversation_json(c) for c in page.items], "next_before": page.next_before}
+
+
+@router.get("/conversations/{cid}")
+async def get_conversation(cid: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    return conversation_json(await store.get_conversation(user.id, cid))
+
+
+@router.patch("/conversations/{cid}")
+async def update_conversation(
+    cid: str, body: UpdateConversation, user: CurrentUser, store: StoreDep
+) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    conversation = await store.update_conversation(user.id, cid, **changes)
+    return conversation_json(conversation)
+
+
+@router.delete("/conversations/{cid}", status_code=204)
+async def delete_conversation(cid: str, user: CurrentUser, engine: EngineDep) -> Response:
+    conversation = await engine.store.get_conversation(user.id, cid)
+    # Stop its replies first, so no run keeps writing into rows about to disappear.
+    for reply in await engine.in_flight(conversation.id):
+        await engine.cancel(user.id, reply.id)
+    await engine.store.delete_conversation(user.id, cid)
+    return Response(status_code=204)

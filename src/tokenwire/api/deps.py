@@ -1,0 +1,62 @@
+"""What routes receive: the services on ``app.state`` and the authenticated user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
+
+from tokenwire.engine import Engine
+from tokenwire.errors import Unauthorized
+from tokenwire.settings import Settings
+from tokenwire.store import SQLStore, User
+
+
+def get_engine(conn: HTTPConnection) -> Engine:
+    engine: Engine = conn.app.state.engine
+    return engine
+
+
+def get_store(conn: HTTPConnection) -> SQLStore:
+    store: SQLStore = conn.app.state.store
+    return store
+
+
+def get_settings(conn: HTTPConnection) -> Settings:
+    settings: Settings = conn.app.state.settings
+    return settings
+
+
+def bearer_token(conn: HTTPConnection) -> str | None:
+    """The token from ``Authorization: Bearer``, or from ``?token=`` where a client cannot set
+    headers (browser WebSocket and EventSource)."""
+    header = conn.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return None
+    return conn.query_params.get("token") or None
+
+
+async def authenticate(conn: HTTPConnection) -> User:
+    """The user behind the request's token; ``Unauthorized`` (401) when there is none."""
+    token = bearer_token(conn)
+    if token is None:
+        raise Unauthorized("missing bearer token")
+    user = await get_store(conn).authenticate(token)
+    if user is None:
+        raise Unauthorized("invalid token")
+    conn.state.user = user
+    return user
+
+
+async def current_user(request: Request) -> User:
+    return await authenticate(request)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+StoreDep = Annotated[SQLStore, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

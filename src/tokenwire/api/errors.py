@@ -1,0 +1,80 @@
+"""Every error leaves as ``{"error": {"code", "message"}}`` with the status it deserves."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tokenwire.errors import TokenwireError
+
+log = logging.getLogger("tokenwire.api")
+
+_HTTP_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def error_response(exc: TokenwireError) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    extra: dict[str, Any] = (
+        {"retryable": exc.retryable} if exc.status >= 500 or exc.status == 429 else {}
+    )
+    return JSONResponse(
+        error_body(exc.code, exc.message, **extra), status_code=exc.status, headers=headers
+    )
+
+
+def _describe(errors: list[Any]) -> tuple[int, str, str]:
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return (
+            400,
+            "invalid_json",
+            f"request body is not valid JSON: {first.get('msg', '')}".strip(),
+        )
+    parts = []
+    for err in errors[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where or 'body'}: {err.get('msg')}")
+    return 422, "invalid_request", "; ".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(TokenwireError)
+    async def _tokenwire(_: Request, exc: TokenwireError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        status, code, message = _describe(list(exc.errors()))
+        return JSONResponse(error_body(code, message), status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)

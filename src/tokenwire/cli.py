@@ -1,0 +1,155 @@
+"""The ``tokenwire`` command: ``serve``, ``users create``, ``db upgrade``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from tokenwire.settings import Settings
+
+app = typer.Typer(help="tokenwire: AI chat replies streamed token by token.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage users and their tokens.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(db_app, name="db")
+
+LOCAL_USER = "local"
+
+
+def local_token(settings: Settings) -> str:
+    """The login token of the local user: ``TOKENWIRE_TOKEN``, else one made once and kept
+    (mode 0600) in the data dir, so the printed URL stays valid across restarts."""
+    if settings.token:
+        return settings.token
+    path = settings.data_dir / "token"
+    if path.is_file():
+        return path.read_text().strip()
+    token = "tw_" + secrets.token_urlsafe(32)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return token
+
+
+async def _prepare(settings: Settings, token: str) -> None:
+    from tokenwire.store import SQLStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SQLStore(settings.resolved_database_url)
+    try:
+        await store.migrate()
+        user = await store.user_by_name(LOCAL_USER)
+        if user is None:
+            await store.create_user(LOCAL_USER, token)
+        else:
+            await store.set_token(user.id, token)
+    finally:
+        await store.close()
+
+
+def _server_class() -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """Drains replies before uvicorn waits on open connections: streams still open then
+        receive their reply's end (or ``interrupted``) and close by themselves."""
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            fastapi_app = self.config.loaded_app
+            while hasattr(fastapi_app, "app") and not hasattr(fastapi_app, "state"):
+                fastapi_app = fastapi_app.app
+            engine = getattr(getattr(fastapi_app, "state", None), "engine", None)
+            if engine is not None:
+                await engine.shutdown()
+            await super().shutdown(sockets=sockets)
+
+    return Server
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Start the server and print the login URL."""
+    import uvicorn
+
+    from tokenwire.api import create_app
+
+    settings = Settings()
+    if host is not None:
+        settings.host = host
+    if port is not None:
+        settings.port = port
+    token = local_token(settings)
+    asyncio.run(_prepare(settings, token))
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        ws="websockets",
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
+        log_level="info",
+    )
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    typer.echo(f"tokenwire {settings.provider} on {settings.resolved_database_url}", err=True)
+    typer.echo(f"Open http://{shown}:{settings.port}/?token={token}", err=True)
+    print(f"http://{shown}:{settings.port}/?token={token}", flush=True)
+    _server_class()(config).run()
+
+
+@users_app.command("create")
+def users_create(name: str) -> None:
+    """Create a user; the new token is the last line printed (only its hash is stored)."""
+    from tokenwire.store import SQLStore
+
+    async def create() -> str:
+        settings = Settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SQLStore(settings.resolved_database_url)
+        try:
+            await store.migrate()
+            if await store.user_by_name(name) is not None:
+                raise typer.BadParameter(f"user {name!r} exists already")
+            _, token = await store.create_user(name)
+            return token
+        finally:
+            await store.close()
+
+    token = asyncio.run(create())
+    typer.echo(f"created user {name}; their token (shown once):")
+    typer.echo(token)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations up to the newest one."""
+    from tokenwire.store import SQLStore
+
+    async def upgrade() -> None:
+        settings = Settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SQLStore(settings.resolved_database_url)
+        try:
+            await store.migrate()
+        finally:
+            await store.close()
+
+    asyncio.run(upgrade())
+    typer.echo("database is up to date")
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["main"]

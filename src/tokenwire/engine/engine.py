@@ -1,0 +1,286 @@
+"""The engine: ``send``, ``cancel`` and ``follow`` over the store, the event log and a provider.
+
+Arrows point down only: the API calls the engine; the engine calls the store, the log and
+the provider; none of those know about each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from tokenwire.engine import replay
+from tokenwire.engine.run import Run
+from tokenwire.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable
+from tokenwire.ids import ConversationId, MessageId, UserId
+from tokenwire.log.base import EventLog, LogMiss
+from tokenwire.protocol.events import Event, is_terminal
+from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
+from tokenwire.settings import Settings
+from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
+from tokenwire.store.store import Outcome, SQLStore
+
+log = logging.getLogger("tokenwire.engine")
+
+SystemPrompt = Callable[[Conversation], str | None]
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: SQLStore,
+        events: EventLog,
+        provider: Provider,
+        system_prompt: SystemPrompt | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.events = events
+        self.provider = provider
+        self._system_prompt = system_prompt
+        self.runs: dict[MessageId, Run] = {}
+        self._accepting = True
+        self._shut_down = False
+        self._checkpointer: asyncio.Task[None] | None = None
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, *, recover: bool = True) -> None:
+        if recover:
+            await self.recover()
+        self._checkpointer = asyncio.create_task(self._checkpoint_loop(), name="checkpointer")
+
+    async def recover(self) -> None:
+        """Replies left streaming by a previous process that nobody can continue end as
+        ``interrupted``, with the text of their last checkpoint."""
+        for reply in await self.store.streaming_messages():
+            if reply.id in self.runs:
+                continue
+            await self.store.finish(reply.id, _interrupted(reply))
+            log.info("reply %s was left streaming; marked interrupted", reply.id)
+
+    async def shutdown(self) -> None:
+        """Stop taking sends, let running replies finish for the grace period, then stop the
+        rest as ``interrupted`` with their partial text saved."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._accepting = False
+        tasks = [run.task for run in self.runs.values() if run.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
+        for run in list(self.runs.values()):
+            run.stop("interrupted")
+        tasks = [run.task for run in self.runs.values() if run.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            await asyncio.gather(self._checkpointer, return_exceptions=True)
+        await self._flush_checkpoints()
+
+    # sending -----------------------------------------------------------------------------
+
+    async def send(
+        self,
+        user_id: UserId,
+        conversation_id: str,
+        content: str,
+        *,
+        client_message_id: str | None = None,
+        images: Sequence[str] = (),
+    ) -> Turn:
+        """Commit the user message and its reply row, then start generating.
+
+        Returns once both rows are committed; the reply streams in the background. A repeated
+        ``client_message_id`` returns the first turn and starts nothing.
+        """
+        if not self._accepting:
+            raise Unavailable("the server is shutting down", retry_after=5)
+        self.check_content(content)
+        if images and not self.provider.supports_images:
+            raise BadRequest(
+                f"the model {self.provider.model} does not take images", code="images_unsupported"
+            )
+        conversation = await self.store.get_conversation(user_id, conversation_id)
+        self.provider.admit()
+        turn = await self.store.add_turn(
+            user_id,
+            conversation.id,
+            content=content,
+            client_message_id=client_message_id,
+            images=images,
+            model=conversation.model or self.provider.model,
+        )
+        if turn.created:
+            await self._start(conversation, turn)
+        return turn
+
+    def check_content(self, content: str) -> None:
+        if not content.strip():
+            raise BadRequest("content must not be empty", code="empty_content")
+        limit = self.settings.max_content_chars
+        if len(content) > limit:
+            raise PayloadTooLarge(
+                f"content is {len(content)} characters; the limit is {limit}",
+                code="content_too_long",
+            )
+
+    async def _start(self, conversation: Conversation, turn: Turn) -> None:
+        reply = turn.assistant_message
+        started = time.monotonic()
+        try:
+            await self.events.append(replay.start_event(reply, turn.user_message))
+        except Exception as exc:
+            await self.store.finish(reply.id, _failed(reply, "the event log is unavailable"))
+            raise Unavailable("the event log is unavailable", retry_after=5) from exc
+
+        async def request() -> GenerationRequest:
+            return await self._request(conversation, reply)
+
+        run = Run(
+            message_id=reply.id,
+            conversation_id=conversation.id,
+            provider=self.provider,
+            store=self.store,
+            events=self.events,
+            request=request,
+            started=started,
+            on_done=self._run_done,
+        )
+        self.runs[reply.id] = run
+        run.start()
+        await self.events.announce(conversation.id, reply.id)
+
+    def _run_done(self, run: Run) -> None:
+        self.runs.pop(run.message_id, None)
+
+    async def _request(self, conversation: Conversation, reply: Message) -> GenerationRequest:
+        turns: list[ChatTurn] = []
+        system = self._system_prompt(conversation) if self._system_prompt else None
+        if system:
+            turns.append(ChatTurn("system", system))
+        for message in await self.store.history(conversation.id, reply.id):
+            if message.role == "user":
+                turns.append(ChatTurn("user", message.content, message.images))
+            elif message.role == "assistant" and message.content:
+                turns.append(ChatTurn("assistant", message.content))
+        return GenerationRequest(messages=turns, model=conversation.model)
+
+    # cancelling --------------------------------------------------------------------------
+
+    async def cancel(self, user_id: UserId, message_id: str) -> Message:
+        """Stop a reply; idempotent. Returns the message as it stands after the stop."""
+        message = await self.store.get_message(user_id, message_id)
+        if message.role != "assistant":
+            raise BadRequest("only an assistant reply can be cancelled", code="not_a_reply")
+        run = self.runs.get(message.id)
+        if run is not None:
+            run.stop("cancelled")
+            if run.task is not None:
+                await asyncio.shield(run.task)
+        return await self.store.get_message(user_id, message_id)
+
+    # following ---------------------------------------------------------------------------
+
+    async def follow(self, reply: Message, after: int = -1) -> AsyncIterator[list[Event]]:
+        """The reply's events with seq > ``after`` in batches, live until the terminal event.
+
+        From the event log while it has them; from the stored row once it does not.
+        """
+        batch = self.settings.subscriber_batch
+        position = after
+        try:
+            async for events in self.events.read(reply.id, position, batch=batch):
+                position = events[-1].seq
+                yield events
+            return
+        except LogMiss:
+            pass
+        async for events in self._follow_store(reply, position):
+            yield events
+
+    async def _follow_store(self, reply: Message, after: int) -> AsyncIterator[list[Event]]:
+        if after < 0:
+            if reply.reply_to is None:
+                raise NotFound(f"message {reply.id} is not a reply")
+            user_message = await self.store.find_message(reply.reply_to)
+            if user_message is None:
+                raise NotFound(f"message {reply.reply_to} not found")
+            yield [replay.start_event(reply, user_message)]
+            after = 0
+        current: Message | None = reply
+        while current is not None:
+            out: list[Event] = []
+            delta = replay.text_after(current, after)
+            if delta is not None:
+                out.append(delta)
+                after = delta.seq
+            if current.status.is_final:
+                if current.last_seq > after:
+                    out.append(replay.terminal_event(current))
+                if out:
+                    yield out
+                return
+            if out:
+                yield out
+            # Still streaming on another process: poll its checkpoints until it ends.
+            await asyncio.sleep(self.settings.checkpoint_interval_s / 2)
+            current = await self.store.find_message(reply.id)
+
+    async def wait(self, reply: Message) -> Message:
+        """Wait for the reply to end and return it as stored."""
+        async for events in self.follow(reply, after=0):
+            if is_terminal(events[-1]):
+                break
+        final = await self.store.find_message(reply.id)
+        if final is None:
+            raise NotFound(f"message {reply.id} not found")
+        return final
+
+    async def in_flight(self, conversation_id: ConversationId) -> list[Message]:
+        return await self.store.streaming_messages(conversation_id)
+
+    # checkpoints -------------------------------------------------------------------------
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.checkpoint_interval_s)
+            try:
+                await self._flush_checkpoints()
+            except Exception:
+                log.exception("checkpoint failed; retrying at the next interval")
+
+    async def _flush_checkpoints(self) -> None:
+        pending = [
+            c for run in list(self.runs.values()) if (c := run.take_checkpoint()) is not None
+        ]
+        await self.store.checkpoint(pending)
+
+
+def _interrupted(reply: Message) -> Outcome:
+    return Outcome(
+        status=MessageStatus.INTERRUPTED,
+        content=reply.content,
+        marks=reply.marks,
+        last_seq=reply.last_seq + 1,
+        error={
+            "code": "interrupted",
+            "message": "the server stopped before the reply finished",
+            "retryable": True,
+        },
+    )
+
+
+def _failed(reply: Message, why: str) -> Outcome:
+    return Outcome(
+        status=MessageStatus.ERROR,
+        content=reply.content,
+        marks=reply.marks,
+        last_seq=reply.last_seq + 1,
+        error={"code": "unavailable", "message": why, "retryable": True},
+    )

@@ -1,0 +1,93 @@
+"""Serving a reply's events from the stored row, once the event log no longer has them.
+
+The row keeps, for each delta, its seq and where its text ends (``marks``), so the text
+after any seq is a slice of the stored content: resume stays byte-exact after expiry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tokenwire.protocol.events import (
+    ErrorInfo,
+    Event,
+    MessageDelta,
+    MessageEnd,
+    MessageError,
+    MessageStart,
+    Timings,
+    Usage,
+    UserMessageInfo,
+)
+from tokenwire.store.convert import isoformat
+from tokenwire.store.records import Message, MessageStatus
+
+
+def offset_after(marks: Sequence[tuple[int, int]], seq: int) -> int:
+    """Where the text delivered up to and including ``seq`` ends."""
+    end = 0
+    for mark_seq, mark_end in marks:
+        if mark_seq > seq:
+            break
+        end = mark_end
+    return end
+
+
+def start_event(reply: Message, user_message: Message) -> MessageStart:
+    return MessageStart(
+        message_id=reply.id,
+        seq=0,
+        conversation_id=reply.conversation_id,
+        reply_to=user_message.id,
+        user_message=UserMessageInfo(
+            id=user_message.id,
+            content=user_message.content,
+            created_at=isoformat(user_message.created_at),
+            client_message_id=user_message.client_message_id,
+        ),
+        model=reply.model or "",
+        created_at=isoformat(reply.created_at),
+    )
+
+
+def text_after(reply: Message, after: int) -> MessageDelta | None:
+    """One delta with all stored text past ``after``, carrying the seq of the last delta."""
+    if not reply.marks or reply.marks[-1][0] <= after:
+        return None
+    text = reply.content[offset_after(reply.marks, after) :]
+    return MessageDelta(reply.id, reply.marks[-1][0], text) if text else None
+
+
+def terminal_event(reply: Message) -> Event:
+    seq = reply.last_seq
+    if reply.status in (MessageStatus.COMPLETE, MessageStatus.CANCELLED):
+        usage = reply.usage or {}
+        timings = reply.timings or {}
+        finish = "cancelled" if reply.status is MessageStatus.CANCELLED else reply.finish_reason
+        return MessageEnd(
+            message_id=reply.id,
+            seq=seq,
+            finish_reason="length"
+            if finish == "length"
+            else "cancelled"
+            if finish == "cancelled"
+            else "stop",
+            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
+            timings=Timings(
+                ttft_ms=timings.get("ttft_ms"),
+                total_ms=float(timings.get("total_ms") or 0.0),
+                tokens_per_second=timings.get("tokens_per_second"),
+            ),
+        )
+    error = reply.error or {}
+    if reply.status is MessageStatus.INTERRUPTED and not error:
+        error = {"code": "interrupted", "message": "the reply was interrupted", "retryable": True}
+    return MessageError(
+        message_id=reply.id,
+        seq=seq,
+        error=ErrorInfo(
+            code=str(error.get("code", "internal_error")),
+            message=str(error.get("message", "the reply failed")),
+            retryable=bool(error.get("retryable", False)),
+        ),
+    )

@@ -1,0 +1,203 @@
+"""The turn runner: one task per reply, independent of any connection.
+
+It pulls deltas from the provider, appends events to the log, keeps the text so far for
+the checkpointer, and writes how the reply ended. Cancelling it (explicit stop, shutdown)
+cancels only the inner pump task, so the runner itself always gets to save the partial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from tokenwire.errors import TokenwireError
+from tokenwire.ids import ConversationId, MessageId
+from tokenwire.log.base import EventLog
+from tokenwire.protocol.events import (
+    ErrorInfo,
+    Event,
+    FinishReason,
+    MessageDelta,
+    MessageEnd,
+    MessageError,
+    MessageQueued,
+    Timings,
+    Usage,
+)
+from tokenwire.providers.base import Delta, Done, Fallback, GenerationRequest, Provider, Queued
+from tokenwire.store.records import MessageStatus
+from tokenwire.store.store import Checkpoint, Outcome, SQLStore
+
+log = logging.getLogger("tokenwire.run")
+
+StopReason = Literal["cancelled", "interrupted"]
+
+
+class Run:
+    def __init__(
+        self,
+        *,
+        message_id: MessageId,
+        conversation_id: ConversationId,
+        provider: Provider,
+        store: SQLStore,
+        events: EventLog,
+        request: Callable[[], Awaitable[GenerationRequest]],
+        started: float,
+        on_done: Callable[[Run], None],
+    ) -> None:
+        self.message_id = message_id
+        self.conversation_id = conversation_id
+        self._provider = provider
+        self._store = store
+        self._log = events
+        self._request = request
+        self._started = started
+        self._on_done = on_done
+        self.seq = 0  # message.start, seq 0, is appended by the engine before the run starts
+        self._parts: list[str] = []
+        self._length = 0
+        self._marks: list[tuple[int, int]] = []
+        self._dirty = False
+        self._first_token: float | None = None
+        self._done: Done | None = None
+        self._stop: StopReason | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.metadata: dict[str, object] = {}
+
+    # control -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._main(), name=f"run {self.message_id}")
+
+    def stop(self, reason: StopReason) -> None:
+        """Stop generating now; the partial reply is kept. The first reason given wins."""
+        if self._stop is None:
+            self._stop = reason
+        if self._pump is not None:
+            self._pump.cancel()
+
+    @property
+    def content(self) -> str:
+        return "".join(self._parts)
+
+    def take_checkpoint(self) -> Checkpoint | None:
+        """The text so far, if it changed since the last checkpoint."""
+        if not self._dirty:
+            return None
+        self._dirty = False
+        return Checkpoint(self.message_id, self.content, tuple(self._marks), self.seq)
+
+    # the work ----------------------------------------------------------------------------
+
+    async def _append(self, event: Event) -> None:
+        await self._log.append(event)
+
+    async def _generate(self) -> None:
+        request = await self._request()
+        async for item in self._provider.stream(request):
+            if isinstance(item, Delta):
+                if not item.text:
+                    continue
+                if self._first_token is None:
+                    self._first_token = time.monotonic()
+                self.seq += 1
+                self._parts.append(item.text)
+                self._length += len(item.text)
+                self._marks.append((self.seq, self._length))
+                self._dirty = True
+                await self._append(MessageDelta(self.message_id, self.seq, item.text))
+            elif isinstance(item, Fallback):
+                fallbacks = self.metadata.setdefault("fallbacks", [])
+                assert isinstance(fallbacks, list)
+                fallbacks.append(
+                    {
+                        "from": item.from_provider,
+                        "to": item.to_provider,
+                        "reason": item.reason,
+                        "after_chars": item.after_chars,
+                    }
+                )
+            elif isinstance(item, Queued):
+                self.seq += 1
+                self._dirty = True
+                await self._append(MessageQueued(self.message_id, self.seq, item.position))
+            else:
+                self._done = item
+
+    async def _main(self) -> None:
+        error: ErrorInfo | None = None
+        self._pump = asyncio.create_task(self._generate(), name=f"pump {self.message_id}")
+        if self._stop is not None:
+            self._pump.cancel()
+        await asyncio.wait([self._pump])
+        if not self._pump.cancelled():
+            exc = self._pump.exception()
+            if isinstance(exc, TokenwireError):
+                error = ErrorInfo(exc.code, exc.message, exc.retryable)
+            elif exc is not None:
+                log.error("reply %s failed", self.message_id, exc_info=exc)
+                error = ErrorInfo("internal_error", "the reply failed on the server", True)
+        try:
+            await self._finish(error)
+        finally:
+            self._on_done(self)
+
+    async def _finish(self, error: ErrorInfo | None) -> None:
+        now = time.monotonic()
+        total_ms = round((now - self._started) * 1000, 1)
+        ttft_ms = (
+            round((self._first_token - self._started) * 1000, 1) if self._first_token else None
+        )
+        completion = self._done.completion_tokens if self._done else len(self._marks)
+        prompt = self._done.prompt_tokens if self._done else 0
+        gen_s = now - self._first_token if self._first_token else 0.0
+        tps = round(completion / gen_s, 2) if gen_s > 0 and completion else None
+        usage = Usage(prompt, completion)
+        timings = Timings(ttft_ms, total_ms, tps)
+        seq = self.seq + 1
+        terminal: Event
+        if self._stop == "interrupted":
+            error = ErrorInfo("interrupted", "the server shut down before the reply finished", True)
+        finish_reason: FinishReason | None = None
+        if error is not None:
+            status = (
+                MessageStatus.INTERRUPTED if error.code == "interrupted" else MessageStatus.ERROR
+            )
+            terminal = MessageError(self.message_id, seq, error)
+        else:
+            if self._stop == "cancelled":
+                finish_reason = "cancelled"
+                status = MessageStatus.CANCELLED
+            else:
+                finish_reason = self._done.finish_reason if self._done else "stop"
+                status = MessageStatus.COMPLETE
+            terminal = MessageEnd(self.message_id, seq, finish_reason, usage, timings)
+        outcome = Outcome(
+            status=status,
+            content=self.content,
+            marks=tuple(self._marks),
+            last_seq=seq,
+            finish_reason=finish_reason,
+            usage={
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+            },
+            timings={"ttft_ms": ttft_ms, "total_ms": total_ms, "tokens_per_second": tps},
+            error=None
+            if error is None
+            else {"code": error.code, "message": error.message, "retryable": error.retryable},
+            metadata=self.metadata or None,
+        )
+        # The row first, then the event: a client that sees the end and reloads history
+        # must find the final text there.
+        try:
+            await self._store.finish(self.message_id, outcome)
+        except Exception:
+            log.exception("could not save the end of reply %s", self.message_id)
+        self.seq = seq
+        await self._append(terminal)

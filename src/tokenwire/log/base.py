@@ -1,0 +1,45 @@
+"""The ``EventLog`` seam.
+
+One writer (the run that owns a reply) appends events with consecutive seqs from 0;
+any number of readers read from their last seq, first the events already there, then the
+new ones as they come, until the terminal event. After a reply ends, its events are kept
+for a TTL; past that, readers get ``LogMiss`` and the engine replays from the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from tokenwire.ids import ConversationId, MessageId
+from tokenwire.protocol.events import Event
+
+
+class LogMiss(LookupError):
+    """The log holds nothing for this message (never written here, or expired)."""
+
+
+class EventLog(Protocol):
+    async def append(self, event: Event) -> None:
+        """Add ``event`` (its seq is the next one) and wake the readers. A terminal event
+        closes the stream and starts its TTL."""
+        ...
+
+    def read(self, message_id: MessageId, after: int, *, batch: int) -> AsyncIterator[list[Event]]:
+        """Batches of up to ``batch`` events with seq > ``after``, in order, ending after the
+        terminal event. Raises ``LogMiss`` on the first iteration if the log has no record."""
+        ...
+
+    async def announce(self, conversation_id: ConversationId, message_id: MessageId) -> None:
+        """Tell every watcher of the conversation that a reply started."""
+        ...
+
+    def watch(
+        self, conversation_id: ConversationId
+    ) -> AbstractAsyncContextManager[AsyncIterator[MessageId]]:
+        """Within the block, the ids of replies that start in the conversation. The watch is
+        registered when the block is entered, so no announcement after that is missed."""
+        ...
+
+    async def close(self) -> None: ...

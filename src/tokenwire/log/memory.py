@@ -1,0 +1,121 @@
+"""The in-process event log: the default for one instance.
+
+Events of a reply live in a list indexed by seq. A reader keeps only a cursor into that
+list, so a slow reader costs the writer nothing and holds no buffer of its own: when it
+comes back it takes everything pending at once, and the subscriber merges the deltas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from tokenwire.ids import ConversationId, MessageId
+from tokenwire.log.base import LogMiss
+from tokenwire.protocol.events import Event, is_terminal
+
+
+@dataclass(slots=True)
+class _Stream:
+    events: list[Event] = field(default_factory=list)
+    closed: bool = False
+    waiter: asyncio.Future[None] | None = None
+    expiry: asyncio.TimerHandle | None = None
+
+    def wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+        self.waiter = None
+
+    async def changed(self) -> None:
+        if self.waiter is None:
+            self.waiter = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self.waiter)
+
+
+class MemoryEventLog:
+    def __init__(self, *, ttl_s: float = 3600.0) -> None:
+        self._ttl = ttl_s
+        self._streams: dict[MessageId, _Stream] = {}
+        self._watchers: defaultdict[ConversationId, set[asyncio.Queue[MessageId]]] = defaultdict(
+            set
+        )
+
+    async def append(self, event: Event) -> None:
+        mid = MessageId(event.message_id)
+        stream = self._streams.get(mid)
+        if stream is None:
+            if event.seq != 0:
+                raise ValueError(f"first event of {mid} must have seq 0, not {event.seq}")
+            stream = self._streams[mid] = _Stream()
+        if stream.closed:
+            raise ValueError(f"stream of {mid} already ended")
+        if event.seq != len(stream.events):
+            raise ValueError(
+                f"seq {event.seq} out of order for {mid} (next is {len(stream.events)})"
+            )
+        stream.events.append(event)
+        if is_terminal(event):
+            stream.closed = True
+            loop = asyncio.get_running_loop()
+            stream.expiry = loop.call_later(self._ttl, self._streams.pop, mid, None)
+        stream.wake()
+
+    async def read(
+        self, message_id: MessageId, after: int, *, batch: int = 512
+    ) -> AsyncIterator[list[Event]]:
+        stream = self._streams.get(message_id)
+        if stream is None:
+            raise LogMiss(message_id)
+        cursor = max(after + 1, 0)
+        while True:
+            events = stream.events
+            if cursor < len(events):
+                chunk = events[cursor : cursor + batch]
+                cursor += len(chunk)
+                yield chunk
+                if is_terminal(chunk[-1]):
+                    return
+                continue
+            if stream.closed:
+                return
+            await stream.changed()
+
+    def forget(self, message_id: MessageId) -> None:
+        """Drop a reply's events now (tests use it to exercise replay from the store)."""
+        stream = self._streams.pop(message_id, None)
+        if stream is not None and stream.expiry is not None:
+            stream.expiry.cancel()
+
+    async def announce(self, conversation_id: ConversationId, message_id: MessageId) -> None:
+        for queue in self._watchers.get(conversation_id, ()):
+            queue.put_nowait(message_id)
+
+    @asynccontextmanager
+    async def watch(
+        self, conversation_id: ConversationId
+    ) -> AsyncIterator[AsyncIterator[MessageId]]:
+        queue: asyncio.Queue[MessageId] = asyncio.Queue()
+        self._watchers[conversation_id].add(queue)  # registered before the caller goes on
+
+        async def ids() -> AsyncIterator[MessageId]:
+            while True:
+                yield await queue.get()
+
+        try:
+            yield ids()
+        finally:
+            watchers = self._watchers.get(conversation_id)
+            if watchers is not None:
+                watchers.discard(queue)
+                if not watchers:
+                    del self._watchers[conversation_id]
+
+    async def close(self) -> None:
+        for stream in self._streams.values():
+            if stream.expiry is not None:
+                stream.expiry.cancel()
+        self._streams.clear()

@@ -1,0 +1,150 @@
+"""The canonical event model: what every wire dialect encodes.
+
+Each assistant message streams as a sequence of events numbered by ``seq`` from 0:
+``message.start`` (seq 0), any number of ``message.queued`` and ``message.delta``,
+then exactly one terminal event, ``message.end`` or ``message.error``.
+
+Events are msgspec Structs so that encoding one costs O(size of the event): the
+per-token path never re-serialises the whole message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import msgspec
+
+FinishReason = Literal["stop", "length", "cancelled"]
+
+
+class UserMessageInfo(msgspec.Struct, frozen=True):
+    """The user message a reply answers, carried in ``message.start`` so that every tab
+    watching a conversation can show it, not only the tab that sent it."""
+
+    id: str
+    content: str
+    created_at: str
+    client_message_id: str | None = None
+
+
+class Usage(msgspec.Struct, frozen=True):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Timings(msgspec.Struct, frozen=True):
+    ttft_ms: float | None
+    total_ms: float
+    tokens_per_second: float | None = None
+
+
+class ErrorInfo(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+    retryable: bool
+
+
+class MessageStart(msgspec.Struct, frozen=True, tag="message.start", tag_field="type"):
+    message_id: str
+    seq: int
+    conversation_id: str
+    reply_to: str
+    user_message: UserMessageInfo
+    model: str
+    created_at: str
+
+
+class MessageQueued(msgspec.Struct, frozen=True, tag="message.queued", tag_field="type"):
+    """The reply waits for the model: ``position`` replies are ahead of it (1 = next)."""
+
+    message_id: str
+    seq: int
+    position: int
+
+
+class MessageDelta(msgspec.Struct, frozen=True, tag="message.delta", tag_field="type"):
+    message_id: str
+    seq: int
+    text: str
+
+
+class MessageEnd(msgspec.Struct, frozen=True, tag="message.end", tag_field="type"):
+    message_id: str
+    seq: int
+    finish_reason: FinishReason
+    usage: Usage
+    timings: Timings
+
+
+class MessageError(msgspec.Struct, frozen=True, tag="message.error", tag_field="type"):
+    message_id: str
+    seq: int
+    error: ErrorInfo
+
+
+Event = MessageStart | MessageQueued | MessageDelta | MessageEnd | MessageError
+TerminalEvent = MessageEnd | MessageError
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Event)
+
+
+def encode(event: Event) -> bytes:
+    """The canonical JSON of one event, the same bytes over SSE and WebSocket."""
+    return _encoder.encode(event)
+
+
+def decode(data: bytes | str) -> Event:
+    """Parse canonical JSON back into an event (clients, and logs kept outside the process)."""
+    event: Event = _decoder.decode(data)
+    return event
+
+
+def event_type(event: Event) -> str:
+    """The ``type`` tag of an event (``message.delta`` ...), as written on the wire."""
+    return _TYPE_NAMES[type(event)]
+
+
+_TYPE_NAMES: dict[type, str] = {
+    MessageStart: "message.start",
+    MessageQueued: "message.queued",
+    MessageDelta: "message.delta",
+    MessageEnd: "message.end",
+    MessageError: "message.error",
+}
+
+
+def is_terminal(event: Event) -> bool:
+    return isinstance(event, MessageEnd | MessageError)
+
+
+def merge_deltas(deltas: Sequence[MessageDelta]) -> MessageDelta:
+    """One delta standing for several consecutive ones, for a subscriber that fell behind.
+
+    It carries the seq of the last delta it covers, so a client that resumes after that seq
+    neither misses nor repeats text: seq semantics hold across the merge.
+    """
+    if len(deltas) == 1:
+        return deltas[0]
+    last = deltas[-1]
+    return MessageDelta(
+        message_id=last.message_id, seq=last.seq, text="".join(d.text for d in deltas)
+    )
+
+
+def coalesce(events: Sequence[Event]) -> list[Event]:
+    """Merge every run of consecutive deltas in ``events`` into one delta."""
+    out: list[Event] = []
+    run: list[MessageDelta] = []
+    for event in events:
+        if isinstance(event, MessageDelta):
+            run.append(event)
+            continue
+        if run:
+            out.append(merge_deltas(run))
+            run = []
+        out.append(event)
+    if run:
+        out.append(merge_deltas(run))
+    return out

@@ -1,0 +1,85 @@
+"""Canonical WebSocket frames: what a client may send, and the frames only WebSocket has.
+
+Client frames (JSON text):
+    {"type": "message.send", "content": str, "client_message_id"?: str}
+    {"type": "message.cancel", "message_id": str}
+    {"type": "stream.resume", "message_id": str, "after": int}
+    {"type": "ping"}
+
+Server frames are the canonical events (see ``events``) plus ``pong`` and ``error``.
+A malformed frame is answered with an ``error`` frame; the socket stays open.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class FrameError(Exception):
+    """A client frame that cannot be used; ``code`` goes into the error frame."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Send(
+    msgspec.Struct, frozen=True, tag="message.send", tag_field="type", forbid_unknown_fields=False
+):
+    content: str
+    client_message_id: str | None = None
+
+
+class Cancel(msgspec.Struct, frozen=True, tag="message.cancel", tag_field="type"):
+    message_id: str
+
+
+class Resume(msgspec.Struct, frozen=True, tag="stream.resume", tag_field="type"):
+    message_id: str
+    after: int = -1
+
+
+class Ping(msgspec.Struct, frozen=True, tag="ping", tag_field="type"):
+    pass
+
+
+ClientFrame = Send | Cancel | Resume | Ping
+
+_KNOWN = {"message.send", "message.cancel", "stream.resume", "ping"}
+_decoder = msgspec.json.Decoder(ClientFrame)
+_encoder = msgspec.json.Encoder()
+
+
+def decode_client_frame(data: str | bytes) -> ClientFrame:
+    """Parse one client frame or raise ``FrameError`` saying exactly what is wrong with it."""
+    try:
+        raw: Any = msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise FrameError("invalid_json", f"frame is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise FrameError("invalid_frame", "a frame must be a JSON object")
+    kind = raw.get("type")
+    if not isinstance(kind, str):
+        raise FrameError("invalid_frame", "a frame needs a string 'type'")
+    if kind not in _KNOWN:
+        raise FrameError("unknown_type", f"unknown frame type {kind!r}")
+    try:
+        frame: ClientFrame = _decoder.decode(data)
+        return frame
+    except msgspec.ValidationError as exc:
+        raise FrameError("invalid_frame", f"{kind}: {exc}") from exc
+
+
+def pong() -> bytes:
+    return b'{"type":"pong"}'
+
+
+def error_frame(code: str, message: str, *, ref: str | None = None) -> bytes:
+    """``{"type":"error","error":{"code","message"}}``; ``ref`` names the message it concerns."""
+    body: dict[str, Any] = {"type": "error", "error": {"code": code, "message": message}}
+    if ref is not None:
+        body["message_id"] = ref
+    return _encoder.encode(body)

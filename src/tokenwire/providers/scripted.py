@@ -1,0 +1,71 @@
+"""A deterministic provider for tests and demos.
+
+It replies with a fixed text, or by default echoes the user's message, cut into chunks of
+N words with a pause between chunks: seed 002's server streamed 3 words every 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+from tokenwire.providers.base import Delta, Done, GenerationRequest, StreamItem, last_user_text
+
+
+def chunk_words(text: str, words: int) -> list[str]:
+    """Split ``text`` into pieces of ``words`` words each; joined, they give back ``text``."""
+    tokens = re.findall(r"\s*\S+", text)
+    tail = text[sum(len(t) for t in tokens) :]
+    chunks = ["".join(tokens[i : i + words]) for i in range(0, len(tokens), words)]
+    if tail:
+        if chunks:
+            chunks[-1] += tail
+        else:
+            chunks.append(tail)
+    return chunks
+
+
+class ScriptedProvider:
+    name = "scripted"
+    supports_images = True
+
+    def __init__(
+        self,
+        *,
+        text: str | None = None,
+        chunk_words: int = 3,
+        delay_ms: int = 100,
+        model: str = "scripted",
+    ) -> None:
+        self.model = model
+        self._text = text
+        self._chunk_words = chunk_words
+        self._delay = delay_ms / 1000
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        text = self._text if self._text is not None else last_user_text(request.messages)
+        # Continuing a partial reply: deliver only what comes after it.
+        if request.prefix and text.startswith(request.prefix):
+            text = text[len(request.prefix) :]
+        chunks = chunk_words(text, self._chunk_words)
+        if request.max_tokens is not None and len(chunks) > request.max_tokens:
+            chunks, finish = chunks[: request.max_tokens], "length"
+        else:
+            finish = "stop"
+        for i, chunk in enumerate(chunks):
+            if i and self._delay:
+                await asyncio.sleep(self._delay)
+            yield Delta(chunk)
+        prompt_words = sum(len(t.content.split()) for t in request.messages)
+        yield Done(
+            finish_reason="length" if finish == "length" else "stop",
+            prompt_tokens=prompt_words,
+            completion_tokens=sum(len(c.split()) for c in chunks),
+        )
+
+    def admit(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,99 @@
+"""What the store hands out: plain frozen records, never live ORM objects.
+
+Records cross task and thread boundaries and are rendered to JSON by the API; an ORM
+instance could lazy-load on attribute access, which async SQLAlchemy forbids.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from tokenwire.ids import ConversationId, MessageId, UserId
+
+T = TypeVar("T")
+
+
+class MessageStatus(enum.StrEnum):
+    STREAMING = "streaming"
+    COMPLETE = "complete"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not MessageStatus.STREAMING
+
+    def check_transition(self, new: MessageStatus) -> None:
+        """Raise ``ValueError`` unless ``self -> new`` is legal.
+
+        A streaming reply ends in one of the final states. An interrupted reply may go back to
+        streaming, when another instance takes it over and continues it; nothing else moves.
+        """
+        if self is MessageStatus.STREAMING and new is not MessageStatus.STREAMING:
+            return
+        if self is MessageStatus.INTERRUPTED and new is MessageStatus.STREAMING:
+            return
+        raise ValueError(f"message status cannot go from {self.value} to {new.value}")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: UserId
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: ConversationId
+    user_id: UserId
+    title: str | None
+    persona: str | None
+    model: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: MessageId
+    conversation_id: ConversationId
+    user_id: UserId
+    role: str
+    content: str
+    status: MessageStatus
+    created_at: datetime
+    updated_at: datetime
+    client_message_id: str | None = None
+    reply_to: MessageId | None = None
+    model: str | None = None
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None
+    timings: dict[str, float | None] | None = None
+    error: dict[str, Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    images: tuple[str, ...] = ()
+    # For each delta delivered: (seq, end offset of the text so far). Lets a resume be
+    # served from the stored row, byte-exact, once the event log has expired.
+    marks: tuple[tuple[int, int], ...] = ()
+    last_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A committed send: the user message and the assistant message that answers it."""
+
+    user_message: Message
+    assistant_message: Message
+    created: bool  # False when a repeated client_message_id returned an earlier turn
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_before: str | None

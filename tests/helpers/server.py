@@ -1,0 +1,129 @@
+"""Real servers for tests: ``tokenwire serve`` in a subprocess on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from tokenwire.protocol.sse import SSEDecoder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    token: str
+    data_dir: Path
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    extra_tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1)
+
+    def headers(self, token: str | None = None, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}", **extra}
+
+    def client(self, token: str | None = None, timeout: float = 30.0) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=self.headers(token), timeout=timeout)
+
+    def create_user(self, name: str) -> str:
+        """A new user's token, made with the CLI as an operator would."""
+        out = subprocess.run(
+            [sys.executable, "-m", "tokenwire", "users", "create", name],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def start_server(
+    data_dir: Path, env: dict[str, str] | None = None, *, port: int | None = None
+) -> Server:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    token = "tw_test_" + os.urandom(8).hex()
+    full_env = {
+        **os.environ,
+        "TOKENWIRE_DATA_DIR": str(data_dir),
+        "TOKENWIRE_PROVIDER": "scripted",
+        "TOKENWIRE_TOKEN": token,
+        "TOKENWIRE_SCRIPTED_DELAY_MS": "20",
+        **(env or {}),
+    }
+    log_path = data_dir / f"server-{port}.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tokenwire",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(f"http://127.0.0.1:{port}", port, token, data_dir, full_env, proc, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"server did not come up:\n{server.log()}")
+
+
+def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    """Canonical events from an SSE response, as dicts, in order."""
+    decoder = SSEDecoder()
+    for chunk in response.iter_raw():
+        for event in decoder.feed(chunk):
+            yield orjson.loads(event.data)
+
+
+def text_of(events: list[dict[str, Any]]) -> str:
+    return "".join(e["text"] for e in events if e["type"] == "message.delta")

@@ -1,0 +1,130 @@
+"""The store contract: every backend must pass these."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from tokenwire.errors import NotFound
+from tokenwire.store import Checkpoint, MessageStatus, Outcome, SQLStore
+from tokenwire.store.tables import Base
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_migrations_create_exactly_the_models(store: SQLStore) -> None:
+    def diff(sync_conn: object) -> list[object]:
+        context = MigrationContext.configure(sync_conn)  # type: ignore[arg-type]
+        return list(compare_metadata(context, Base.metadata))
+
+    async with store.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+async def test_users_and_tokens(store: SQLStore) -> None:
+    user, token = await store.create_user("ada")
+    assert token.startswith("tw_")
+    assert await store.authenticate(token) == user
+    assert await store.authenticate(token + "x") is None
+    await store.set_token(user.id, "tw_new")
+    assert await store.authenticate(token) is None
+    assert await store.authenticate("tw_new") == user
+
+
+async def test_turns_are_idempotent_by_client_message_id(store: SQLStore) -> None:
+    user, _ = await store.create_user("u")
+    conv = await store.create_conversation(user.id, title="t")
+    first = await store.add_turn(user.id, conv.id, content="hi", client_message_id="c1")
+    again = await store.add_turn(user.id, conv.id, content="hi", client_message_id="c1")
+    assert first.created
+    assert not again.created
+    assert again.user_message.id == first.user_message.id
+    assert again.assistant_message.id == first.assistant_message.id
+    racing = await asyncio.gather(
+        *(store.add_turn(user.id, conv.id, content="x", client_message_id="c2") for _ in range(5))
+    )
+    assert len({t.assistant_message.id for t in racing}) == 1
+    assert sum(t.created for t in racing) == 1
+    page = await store.list_messages(user.id, conv.id)
+    assert len(page.items) == 4
+
+
+async def test_ownership_is_part_of_every_lookup(store: SQLStore) -> None:
+    alice, _ = await store.create_user("alice")
+    bob, _ = await store.create_user("bob")
+    conv = await store.create_conversation(alice.id)
+    turn = await store.add_turn(alice.id, conv.id, content="hi")
+    with pytest.raises(NotFound):
+        await store.get_conversation(bob.id, conv.id)
+    with pytest.raises(NotFound):
+        await store.get_message(bob.id, turn.assistant_message.id)
+    with pytest.raises(NotFound):
+        await store.add_turn(bob.id, conv.id, content="intrude")
+    with pytest.raises(NotFound):
+        await store.list_messages(bob.id, conv.id)
+    with pytest.raises(NotFound):
+        await store.delete_conversation(bob.id, conv.id)
+    assert (await store.list_conversations(bob.id)).items == []
+
+
+async def test_checkpoint_then_finish_and_no_second_finish(store: SQLStore) -> None:
+    user, _ = await store.create_user("u")
+    conv = await store.create_conversation(user.id)
+    reply = (await store.add_turn(user.id, conv.id, content="hi")).assistant_message
+    assert reply.status is MessageStatus.STREAMING
+    await store.checkpoint([Checkpoint(reply.id, "Hel", ((1, 3),), 1)])
+    saved = await store.get_message(user.id, reply.id)
+    assert (saved.content, saved.marks, saved.last_seq) == ("Hel", ((1, 3),), 1)
+    outcome = Outcome(
+        status=MessageStatus.COMPLETE,
+        content="Hello",
+        marks=((1, 3), (2, 5)),
+        last_seq=3,
+        finish_reason="stop",
+        usage={"prompt_tokens": 1, "completion_tokens": 2},
+    )
+    done = await store.finish(reply.id, outcome)
+    assert done is not None
+    assert done.status is MessageStatus.COMPLETE
+    # A late checkpoint and a second finish change nothing.
+    await store.checkpoint([Checkpoint(reply.id, "Hel", ((1, 3),), 1)])
+    assert await store.finish(reply.id, outcome) is None
+    final = await store.get_message(user.id, reply.id)
+    assert final.content == "Hello"
+    assert final.last_seq == 3
+    assert await store.streaming_messages() == []
+
+
+async def test_status_transitions() -> None:
+    MessageStatus.STREAMING.check_transition(MessageStatus.COMPLETE)
+    MessageStatus.INTERRUPTED.check_transition(MessageStatus.STREAMING)
+    with pytest.raises(ValueError, match="cannot go"):
+        MessageStatus.COMPLETE.check_transition(MessageStatus.STREAMING)
+    with pytest.raises(ValueError, match="cannot go"):
+        MessageStatus.CANCELLED.check_transition(MessageStatus.ERROR)
+
+
+async def test_history_is_everything_before_the_reply(store: SQLStore) -> None:
+    user, _ = await store.create_user("u")
+    conv = await store.create_conversation(user.id)
+    t1 = await store.add_turn(user.id, conv.id, content="one")
+    t2 = await store.add_turn(user.id, conv.id, content="two")
+    history = await store.history(conv.id, t2.assistant_message.id)
+    assert [m.id for m in history] == [
+        t1.user_message.id,
+        t1.assistant_message.id,
+        t2.user_message.id,
+    ]
+
+
+async def test_delete_conversation_removes_its_messages(store: SQLStore) -> None:
+    user, _ = await store.create_user("u")
+    conv = await store.create_conversation(user.id)
+    turn = await store.add_turn(user.id, conv.id, content="bye")
+    await store.delete_conversation(user.id, conv.id)
+    assert await store.find_message(turn.user_message.id) is None
+    with pytest.raises(NotFound):
+        await store.get_conversation(user.id, conv.id)
