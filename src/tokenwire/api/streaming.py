@@ -55,7 +55,7 @@ class EventStream(Response):
         self._events = events
         self._encoder = encoder
         self._heartbeat_s = heartbeat_s
-        self._headers = {**SSE_HEADERS, **(headers or {})}
+        self._extra = {**SSE_HEADERS, **(headers or {})}
         self._prelude = prelude
         self._trailer = trailer
         self.status_code = status_code
@@ -63,7 +63,7 @@ class EventStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(b"content-type", b"text/event-stream; charset=utf-8")]
-        headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self._headers.items()]
+        headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self._extra.items()]
         await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
         lock = asyncio.Lock()
         disconnected = False

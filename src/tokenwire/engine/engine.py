@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from tokenwire.engine import replay
+from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.engine.run import Run
 from tokenwire.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable
 from tokenwire.ids import ConversationId, MessageId, UserId
@@ -36,12 +37,14 @@ class Engine:
         events: EventLog,
         provider: Provider,
         system_prompt: SystemPrompt | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.events = events
         self.provider = provider
         self._system_prompt = system_prompt
+        self.hooks = hooks or Hooks()
         self.runs: dict[MessageId, Run] = {}
         self._accepting = True
         self._shut_down = False
@@ -151,8 +154,17 @@ class Engine:
             request=request,
             started=started,
             on_done=self._run_done,
+            info=ReplyInfo(
+                message_id=reply.id,
+                conversation_id=conversation.id,
+                user_id=reply.user_id,
+                provider=self.provider.name,
+                model=reply.model or self.provider.model,
+            ),
+            hooks=self.hooks,
         )
         self.runs[reply.id] = run
+        self.hooks.reply_started(run.info)
         run.start()
         await self.events.announce(conversation.id, reply.id)
 
@@ -194,6 +206,7 @@ class Engine:
         """
         batch = self.settings.subscriber_batch
         position = after
+        self.hooks.follow_started(reply.id, after)
         try:
             async for events in self.events.read(reply.id, position, batch=batch):
                 position = events[-1].seq

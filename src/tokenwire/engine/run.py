@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.errors import TokenwireError
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import EventLog
@@ -48,8 +49,13 @@ class Run:
         request: Callable[[], Awaitable[GenerationRequest]],
         started: float,
         on_done: Callable[[Run], None],
+        info: ReplyInfo,
+        hooks: Hooks,
     ) -> None:
         self.message_id = message_id
+        self.info = info
+        self._hooks = hooks
+        self._last_token = 0.0
         self.conversation_id = conversation_id
         self._provider = provider
         self._store = store
@@ -103,8 +109,13 @@ class Run:
             if isinstance(item, Delta):
                 if not item.text:
                     continue
+                now = time.monotonic()
                 if self._first_token is None:
-                    self._first_token = time.monotonic()
+                    self._first_token = now
+                    self._hooks.first_token(self.info, now - self._started)
+                else:
+                    self._hooks.token(self.info, now - self._last_token)
+                self._last_token = now
                 self.seq += 1
                 self._parts.append(item.text)
                 self._length += len(item.text)
@@ -112,6 +123,7 @@ class Run:
                 self._dirty = True
                 await self._append(MessageDelta(self.message_id, self.seq, item.text))
             elif isinstance(item, Fallback):
+                self._hooks.fallback(self.info, item.from_provider, item.to_provider)
                 fallbacks = self.metadata.setdefault("fallbacks", [])
                 assert isinstance(fallbacks, list)
                 fallbacks.append(
@@ -200,4 +212,14 @@ class Run:
         except Exception:
             log.exception("could not save the end of reply %s", self.message_id)
         self.seq = seq
-        await self._append(terminal)
+        try:
+            await self._append(terminal)
+        finally:
+            self._hooks.reply_ended(
+                self.info,
+                status=status.value,
+                error_code=error.code if error is not None else None,
+                completion_tokens=completion,
+                ttft_seconds=None if ttft_ms is None else ttft_ms / 1000,
+                seconds=total_ms / 1000,
+            )
