@@ -12,6 +12,14 @@ from fastapi.staticfiles import StaticFiles
 
 from tokenwire import __version__
 from tokenwire.api import conversations, errors, health, messages, ws
+from tokenwire.api.dialects import (
+    chat_image,
+    consultation,
+    message_stream,
+    openai_chat,
+    sessions,
+    vercel,
+)
 from tokenwire.api.limits import BodyLimit
 from tokenwire.engine import Engine
 from tokenwire.log.factory import create_event_log
@@ -55,6 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations.router)
     app.include_router(messages.router)
     app.include_router(ws.router)
+    app.include_router(consultation.router)
+    app.include_router(message_stream.router)
+    app.include_router(sessions.router)
+    app.include_router(chat_image.router)
+    app.include_router(openai_chat.router)
+    app.include_router(vercel.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

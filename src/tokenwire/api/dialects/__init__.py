@@ -6,7 +6,7 @@ requests, calls the engine, and pipes the canonical events through its dialect's
     message_stream   WS /ws/chat, WS /ws/chat/{session_id}
     sessions         /sessions/{sessionId}/messages[/stream]
     chat_image       /api/v1/chat-image-stream, /api/v1/chat-image
-    openai           /v1/chat/completions, /v1/models
+    openai_chat      /v1/chat/completions, /v1/models
     vercel           /api/chat, /api/chat/{id}/stream
 
 Each router renders errors in its own dialect's shape (``routes.dialect_route``).

@@ -8,7 +8,8 @@ one of its requests (authentication included) is answered by ``render`` instead.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -33,7 +34,7 @@ def dialect_route(render: Render) -> type[APIRoute]:
     """An ``APIRoute`` class whose errors ``render`` turns into the dialect's response."""
 
     class DialectRoute(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 
             async def guarded(request: Request) -> Response:

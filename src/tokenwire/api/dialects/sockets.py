@@ -45,7 +45,7 @@ class ReplySocket(ABC):
 
     # what a dialect provides -----------------------------------------------------------
 
-    async def opened(self) -> None:
+    async def opened(self) -> None:  # noqa: B027 - optional hook, nothing by default
         """Send what the dialect sends on connect."""
 
     @abstractmethod

@@ -28,6 +28,7 @@ __all__ = [
     "ChatImageEncoder",
     "ChatImageRequest",
     "ChatImageResult",
+    "encode_result",
     "error_body",
     "error_event",
     "image_data_url",
@@ -164,3 +165,7 @@ def image_data_url(base64_image: str) -> str:
         if text.startswith(prefix):
             return f"data:{media_type};base64,{text}"
     raise BadRequest("base64_image is not a PNG, JPEG, GIF or WebP image", code="invalid_image")
+
+
+def encode_result(result: ChatImageResult) -> bytes:
+    return _json.encode(result)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import msgspec
 
+from tokenwire.errors import BadRequest
 from tokenwire.protocol.dialects.client_frames import decode_frame
 from tokenwire.protocol.dialects.timestamps import Clock, utc_now
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
@@ -31,11 +32,16 @@ from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageEr
 __all__ = [
     "Cancel",
     "ClientFrame",
+    "ConsultationDTO",
     "ConsultationEncoder",
+    "CreateConsultation",
     "MessageDTO",
     "Ping",
+    "PostMessage",
     "SendMessage",
     "decode_client_frame",
+    "parse_create",
+    "parse_post",
 ]
 
 
@@ -167,3 +173,52 @@ _decoder: msgspec.json.Decoder[ClientFrame] = msgspec.json.Decoder(ClientFrame)
 def decode_client_frame(data: str | bytes) -> ClientFrame:
     """Parse one client frame, or raise ``FrameError`` saying what is wrong with it."""
     return decode_frame(data, _decoder, _KNOWN)
+
+
+# --- REST -----------------------------------------------------------------------------------
+
+
+class ConsultationDTO(msgspec.Struct, frozen=True):
+    """A consultation as ``/api/v1/consultations`` shows it."""
+
+    id: str
+    persona: str | None
+    goal_id: str | None
+    status: str
+    created_at: str
+    updated_at: str
+
+
+class CreateConsultation(msgspec.Struct, frozen=True):
+    """``POST /api/v1/consultations {persona, goal_id?}`` (seed 001, "Complete Flow")."""
+
+    persona: str
+    goal_id: str | None = None
+
+
+class PostMessage(msgspec.Struct, frozen=True):
+    """``POST /api/v1/consultations/{id}/messages``, the REST fallback of seed 001."""
+
+    content: str
+    client_message_id: str | None = None
+
+
+_create = msgspec.json.Decoder(CreateConsultation)
+_post = msgspec.json.Decoder(PostMessage)
+
+
+def parse_create(body: bytes) -> CreateConsultation:
+    try:
+        request = _create.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"invalid request body: {exc}") from exc
+    if not request.persona.strip() or len(request.persona) > 100:
+        raise BadRequest("persona must be a name of 1 to 100 characters", code="invalid_persona")
+    return request
+
+
+def parse_post(body: bytes) -> PostMessage:
+    try:
+        return _post.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"invalid request body: {exc}") from exc

@@ -1,0 +1,126 @@
+"""The image chat of seed 003, as its AI engine serves it.
+
+    POST /api/v1/chat-image-stream {base64_image, prompt, subject, session_id, student_id}
+         -> SSE start / content / end / error
+    POST /api/v1/chat-image  (same body) -> ``ChatImageResult`` JSON
+
+``session_id`` names the conversation (made on first use; a conversation id works too);
+without it every request starts a new one. ``subject`` and ``student_id`` are kept in the
+conversation's metadata, which the model gets as context. The image goes to the model as a
+data URL. A client that goes away does not stop the reply (the seed's "Stop Generating"
+cancels the client's request only); an explicit stop is ``POST /api/v1/messages/{id}/cancel``.
+Errors: the HTTP status with the seed's ``{"type":"error","error"}`` as the body (an SSE
+event on the streaming endpoint).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from tokenwire.api.deps import CurrentUser, EngineDep, SettingsDep
+from tokenwire.api.dialects.directory import DIALECT, directory
+from tokenwire.api.dialects.routes import dialect_route, status_headers
+from tokenwire.api.streaming import SSE_HEADERS, EventStream
+from tokenwire.engine import Engine
+from tokenwire.errors import ProviderError, TokenwireError
+from tokenwire.protocol.dialects import chat_image as wire
+from tokenwire.store import Conversation, Turn, User
+from tokenwire.store.records import MessageStatus
+
+NAME = "chat_image"
+
+
+def render_error(request: Request, exc: TokenwireError) -> Response:
+    headers = status_headers(exc)
+    if request.url.path.endswith("-stream"):
+        return Response(
+            wire.error_event(exc.message),
+            status_code=exc.status,
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, **headers},
+        )
+    return Response(
+        wire.error_body(exc.message),
+        status_code=exc.status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+router = APIRouter(prefix="/api/v1", tags=["chat-image"], route_class=dialect_route(render_error))
+
+
+async def _conversation(
+    request: Request, engine: Engine, user: User, body: wire.ChatImageRequest
+) -> Conversation:
+    metadata: dict[str, Any] = {}
+    if body.subject:
+        metadata["subject"] = body.subject
+    if body.student_id:
+        metadata["student_id"] = body.student_id
+    if body.session_id:
+        conversation, _ = await directory(request).get_or_create(
+            engine.store,
+            user.id,
+            NAME,
+            body.session_id,
+            title=body.subject or "Image chat",
+            metadata=metadata,
+        )
+        return conversation
+    return await engine.store.create_conversation(
+        user.id, title=body.subject or "Image chat", metadata={**metadata, DIALECT: NAME}
+    )
+
+
+async def _send(request: Request, engine: Engine, user: User) -> tuple[Turn, str]:
+    body = wire.parse_request(await request.body())
+    engine.check_content(body.prompt)
+    images = [wire.image_data_url(body.base64_image)] if body.base64_image else []
+    conversation = await _conversation(request, engine, user, body)
+    turn = await engine.send(user.id, conversation.id, body.prompt, images=images)
+    return turn, body.session_id or conversation.id
+
+
+@router.post(
+    "/chat-image-stream",
+    responses={200: {"content": {"text/event-stream": {}}}},
+    response_model=None,
+)
+async def chat_image_stream(
+    request: Request, user: CurrentUser, engine: EngineDep, settings: SettingsDep
+) -> EventStream:
+    turn, _ = await _send(request, engine, user)
+    return EventStream(
+        engine.follow(turn.assistant_message, -1),
+        encoder=wire.ChatImageEncoder().encode,
+        heartbeat_s=settings.sse_heartbeat_s,
+    )
+
+
+@router.post("/chat-image")
+async def chat_image(request: Request, user: CurrentUser, engine: EngineDep) -> Response:
+    """The whole reply at once: the fallback the seed keeps beside the stream."""
+    turn, session_id = await _send(request, engine, user)
+    final = await engine.wait(turn.assistant_message)
+    if final.status in (MessageStatus.ERROR, MessageStatus.INTERRUPTED):
+        error = final.error or {}
+        raise ProviderError(
+            str(error.get("message", "the reply failed")),
+            code=str(error.get("code", "provider_error")),
+        )
+    timings = final.timings or {}
+    usage = final.usage or {}
+    result = wire.ChatImageResult(
+        content=final.content,
+        model=final.model or engine.provider.model,
+        tokens=int(usage.get("completion_tokens", 0)),
+        finish_reason=final.finish_reason or "stop",
+        processing_time_ms=round(float(timings.get("total_ms") or 0.0)),
+        session_id=session_id,
+        message_id=final.id,
+    )
+    return Response(wire.encode_result(result), media_type="application/json")

@@ -1,0 +1,214 @@
+"""The consultation API of seeds 000 and 001.
+
+    POST /api/v1/consultations {persona, goal_id?}   201 new, or 409 with the active one
+    GET  /api/v1/consultations[?persona=&status=]   the user's consultations
+    GET  /api/v1/consultations/{id}
+    POST /api/v1/consultations/{id}/complete        ends it: a new one may start
+    GET  /api/v1/consultations/{id}/messages        history
+    POST /api/v1/consultations/{id}/messages        the REST fallback: the full reply
+    WS   /api/v1/consultations/{id}/ws              live chat
+
+A consultation is a conversation with ``persona`` set and ``_dialect: consultation`` and
+``_status`` in its metadata; ``goal_id`` is kept as context for the model. Errors are
+``{"error": <message>, "code"}``, the shape of the seed's ``error`` frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+
+from tokenwire.api.deps import CurrentUser, EngineDep, StoreDep
+from tokenwire.api.dialects.directory import DIALECT, conversations, directory
+from tokenwire.api.dialects.routes import dialect_route, status_headers
+from tokenwire.api.dialects.sockets import ReplySocket, serve
+from tokenwire.api.ws import open_socket
+from tokenwire.errors import TokenwireError
+from tokenwire.protocol.dialects import consultation as wire
+from tokenwire.protocol.events import Event
+from tokenwire.store import Conversation, Message
+from tokenwire.store.convert import isoformat
+
+NAME = "consultation"
+STATUS = "_status"
+ACTIVE = "active"
+COMPLETED = "completed"
+
+_json = msgspec.json.Encoder()
+
+
+def render_error(_: Request, exc: TokenwireError) -> Response:
+    body = {"error": exc.message, "code": exc.code}
+    return JSONResponse(body, status_code=exc.status, headers=status_headers(exc))
+
+
+router = APIRouter(
+    prefix="/api/v1", tags=["consultations"], route_class=dialect_route(render_error)
+)
+
+
+def _json_response(payload: Any, status_code: int = 200) -> Response:
+    return Response(_json.encode(payload), status_code=status_code, media_type="application/json")
+
+
+def consultation_dto(c: Conversation) -> wire.ConsultationDTO:
+    goal = c.metadata.get("goal_id")
+    return wire.ConsultationDTO(
+        id=c.id,
+        persona=c.persona,
+        goal_id=None if goal is None else str(goal),
+        status=str(c.metadata.get(STATUS, ACTIVE)),
+        created_at=isoformat(c.created_at),
+        updated_at=isoformat(c.updated_at),
+    )
+
+
+def message_dto(m: Message, content: str | None = None) -> wire.MessageDTO:
+    return wire.MessageDTO(
+        id=m.id,
+        consultation_id=m.conversation_id,
+        role=m.role,
+        content=m.content if content is None else content,
+        created_at=isoformat(m.created_at),
+        status=m.status.value,
+    )
+
+
+def _is_consultation(c: Conversation) -> bool:
+    return c.metadata.get(DIALECT) == NAME
+
+
+@router.post("/consultations", status_code=201)
+async def create_consultation(request: Request, user: CurrentUser, store: StoreDep) -> Response:
+    """A new consultation, or 409 naming the active one for the persona (seed 001:
+    "409 Conflict: Existing consultation (fetch it)")."""
+    body = wire.parse_create(await request.body())
+    personas = getattr(request.app.state, "personas", None)
+    if personas is not None:
+        personas.require(body.persona)
+    lock = directory(request).lock
+    async with lock:
+
+        def active(c: Conversation) -> bool:
+            return (
+                _is_consultation(c)
+                and c.persona == body.persona
+                and c.metadata.get(STATUS, ACTIVE) == ACTIVE
+            )
+
+        async for existing in conversations(store, user.id, active):
+            dto = consultation_dto(existing)
+            conflict = {
+                "error": f"an active consultation with {body.persona} exists",
+                "code": "consultation_exists",
+                "consultation_id": existing.id,
+                "consultation": msgspec.to_builtins(dto),
+            }
+            return JSONResponse(conflict, status_code=409)
+        metadata: dict[str, Any] = {DIALECT: NAME, STATUS: ACTIVE}
+        if body.goal_id is not None:
+            metadata["goal_id"] = body.goal_id
+        created = await store.create_conversation(
+            user.id,
+            title=f"Consultation with {body.persona}",
+            persona=body.persona,
+            metadata=metadata,
+        )
+    return _json_response(consultation_dto(created), status_code=201)
+
+
+@router.get("/consultations")
+async def list_consultations(
+    user: CurrentUser, store: StoreDep, persona: str | None = None, status: str | None = None
+) -> Response:
+    def wanted(c: Conversation) -> bool:
+        return (
+            _is_consultation(c)
+            and (persona is None or c.persona == persona)
+            and (status is None or c.metadata.get(STATUS, ACTIVE) == status)
+        )
+
+    found = [consultation_dto(c) async for c in conversations(store, user.id, wanted)]
+    return _json_response({"consultations": found})
+
+
+@router.get("/consultations/{cid}")
+async def get_consultation(cid: str, user: CurrentUser, store: StoreDep) -> Response:
+    return _json_response(consultation_dto(await store.get_conversation(user.id, cid)))
+
+
+@router.post("/consultations/{cid}/complete")
+async def complete_consultation(cid: str, user: CurrentUser, store: StoreDep) -> Response:
+    """End the consultation; its persona may then start a new one."""
+    conversation = await store.get_conversation(user.id, cid)
+    metadata = {**conversation.metadata, STATUS: COMPLETED}
+    updated = await store.update_conversation(user.id, cid, metadata=metadata)
+    return _json_response(consultation_dto(updated))
+
+
+@router.get("/consultations/{cid}/messages")
+async def consultation_messages(
+    cid: str, user: CurrentUser, engine: EngineDep, limit: int = 100, before: str | None = None
+) -> Response:
+    page = await engine.store.list_messages(
+        user.id, cid, limit=min(max(limit, 1), 500), before=before
+    )
+    items = []
+    for m in page.items:
+        run = engine.runs.get(m.id)
+        items.append(message_dto(m, run.content if run is not None else None))
+    return _json_response(
+        {"consultation_id": cid, "messages": items, "next_before": page.next_before}
+    )
+
+
+@router.post("/consultations/{cid}/messages", status_code=201)
+async def post_message(
+    cid: str, request: Request, user: CurrentUser, engine: EngineDep
+) -> Response:
+    """Send without a socket and answer with the whole reply (seed 001, "Layer 2")."""
+    body = wire.parse_post(await request.body())
+    turn = await engine.send(user.id, cid, body.content, client_message_id=body.client_message_id)
+    final = await engine.wait(turn.assistant_message)
+    payload = {"user_message": message_dto(turn.user_message), "message": message_dto(final)}
+    return _json_response(payload, status_code=201 if turn.created else 200)
+
+
+class ConsultationSocket(ReplySocket):
+    """Seed 000's frames over one consultation."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.encoder = wire.ConsultationEncoder(self.conversation.id)
+
+    async def opened(self) -> None:
+        await self.send(self.encoder.connected())
+
+    def frames(self, event: Event, *, own: bool) -> list[bytes]:
+        return self.encoder.encode(event, own=own)
+
+    def rejected(self, code: str, message: str) -> bytes:
+        return self.encoder.error(message, code)
+
+    async def handle(self, data: str) -> None:
+        frame = wire.decode_client_frame(data)
+        if isinstance(frame, wire.Ping):
+            await self.send(self.encoder.pong())
+        elif isinstance(frame, wire.SendMessage):
+            await self.send_message(frame.content, frame.client_message_id)
+        else:
+            await self.cancel_running()
+
+
+@router.websocket("/consultations/{cid}/ws")
+async def consultation_socket(websocket: WebSocket, cid: str) -> None:
+    """Authenticated like every socket: ``Authorization: Bearer`` or ``?token=``."""
+    opened = await open_socket(websocket, cid)
+    if opened is None:
+        return
+    engine, user, conversation = opened
+    await websocket.accept()
+    await serve(ConsultationSocket(websocket, engine, user, conversation))
