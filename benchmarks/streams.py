@@ -1,0 +1,158 @@
+"""Many concurrent streams on one server: what the server adds per token.
+
+Starts ``tokenwire serve`` with the scripted model (one word every ``--delay-ms``), opens
+``--streams`` SSE replies at once over raw sockets, and prints, measured side by side in one
+run:
+
+- server CPU time per token delivered (from /proc, user + system), in microseconds;
+- added latency per token: how much longer each stream took than the model's own pacing,
+  divided by its tokens (p50 and p99 over the streams);
+- that every stream's text equals what was sent (the scripted model echoes).
+
+    .venv/bin/python benchmarks/streams.py --streams 2000 --words 100 --delay-ms 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.helpers.server import start_server
+
+from tokenwire.protocol.sse import SSEDecoder
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+async def request(
+    host: str, port: int, raw: bytes
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+    writer.write(raw)
+    await writer.drain()
+    return reader, writer
+
+
+async def create_conversation(host: str, port: int, token: str) -> str:
+    body = b"{}"
+    reader, writer = await request(
+        host,
+        port,
+        b"POST /api/v1/conversations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+        % (token.encode(), len(body), body),
+    )
+    data = await reader.read()
+    writer.close()
+    return str(json.loads(data.split(b"\r\n\r\n", 1)[1])["id"])
+
+
+async def stream(host: str, port: int, token: str, cid: str, text: str) -> tuple[float, int, str]:
+    """One SSE reply; returns (seconds from first delta to end, deltas, text)."""
+    body = json.dumps({"content": text}).encode()
+    reader, writer = await request(
+        host,
+        port,
+        b"POST /api/v1/conversations/%s/messages HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer %s\r\nAccept: text/event-stream\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (cid.encode(), token.encode(), len(body), body),
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n", 1)[0], head
+    decoder = SSEDecoder()
+    parts: list[str] = []
+    first = end = 0.0
+    deltas = 0
+    done = False
+    while not done:
+        # chunked transfer encoding: size line, data, CRLF
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        if size == 0:
+            break
+        chunk = await reader.readexactly(size + 2)
+        for event in decoder.feed(chunk[:-2]):
+            payload = json.loads(event.data)
+            if payload["type"] == "message.delta":
+                if not first:
+                    first = time.monotonic()
+                deltas += 1
+                parts.append(payload["text"])
+            elif payload["type"] in ("message.end", "message.error"):
+                end = time.monotonic()
+                done = True
+    writer.close()
+    return end - first, deltas, "".join(parts)
+
+
+async def main(args: argparse.Namespace) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it too
+    words = [f"w{i}" for i in range(args.words)]
+    text = " ".join(words)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(
+            Path(tmp),
+            {
+                "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "1",
+                "TOKENWIRE_SCRIPTED_DELAY_MS": str(args.delay_ms),
+                "TOKENWIRE_MAX_CONTENT_CHARS": str(len(text) + 1),
+            },
+        )
+        try:
+            host, port = "127.0.0.1", server.port
+            cids = await asyncio.gather(
+                *(create_conversation(host, port, server.token) for _ in range(args.streams))
+            )
+            cpu_before = cpu_seconds(server.proc.pid)
+            wall = time.monotonic()
+            results = await asyncio.gather(
+                *(stream(host, port, server.token, c, text) for c in cids)
+            )
+            wall = time.monotonic() - wall
+            cpu = cpu_seconds(server.proc.pid) - cpu_before
+        finally:
+            server.stop()
+    exact = sum(1 for _, _, got in results if got == text)
+    tokens = args.streams * args.words
+    paced = (args.words - 1) * args.delay_ms / 1000  # the model's own pacing per stream
+    added = sorted(max(0.0, seconds - paced) / args.words * 1000 for seconds, _, _ in results)
+    frames = sum(d for _, d, _ in results)
+    print(
+        f"streams                 {args.streams} concurrent, {args.words} tokens each, "
+        f"one every {args.delay_ms} ms"
+    )
+    print(f"exact text              {exact}/{args.streams}")
+    print(f"tokens delivered        {tokens} in {frames} delta frames, {wall:.2f} s wall")
+    print(
+        f"server CPU per token    {cpu / tokens * 1e6:.1f} us ({cpu:.2f} s CPU, 2 cores shared "
+        f"with this client)"
+    )
+    print(
+        f"added latency per token p50 {statistics.median(added):.3f} ms, "
+        f"p99 {added[int(len(added) * 0.99) - 1]:.3f} ms, max {added[-1]:.3f} ms"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--words", type=int, default=100)
+    parser.add_argument("--delay-ms", type=int, default=20)
+    asyncio.run(main(parser.parse_args()))
