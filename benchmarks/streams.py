@@ -99,52 +99,69 @@ async def stream(host: str, port: int, token: str, cid: str, text: str) -> tuple
     return end - first, deltas, "".join(parts)
 
 
+async def phase(
+    host: str, port: int, token: str, pid: int, streams: int, words: int
+) -> dict[str, float]:
+    """``streams`` concurrent replies of ``words`` tokens each; CPU, pacing and exactness."""
+    text = " ".join(f"w{i}" for i in range(words))
+    cids = await asyncio.gather(*(create_conversation(host, port, token) for _ in range(streams)))
+    cpu_before = cpu_seconds(pid)
+    wall = time.monotonic()
+    results = await asyncio.gather(*(stream(host, port, token, c, text) for c in cids))
+    wall = time.monotonic() - wall
+    cpu = cpu_seconds(pid) - cpu_before
+    return {
+        "cpu": cpu,
+        "wall": wall,
+        "tokens": streams * words,
+        "frames": sum(d for _, d, _ in results),
+        "exact": sum(1 for _, _, got in results if got == text),
+        "durations": [seconds for seconds, _, _ in results],  # type: ignore[dict-item]
+    }
+
+
 async def main(args: argparse.Namespace) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it too
-    words = [f"w{i}" for i in range(args.words)]
-    text = " ".join(words)
+    short, long = 10, args.words + 10
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(
             Path(tmp),
             {
                 "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "1",
                 "TOKENWIRE_SCRIPTED_DELAY_MS": str(args.delay_ms),
-                "TOKENWIRE_MAX_CONTENT_CHARS": str(len(text) + 1),
             },
         )
         try:
-            host, port = "127.0.0.1", server.port
-            cids = await asyncio.gather(
-                *(create_conversation(host, port, server.token) for _ in range(args.streams))
-            )
-            cpu_before = cpu_seconds(server.proc.pid)
-            wall = time.monotonic()
-            results = await asyncio.gather(
-                *(stream(host, port, server.token, c, text) for c in cids)
-            )
-            wall = time.monotonic() - wall
-            cpu = cpu_seconds(server.proc.pid) - cpu_before
+            where = ("127.0.0.1", server.port, server.token, server.proc.pid)
+            await phase(*where, min(args.streams, 50), short)  # warm up
+            a = await phase(*where, args.streams, short)
+            b = await phase(*where, args.streams, long)
         finally:
             server.stop()
-    exact = sum(1 for _, _, got in results if got == text)
-    tokens = args.streams * args.words
-    paced = (args.words - 1) * args.delay_ms / 1000  # the model's own pacing per stream
-    added = sorted(max(0.0, seconds - paced) / args.words * 1000 for seconds, _, _ in results)
-    frames = sum(d for _, d, _ in results)
+    # Replies of two lengths in one run: the difference isolates the per-token cost from
+    # the per-reply cost (HTTP request, auth, the transactions of a turn).
+    per_token = (b["cpu"] - a["cpu"]) / (b["tokens"] - a["tokens"])
+    per_reply = (a["cpu"] - per_token * a["tokens"]) / args.streams
+    paced = (long - 1) * args.delay_ms / 1000  # the model's own pacing per stream
+    durations = b["durations"]
+    assert isinstance(durations, list)
+    added = sorted(max(0.0, d - paced) / long * 1000 for d in durations)
+    print(f"streams               {args.streams} concurrent; one token every {args.delay_ms} ms")
+    print(f"exact text            {a['exact'] + b['exact']:.0f}/{2 * args.streams}")
     print(
-        f"streams                 {args.streams} concurrent, {args.words} tokens each, "
-        f"one every {args.delay_ms} ms"
+        f"{short:>3}-token replies     {a['tokens']:.0f} tokens, {a['cpu']:.2f} s server CPU, "
+        f"{a['wall']:.2f} s wall"
     )
-    print(f"exact text              {exact}/{args.streams}")
-    print(f"tokens delivered        {tokens} in {frames} delta frames, {wall:.2f} s wall")
     print(
-        f"server CPU per token    {cpu / tokens * 1e6:.1f} us ({cpu:.2f} s CPU, 2 cores shared "
-        f"with this client)"
+        f"{long:>3}-token replies     {b['tokens']:.0f} tokens in {b['frames']:.0f} frames, "
+        f"{b['cpu']:.2f} s server CPU, {b['wall']:.2f} s wall"
     )
+    print(f"server CPU per token  {per_token * 1e6:.1f} us (marginal, between the two lengths)")
+    print(f"server CPU per reply  {per_reply * 1e3:.2f} ms (request, auth, stored turn)")
     print(
-        f"added latency per token p50 {statistics.median(added):.3f} ms, "
-        f"p99 {added[int(len(added) * 0.99) - 1]:.3f} ms, max {added[-1]:.3f} ms"
+        f"added latency / token p50 {statistics.median(added):.3f} ms, "
+        f"p99 {added[max(0, int(len(added) * 0.99) - 1)]:.3f} ms (beyond the model's pacing)"
     )
 
 
@@ -153,6 +170,6 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--streams", type=int, default=1000)
-    parser.add_argument("--words", type=int, default=100)
+    parser.add_argument("--words", type=int, default=100, help="extra tokens of the long replies")
     parser.add_argument("--delay-ms", type=int, default=20)
     asyncio.run(main(parser.parse_args()))

@@ -53,9 +53,13 @@ class ScriptedProvider:
             chunks, finish = chunks[: request.max_tokens], "length"
         else:
             finish = "stop"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         for i, chunk in enumerate(chunks):
             if i and self._delay:
-                await asyncio.sleep(self._delay)
+                # Pace by the clock, as a model does: time the server spends on one chunk
+                # does not push the later chunks back.
+                await asyncio.sleep(max(0.0, started + i * self._delay - loop.time()))
             yield Delta(chunk)
         prompt_words = sum(len(t.content.split()) for t in request.messages)
         yield Done(

@@ -1,0 +1,61 @@
+"""The command line as a new user meets it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ServerFactory
+
+
+def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TOKENWIRE_DATA_DIR": str(data_dir)}
+    env.pop("TOKENWIRE_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-m", "tokenwire", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_serve_prints_a_login_url_whose_token_works(server_factory: ServerFactory) -> None:
+    server = server_factory()
+    url = f"http://127.0.0.1:{server.port}/?token={server.token}"
+    assert url in server.log()
+    response = httpx.get(f"{server.url}/api/v1/conversations", headers=server.headers())
+    assert response.status_code == 200
+
+
+def test_users_create_prints_the_token_last_and_stores_only_its_hash(tmp_path: Path) -> None:
+    result = run_cli("users", "create", "grace", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("tw_")
+    assert len(token) > 40
+    assert token.encode() not in (tmp_path / "tokenwire.db").read_bytes()
+    again = run_cli("users", "create", "grace", data_dir=tmp_path)
+    assert again.returncode != 0
+    assert "exists" in again.stderr
+
+
+def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = run_cli("db", "upgrade", data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "up to date" in result.stdout
+
+
+def test_the_local_token_is_kept_across_restarts(tmp_path: Path) -> None:
+    from tokenwire.cli import local_token
+    from tokenwire.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, token=None)
+    first = local_token(settings)
+    assert local_token(settings) == first
+    assert (tmp_path / "token").stat().st_mode & 0o777 == 0o600
