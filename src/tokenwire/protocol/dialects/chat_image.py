@@ -28,11 +28,14 @@ __all__ = [
     "ChatImageEncoder",
     "ChatImageRequest",
     "ChatImageResult",
+    "decode_result",
     "encode_result",
     "error_body",
     "error_event",
+    "first_event_failed",
     "image_data_url",
     "parse_request",
+    "result_events",
 ]
 
 
@@ -169,3 +172,33 @@ def image_data_url(base64_image: str) -> str:
 
 def encode_result(result: ChatImageResult) -> bytes:
     return _json.encode(result)
+
+
+_result_decoder = msgspec.json.Decoder(ChatImageResult)
+
+
+def decode_result(body: bytes) -> ChatImageResult:
+    """Parse a ``POST /api/v1/chat-image`` answer (the gateway's fallback reads it)."""
+    return _result_decoder.decode(body)
+
+
+def result_events(result: ChatImageResult, timestamp: str) -> bytes:
+    """A whole reply as the stream would have carried it: ``start``, one ``content`` with
+    all the text, ``end``. What the gateway sends when it had to fall back."""
+    events = [_sse(_Start(timestamp, result.model))]
+    if result.content:
+        events.append(_sse(_Content(result.content, result.content)))
+    end = _End(result.tokens, result.finish_reason, result.processing_time_ms, result.content)
+    events.append(_sse(end))
+    return b"".join(events)
+
+
+def first_event_failed(data: str) -> str | None:
+    """The error message when ``data`` (one event's data) is an ``error`` event, else None."""
+    try:
+        event = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return "the stream sent an event that is not JSON"
+    if isinstance(event, dict) and event.get("type") == "error":
+        return str(event.get("error", "error"))
+    return None
