@@ -107,6 +107,35 @@ def serve(
     _server_class()(config).run()
 
 
+@app.command()
+def gateway(
+    upstream: Annotated[
+        str | None, typer.Option(help="The engine's base URL (TOKENWIRE_GATEWAY_UPSTREAM).")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 3000).")] = None,
+) -> None:
+    """Serve /api/ai/chat-image[-stream] by proxying to an engine (seed 003's gateway)."""
+    import uvicorn
+
+    from tokenwire.gateway import create_gateway
+
+    settings = Settings()
+    target = upstream or settings.gateway_upstream
+    if not target:
+        raise typer.BadParameter("give --upstream URL (or TOKENWIRE_GATEWAY_UPSTREAM)")
+    listen_port = port or settings.gateway_port
+    typer.echo(f"tokenwire gateway on {host or settings.host}:{listen_port} -> {target}", err=True)
+    uvicorn.run(
+        create_gateway(settings, upstream=target),
+        host=host or settings.host,
+        port=listen_port,
+        http="httptools",
+        lifespan="on",
+        log_level="info",
+    )
+
+
 @users_app.command("create")
 def users_create(name: str) -> None:
     """Create a user; the new token is the last line printed (only its hash is stored)."""

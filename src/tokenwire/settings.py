@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     log_ttl_s: float = Field(default=3600.0, gt=0)
     subscriber_batch: int = Field(default=512, ge=1)
 
+    # Several instances on one Redis (docs/deploy.md)
+    redis_prefix: str = "tokenwire:"  # of every key and channel, so deployments can share a Redis
+    lease_ttl_s: float = Field(default=5.0, gt=0)  # a dead owner's replies are taken over after it
+    sweep_interval_s: float = Field(default=1.0, gt=0)  # how often to look for orphaned replies
+    takeover: Literal["continue", "interrupt"] = "continue"  # what becomes of an orphaned reply
+
     # Input limits
     max_content_chars: int = Field(default=32_000, ge=1)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
@@ -86,6 +92,12 @@ class Settings(BaseSettings):
     port: int = 8000
     token: str | None = None  # the local user's login token; generated and kept if unset
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Gateway mode (``tokenwire gateway``): seed 003's proxy in front of an engine
+    gateway_upstream: str | None = None  # the engine's base URL
+    gateway_port: int = 3000  # the port of seed 003's gateway
+    gateway_max_payload_bytes: int = Field(default=3 * 1024 * 1024, ge=1)  # seed 003: 3MB max
+    gateway_timeout_s: float = Field(default=300.0, gt=0)
 
     @field_validator("providers", "cors_origins", mode="before")
     @classmethod
