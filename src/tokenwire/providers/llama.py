@@ -88,13 +88,18 @@ class LlamaProvider:
         self.queue = queue or FairQueue()
         # One thread owns the model: it loads it, tokenizes and decodes, one reply at a time.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self.tokens_generated = 0  # every token sampled, whether delivered or not
         self._llama: Any = None
         self._prompt: PromptBuilder | None = None
+        self._closed = False
 
     def admit(self) -> None:
         self.queue.admit()
 
     async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         loop = asyncio.get_running_loop()
         # Queued behind any decode still running; the engine has stopped those already.
         await loop.run_in_executor(self._executor, self._unload)
@@ -128,6 +133,7 @@ class LlamaProvider:
             while True:
                 item = await items.get()
                 if isinstance(item, BaseException):
+                    await future  # the thread returns right after reporting its failure
                     raise item
                 yield item
                 if isinstance(item, Done):
@@ -224,6 +230,7 @@ class LlamaProvider:
             # stop flag before each step is what bounds a cancel to one token.
             while produced < prompt.max_new_tokens and not stop.is_set():
                 token = next(tokens)
+                self.tokens_generated += 1
                 if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token):
                     finish = "stop"
                     break

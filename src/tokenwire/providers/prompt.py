@@ -74,6 +74,9 @@ class PromptBuilder:
         budget = self._n_ctx - max_tokens
         keep = self._estimate_keep(system, history, budget)
         while True:
+            # A history that starts with a reply has lost its question: drop the reply too.
+            while keep > 1 and history[len(history) - keep].role == "assistant":
+                keep -= 1
             kept = history[len(history) - keep :] if keep else []
             tokens = self._tokenize(self.render([*system, *kept], prefix))
             room = self._n_ctx - len(tokens)
@@ -87,9 +90,6 @@ class PromptBuilder:
                     retryable=False,
                 )
             keep -= 1
-            # A history that starts with a reply has lost its question: drop the reply too.
-            while keep > 1 and history[len(history) - keep].role == "assistant":
-                keep -= 1
 
     def _estimate_keep(self, system: list[ChatTurn], history: list[ChatTurn], budget: int) -> int:
         """How many of the newest turns probably fit in ``budget`` tokens (at least one)."""

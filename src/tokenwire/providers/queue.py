@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from tokenwire.errors import Unavailable
 
@@ -100,18 +98,3 @@ class FairQueue:
         for position, ticket in enumerate(self._waiting, start=1):
             if ticket.position != position:
                 ticket._move(position)
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[Ticket]:
-        """Hold a slot for the body of the ``async with``, waiting for it first.
-
-        For callers that have nothing to report while they wait; a stream that reports its
-        position uses ``join``/``Ticket.changed``/``leave`` directly.
-        """
-        ticket = self.join()
-        try:
-            while not ticket.granted:
-                await ticket.changed()
-            yield ticket
-        finally:
-            self.leave(ticket)

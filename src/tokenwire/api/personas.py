@@ -1,0 +1,31 @@
+"""``GET /api/v1/personas``: the personas a conversation can be created with."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from starlette.requests import HTTPConnection
+
+from tokenwire.api.deps import CurrentUser, get_settings
+from tokenwire.personas import Personas
+
+router = APIRouter(prefix="/api/v1", tags=["personas"])
+
+
+def get_personas(conn: HTTPConnection) -> Personas:
+    """The app's personas: ``app.state.personas`` when the app set them up, else read once
+    from the settings and kept there."""
+    personas: Personas | None = getattr(conn.app.state, "personas", None)
+    if personas is None:
+        personas = Personas.from_settings(get_settings(conn))
+        conn.app.state.personas = personas
+    return personas
+
+
+PersonasDep = Annotated[Personas, Depends(get_personas)]
+
+
+@router.get("/personas")
+async def list_personas(user: CurrentUser, personas: PersonasDep) -> dict[str, Any]:
+    return {"items": [persona.to_dict() for persona in personas], "default": personas.default}

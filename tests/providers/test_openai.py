@@ -1,0 +1,191 @@
+"""The OpenAI-compatible provider against a real HTTP upstream on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import socket
+
+import pytest
+
+from tests.providers.conftest import eventually
+from tests.providers.upstream import Reply, Upstream
+from tokenwire.errors import ProviderError
+from tokenwire.providers import ChatTurn, Delta, Done, GenerationRequest, StreamItem
+from tokenwire.providers.openai import OpenAIProvider
+
+pytestmark = pytest.mark.anyio
+
+QUESTION = GenerationRequest([ChatTurn("system", "Be brief."), ChatTurn("user", "Hi?")])
+
+
+def provider(url: str, **options: object) -> OpenAIProvider:
+    return OpenAIProvider(base_url=url, model="up-model", api_key="sk-test", **options)  # type: ignore[arg-type]
+
+
+async def collect(p: OpenAIProvider, request: GenerationRequest = QUESTION) -> list[StreamItem]:
+    try:
+        return [item async for item in p.stream(request)]
+    finally:
+        await p.aclose()
+
+
+async def failure(reply: Reply, **options: object) -> ProviderError:
+    async with Upstream(reply) as upstream:
+        with pytest.raises(ProviderError) as caught:
+            await collect(provider(upstream.url, **options))
+    return caught.value
+
+
+async def test_streams_deltas_and_usage() -> None:
+    async with Upstream(Reply(deltas=["Hel", "lo", " you"])) as upstream:
+        items = await collect(provider(upstream.url))
+    assert items == [Delta("Hel"), Delta("lo"), Delta(" you"), Done("stop", 11, 3)]
+    [body] = upstream.requests
+    assert body["model"] == "up-model"
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi?"},
+    ]
+    assert upstream.headers[0]["authorization"] == "Bearer sk-test"
+
+
+async def test_length_finish_reason_and_request_options() -> None:
+    request = GenerationRequest(
+        [ChatTurn("user", "Hi?")], model="other", temperature=0.4, max_tokens=2
+    )
+    async with Upstream(Reply(deltas=["a", "b"], finish_reason="length")) as upstream:
+        items = await collect(provider(upstream.url), request)
+    assert items[-1] == Done("length", 11, 2)
+    body = upstream.requests[0]
+    assert (body["model"], body["temperature"], body["max_tokens"]) == ("other", 0.4, 2)
+
+
+async def test_prefix_is_sent_as_the_start_of_the_assistant_turn() -> None:
+    request = GenerationRequest([ChatTurn("user", "Count")], prefix="One, two,")
+    async with Upstream() as upstream:
+        await collect(provider(upstream.url), request)
+    assert upstream.requests[0]["messages"][-1] == {"role": "assistant", "content": "One, two,"}
+
+
+async def test_images_go_as_image_url_parts() -> None:
+    url = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
+    request = GenerationRequest([ChatTurn("user", "What is this?", (url,))])
+    async with Upstream() as upstream:
+        await collect(provider(upstream.url), request)
+    assert upstream.requests[0]["messages"][0]["content"] == [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": url}},
+    ]
+
+
+async def test_cancel_closes_the_upstream_connection() -> None:
+    slow = Reply(deltas=[f" w{i}" for i in range(200)], delay=0.05)
+    async with Upstream(slow) as upstream:
+        p = provider(upstream.url)
+        received: list[StreamItem] = []
+
+        async def consume() -> None:
+            async for item in p.stream(QUESTION):
+                received.append(item)
+
+        task = asyncio.create_task(consume())
+        await eventually(lambda: len(received) >= 2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The upstream sees its client go away while it still had ~198 deltas to send.
+        await asyncio.wait_for(upstream.disconnected.wait(), 2)
+        assert upstream.disconnects == 1
+        await p.aclose()
+
+
+async def test_connect_error_is_retryable() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Nothing listens on the port any more.
+    with pytest.raises(ProviderError) as caught:
+        await collect(provider(f"http://127.0.0.1:{port}/v1"))
+    assert caught.value.code == "upstream_unreachable"
+    assert caught.value.retryable
+    assert f"127.0.0.1:{port}" in caught.value.message
+    assert isinstance(caught.value.__cause__, Exception)
+
+
+async def test_timeout_is_retryable_and_the_upstream_sees_the_drop() -> None:
+    async with Upstream(Reply(hang=True)) as upstream:
+        with pytest.raises(ProviderError) as caught:
+            await collect(provider(upstream.url, timeout_s=0.3))
+        await asyncio.wait_for(upstream.disconnected.wait(), 2)
+    assert caught.value.code == "upstream_timeout"
+    assert caught.value.retryable
+
+
+async def test_slow_chunks_time_out_between_chunks() -> None:
+    error = await failure(Reply(deltas=["a", "b"], delay=0.6), timeout_s=0.3)
+    assert (error.code, error.retryable) == ("upstream_timeout", True)
+
+
+async def test_429_is_retryable_with_retry_after() -> None:
+    body = json.dumps({"error": {"message": "Rate limit reached"}}).encode()
+    error = await failure(Reply(status=429, body=body, headers={"Retry-After": "12"}))
+    assert (error.code, error.retryable, error.retry_after) == ("upstream_rate_limited", True, 12)
+    assert "Rate limit reached" in error.message
+    assert "429" in error.message
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_5xx_is_retryable(status: int) -> None:
+    error = await failure(Reply(status=status, body=b"upstream overloaded"))
+    assert (error.code, error.retryable) == ("upstream_unavailable", True)
+    assert str(status) in error.message
+    assert "upstream overloaded" in error.message
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 422])
+async def test_other_4xx_is_not_retryable(status: int) -> None:
+    body = json.dumps({"error": {"message": "model not found"}}).encode()
+    error = await failure(Reply(status=status, body=body))
+    assert (error.code, error.retryable) == ("upstream_rejected", False)
+    assert "model not found" in error.message
+
+
+async def test_malformed_chunk_is_not_retryable() -> None:
+    error = await failure(Reply(raw=[b'data: {"choices": [{"delta": \n\n']))
+    assert (error.code, error.retryable) == ("upstream_malformed", False)
+
+
+async def test_chunk_of_the_wrong_shape_is_malformed() -> None:
+    error = await failure(Reply(raw=[b'data: {"choices": "nope"}\n\n']))
+    assert error.code == "upstream_malformed"
+
+
+async def test_error_object_in_the_stream() -> None:
+    frame = b'data: {"error": {"message": "overloaded mid-stream"}}\n\n'
+    error = await failure(Reply(raw=[frame]))
+    assert (error.code, error.retryable) == ("upstream_error", True)
+    assert "overloaded mid-stream" in error.message
+
+
+async def test_stream_ending_without_done_is_retryable() -> None:
+    error = await failure(Reply(done=False))
+    assert (error.code, error.retryable) == ("upstream_incomplete", True)
+    assert "[DONE]" in error.message
+
+
+async def test_connection_cut_mid_body_is_retryable_and_keeps_the_deltas() -> None:
+    async with Upstream(Reply(deltas=["par", "tial"], cut=True)) as upstream:
+        got: list[StreamItem] = []
+
+        async def consume() -> None:
+            async for item in provider(upstream.url).stream(QUESTION):
+                got.append(item)
+
+        with pytest.raises(ProviderError) as caught:
+            await consume()
+    assert got == [Delta("par"), Delta("tial")]
+    assert (caught.value.code, caught.value.retryable) == ("upstream_incomplete", True)
