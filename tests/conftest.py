@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import services
 from tests.helpers.server import Server, start_server
 
 ServerFactory = Callable[..., Server]
@@ -33,3 +35,46 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("server"))
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server (the URL of a database on it whose user may create databases):
+    ``TOKENWIRE_TEST_DATABASE_URL``, else a throwaway cluster for this test session."""
+    url = os.environ.get(services.DATABASE_ENV)
+    if url:
+        yield url
+        return
+    server = services.ThrowawayPostgres()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A Redis URL: ``TOKENWIRE_TEST_REDIS_URL``, else a throwaway ``redis-server``."""
+    url = os.environ.get(services.REDIS_ENV)
+    if url:
+        yield url
+        return
+    server = services.ThrowawayRedis()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    url = services.create_database(postgres_server)
+    yield url
+    services.drop_database(postgres_server, url)
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """The ``TOKENWIRE_REDIS_PREFIX`` of one test: its keys and channels are its own."""
+    return services.redis_prefix()

@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     max_content_chars: int = Field(default=32_000, ge=1)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_title_chars: int = Field(default=200, ge=1)
+    max_images_per_message: int = Field(default=8, ge=0)  # 0: no images at all
+
+    # Abuse limits (docs/operations.md); 0 turns one off. Shared through Redis when configured.
+    requests_per_minute_per_user: int = Field(default=600, ge=0)
+    requests_per_minute_per_ip: int = Field(default=1200, ge=0)
+    max_streams_per_user: int = Field(default=10, ge=0)  # replies in flight at once
+    max_sockets_per_user: int = Field(default=20, ge=0)  # open WebSockets
+    busy_retry_after_s: float = Field(default=2.0, gt=0)  # Retry-After of the two above
+    limits_redis_url: str | None = None  # default: redis_url; neither: counters in process
+
+    # Observability
+    metrics_token: SecretStr | None = None  # bearer secret for /metrics; unset: open
+    log_format: Literal["auto", "json", "text"] = "auto"  # auto: JSON unless stderr is a TTY
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # Serving
     host: str = "127.0.0.1"

@@ -7,9 +7,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x746F6B656E  # "token": the advisory lock that serialises migrations
 
 
 def alembic_config(connection: Any = None) -> Config:
@@ -21,4 +23,8 @@ def alembic_config(connection: Any = None) -> Config:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several instances may start at once: one migrates while the others wait on this
+            # lock (held until the transaction ends), then find nothing left to do.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(lambda sync_conn: command.upgrade(alembic_config(sync_conn), revision))

@@ -1,0 +1,203 @@
+"""The event log in Redis Streams: every instance reads every reply.
+
+Keys and channels (all under ``settings.redis_prefix``):
+
+    log:<message id>    a stream; the entry of seq N has the id ``1-N`` and the fields
+                        ``e`` (the canonical JSON of the event) and ``t`` (``1`` if terminal)
+    announce            a pub/sub channel: ``<conversation id> <message id>`` per reply start
+
+One Lua script appends: it checks that the seq is the next one and that the stream has not
+ended, adds the entry and sets the key's expiry, atomically. Two writers of one reply (an
+owner presumed dead that was only slow, and the instance that took over) therefore cannot
+interleave: the second append with a given seq is refused. A stream expires ``log_ttl_s``
+after its terminal event (past that, the engine replays from the store); a stream that never
+ends goes away after ``LIVE_TTL_S`` without a write.
+
+Readers keep only a cursor (the last seq). They take everything pending at once, up to
+``batch`` entries (where the subscriber coalesces), and block in ``XREAD`` when there is
+nothing new. Appends await Redis: a stalled Redis slows the writer instead of letting events
+pile up in memory. Redis errors become ``Unavailable`` (503) here, and only here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Self
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from tokenwire.errors import Unavailable
+from tokenwire.ids import ConversationId, MessageId
+from tokenwire.log.base import LogMiss
+from tokenwire.log.pubsub import Channel
+from tokenwire.protocol.events import Event, decode, encode, is_terminal
+from tokenwire.settings import Settings
+
+LIVE_TTL_S = 24 * 3600
+BLOCK_MS = 2000  # below the socket timeout: a blocked read must not look like a dead socket
+
+_APPEND = """
+local seq = tonumber(ARGV[1])
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #top == 0 then
+  if seq ~= 0 then
+    return redis.error_reply('ERR first event must have seq 0, not ' .. seq)
+  end
+else
+  if top[1][2][4] == '1' then
+    return redis.error_reply('ERR stream already ended')
+  end
+  local last = tonumber(string.match(top[1][1], '%-(%d+)$'))
+  if seq ~= last + 1 then
+    return redis.error_reply('ERR seq ' .. seq .. ' out of order (next is ' .. (last + 1) .. ')')
+  end
+end
+redis.call('XADD', KEYS[1], '1-' .. seq, 'e', ARGV[2], 't', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return seq
+"""
+
+
+def _entry_seq(entry_id: bytes) -> int:
+    return int(entry_id.rpartition(b"-")[2])
+
+
+def _unavailable(exc: RedisError) -> Unavailable:
+    return Unavailable(f"the event log is unavailable: {exc}", retry_after=5)
+
+
+class RedisEventLog:
+    """``EventLog`` on Redis Streams, shared by every instance of a deployment."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "tokenwire:", ttl_s: float = 3600.0) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._ttl_ms = max(1, round(ttl_s * 1000))
+        self._append = redis.register_script(_APPEND)
+        self._watchers: defaultdict[ConversationId, set[asyncio.Queue[MessageId]]] = defaultdict(
+            set
+        )
+        self._announcements = Channel(redis, prefix + "announce", self._announced)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        if not settings.redis_url:
+            raise ValueError("RedisEventLog needs TOKENWIRE_REDIS_URL")
+        redis = Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        return cls(redis, prefix=settings.redis_prefix, ttl_s=settings.log_ttl_s)
+
+    def key(self, message_id: str) -> str:
+        return f"{self.prefix}log:{message_id}"
+
+    # writing -----------------------------------------------------------------------------
+
+    async def append(self, event: Event) -> None:
+        terminal = is_terminal(event)
+        ttl_ms = self._ttl_ms if terminal else LIVE_TTL_S * 1000
+        try:
+            await self._append(
+                keys=[self.key(event.message_id)],
+                args=[event.seq, encode(event), "1" if terminal else "0", ttl_ms],
+            )
+        except ResponseError as exc:
+            if "out of order" in str(exc) or "seq 0" in str(exc) or "ended" in str(exc):
+                raise ValueError(f"{event.message_id}: {exc}") from exc
+            raise _unavailable(exc) from exc
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    # reading -----------------------------------------------------------------------------
+
+    async def read(
+        self, message_id: MessageId, after: int, *, batch: int = 512
+    ) -> AsyncIterator[list[Event]]:
+        key = self.key(message_id)
+        cursor = max(after, -1)
+        block: int | None = None  # first take what is there without waiting
+        while True:
+            try:
+                reply: Any = await self.redis.xread(
+                    {key: f"1-{cursor}" if cursor >= 0 else "0-0"}, count=batch, block=block
+                )
+            except RedisError as exc:
+                raise _unavailable(exc) from exc
+            if reply:
+                events = [decode(fields[b"e"]) for _id, fields in reply[0][1]]
+                cursor = events[-1].seq
+                yield events
+                if is_terminal(events[-1]):
+                    return
+                block = None
+                continue
+            # Nothing new: is there a stream at all, and has it already ended?
+            top = await self._top(key)
+            if top is None:
+                raise LogMiss(message_id)
+            top_seq, top_terminal = top
+            if top_seq <= cursor and top_terminal:
+                return
+            block = None if top_seq > cursor else BLOCK_MS
+
+    async def _top(self, key: str) -> tuple[int, bool] | None:
+        try:
+            entries: Any = await self.redis.xrevrange(key, count=1)
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        if not entries:
+            return None
+        entry_id, fields = entries[0]
+        return _entry_seq(entry_id), fields.get(b"t") == b"1"
+
+    async def snapshot(self, message_id: MessageId) -> list[Event]:
+        """Every event the log holds for the reply, without waiting for more: what an instance
+        taking over a reply rebuilds its text from. Raises ``LogMiss`` when there are none."""
+        try:
+            entries: Any = await self.redis.xrange(self.key(message_id))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        if not entries:
+            raise LogMiss(message_id)
+        return [decode(fields[b"e"]) for _id, fields in entries]
+
+    # announcements -----------------------------------------------------------------------
+
+    async def announce(self, conversation_id: ConversationId, message_id: MessageId) -> None:
+        await self._announcements.publish(f"{conversation_id} {message_id}".encode())
+
+    def _announced(self, payload: bytes) -> None:
+        conversation_id, _, message_id = payload.decode().partition(" ")
+        for queue in self._watchers.get(ConversationId(conversation_id), ()):
+            queue.put_nowait(MessageId(message_id))
+
+    @asynccontextmanager
+    async def watch(
+        self, conversation_id: ConversationId
+    ) -> AsyncIterator[AsyncIterator[MessageId]]:
+        queue: asyncio.Queue[MessageId] = asyncio.Queue()
+        self._watchers[conversation_id].add(queue)
+
+        async def ids() -> AsyncIterator[MessageId]:
+            while True:
+                yield await queue.get()
+
+        try:
+            # The process-wide subscription is confirmed before the caller goes on: an
+            # announcement published after this point reaches the queue.
+            await self._announcements.ready()
+            yield ids()
+        finally:
+            watchers = self._watchers.get(conversation_id)
+            if watchers is not None:
+                watchers.discard(queue)
+                if not watchers:
+                    del self._watchers[conversation_id]
+
+    async def close(self) -> None:
+        await self._announcements.close()
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.aclose()

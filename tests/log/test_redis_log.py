@@ -1,0 +1,91 @@
+"""What only the Redis log has: several instances, expiry in Redis, and Redis failing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.helpers.server import free_port
+from tests.helpers.services import ThrowawayRedis
+from tokenwire.errors import Unavailable
+from tokenwire.ids import ConversationId, MessageId
+from tokenwire.log.redis import LIVE_TTL_S, RedisEventLog
+from tokenwire.protocol.events import MessageDelta, MessageEnd, Timings, Usage
+
+pytestmark = pytest.mark.anyio
+MID = MessageId("m1")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def logs(redis_server: str, redis_prefix: str) -> AsyncIterator[list[RedisEventLog]]:
+    """Two logs on one Redis, as two instances of a deployment have."""
+    made = [
+        RedisEventLog(Redis.from_url(redis_server), prefix=redis_prefix, ttl_s=30) for _ in range(2)
+    ]
+    yield made
+    for log in made:
+        await log.close()
+
+
+async def test_instances_read_each_others_replies_and_hear_announcements(
+    logs: list[RedisEventLog],
+) -> None:
+    here, there = logs
+    cid = ConversationId("c1")
+    async with there.watch(cid) as ids:
+        await here.append(MessageDelta(MID, 0, "from here"))
+        await here.announce(cid, MID)
+        assert await asyncio.wait_for(anext(ids), 5) == MID
+    reader = there.read(MID, -1, batch=10)
+    assert [e.seq for e in await anext(reader)] == [0]
+    await here.append(MessageEnd(MID, 1, "stop", Usage(1, 1), Timings(1.0, 2.0)))
+    assert [e.seq for e in await anext(reader)] == [1]
+    await reader.aclose()
+
+
+async def test_a_stream_expires_after_its_end_and_not_before(logs: list[RedisEventLog]) -> None:
+    log = logs[0]
+    key = log.key(MID)
+    await log.append(MessageDelta(MID, 0, "x"))
+    assert await log.redis.pttl(key) > (LIVE_TTL_S - 60) * 1000
+    await log.append(MessageEnd(MID, 1, "stop", Usage(1, 1), Timings(1.0, 2.0)))
+    assert 0 < await log.redis.pttl(key) <= 30_000
+    assert [e.seq for e in await log.snapshot(MID)] == [0, 1]
+
+
+async def test_redis_down_is_unavailable() -> None:
+    log = RedisEventLog(Redis.from_url(f"redis://127.0.0.1:{free_port()}"), prefix="t:")
+    try:
+        with pytest.raises(Unavailable):
+            await log.append(MessageDelta(MID, 0, "x"))
+        with pytest.raises(Unavailable):
+            await anext(log.read(MID, -1, batch=10))
+        with pytest.raises(Unavailable):
+            await log.announce(ConversationId("c1"), MID)
+    finally:
+        await log.close()
+
+
+async def test_a_stalled_redis_holds_the_writer_back() -> None:
+    """Appends wait for Redis: while it accepts no writes, nothing piles up in the process."""
+    server = ThrowawayRedis()  # a private one: pausing a shared Redis would stall others
+    log = RedisEventLog(Redis.from_url(server.url), prefix="t:")
+    try:
+        await log.append(MessageDelta(MID, 0, "x"))
+        await log.redis.execute_command("CLIENT", "PAUSE", "600", "WRITE")
+        started = time.monotonic()
+        await log.append(MessageDelta(MID, 1, "y"))
+        assert time.monotonic() - started >= 0.4
+        assert [e.seq for e in await log.snapshot(MID)] == [0, 1]
+    finally:
+        await log.close()
+        server.stop()
