@@ -1,0 +1,59 @@
+"""The tokenwire client: an async SDK, a thin blocking wrapper, and the models they share.
+
+::
+
+    async with AsyncTokenwire("http://127.0.0.1:8000", token) as client:
+        conversation = await client.create_conversation()
+        async for reply in client.send(conversation.id, "Hello"):
+            print(reply.delta, end="", flush=True)
+
+See docs/client.md.
+"""
+
+from tokenwire.client.backoff import Backoff, BackoffPolicy
+from tokenwire.client.client import AsyncTokenwire
+from tokenwire.client.errors import (
+    APIError,
+    AuthenticationError,
+    ClientError,
+    ConnectionFailed,
+    NotFoundError,
+    ProtocolError,
+    TransportRefused,
+)
+from tokenwire.client.models import (
+    Conversation,
+    Message,
+    Page,
+    Persona,
+    Reply,
+    ReplyError,
+    ReplyStatus,
+    TransportKind,
+)
+from tokenwire.client.state import ConnectionState, ConnectionStatus
+from tokenwire.client.stream import ReplyStream
+
+__all__ = [
+    "APIError",
+    "AsyncTokenwire",
+    "AuthenticationError",
+    "Backoff",
+    "BackoffPolicy",
+    "ClientError",
+    "ConnectionFailed",
+    "ConnectionState",
+    "ConnectionStatus",
+    "Conversation",
+    "Message",
+    "NotFoundError",
+    "Page",
+    "Persona",
+    "ProtocolError",
+    "Reply",
+    "ReplyError",
+    "ReplyStatus",
+    "ReplyStream",
+    "TransportKind",
+    "TransportRefused",
+]
