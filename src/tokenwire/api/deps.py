@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from tokenwire.api.tokens import TokenCache
 from tokenwire.engine import Engine
 from tokenwire.errors import Unauthorized
 from tokenwire.settings import Settings
@@ -45,7 +46,10 @@ async def authenticate(conn: HTTPConnection) -> User:
     token = bearer_token(conn)
     if token is None:
         raise Unauthorized("missing bearer token")
-    user = await get_store(conn).authenticate(token)
+    cache: TokenCache | None = getattr(conn.app.state, "tokens", None)
+    if cache is None:
+        cache = conn.app.state.tokens = TokenCache(get_store(conn))
+    user = await cache.user(token)
     if user is None:
         raise Unauthorized("invalid token")
     conn.state.user = user
