@@ -81,8 +81,10 @@ def serve(
     import uvicorn
 
     from tokenwire.api import create_app
+    from tokenwire.ops.logs import configure_logging
 
     settings = Settings()
+    configure_logging(settings)
     if host is not None:
         settings.host = host
     if port is not None:
@@ -98,7 +100,9 @@ def serve(
         ws="websockets",
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
-        log_level="info",
+        log_level=settings.log_level,
+        log_config=None,  # configure_logging's handler and format, for uvicorn's lines too
+        access_log=False,  # tokenwire.http logs each request, with more in it
     )
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     typer.echo(f"tokenwire {settings.provider} on {settings.resolved_database_url}", err=True)

@@ -1,0 +1,285 @@
+"""The counters behind the limits: request rates over a sliding window, and held slots.
+
+Two implementations of one ``Counters`` interface: ``MemoryCounters`` for one process, and
+``RedisCounters`` shared by every instance of a deployment.
+
+Rates use a sliding window counter: the count of the current fixed window plus the count of
+the previous one weighted by how much of it the sliding window still covers. Unlike a plain
+fixed window it admits no burst of twice the limit around a window's edge, and it costs two
+integers per key. Slots (concurrent streams, open sockets) are leases: a member of a set per
+key. In Redis that is a sorted set scored by expiry, refreshed while the lease is held, so the
+slots of an instance that dies free themselves after ``lease_ttl_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("tokenwire.limits")
+
+__all__ = ["Counters", "MemoryCounters", "RedisCounters", "wait_s"]
+
+
+class Counters(Protocol):
+    async def hit(self, key: str, *, limit: int, window_s: float) -> float | None:
+        """Count one event under ``key``; ``None`` when it fits in ``limit`` per window,
+        else (without counting it) the seconds until one more would fit."""
+        ...
+
+    async def acquire(self, key: str, *, limit: int) -> str | None:
+        """Hold one of ``limit`` slots under ``key``: the lease, or ``None`` when all are held."""
+        ...
+
+    def release(self, key: str, lease: str) -> None:
+        """Give a slot back. Synchronous so that it can be called from anywhere, even a done
+        callback; a remote release completes in the background."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise when the counters cannot be reached."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def wait_s(previous: float, current: float, elapsed: float, window: float, limit: int) -> float:
+    """Seconds until a sliding window estimate ``previous * (1 - elapsed/window) + current``
+    drops below ``limit``, if nothing else is counted meanwhile."""
+    if current < limit:
+        # Only the previous window's share is in the way; it shrinks as time goes on.
+        fits_at = window * (1 - (limit - current) / previous) if previous > 0 else 0.0
+        return max(0.0, fits_at - elapsed)
+    # The current window alone is full: once it is the previous one, its share shrinks too.
+    return (window - elapsed) + window * (1 - limit / current)
+
+
+@dataclass(slots=True)
+class _Window:
+    index: int
+    previous: int
+    current: int
+
+
+class MemoryCounters:
+    """Counters of one process."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, _Window] = {}
+        self._slots: dict[str, set[str]] = {}
+        self._hits = 0
+
+    async def hit(self, key: str, *, limit: int, window_s: float) -> float | None:
+        now = time.monotonic()
+        index = math.floor(now / window_s)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = _Window(index, 0, 0)
+        elif window.index != index:
+            window.previous = window.current if window.index == index - 1 else 0
+            window.current = 0
+            window.index = index
+        elapsed = now - index * window_s
+        if window.previous * (window_s - elapsed) / window_s + window.current >= limit:
+            return wait_s(window.previous, window.current, elapsed, window_s, limit)
+        window.current += 1
+        self._hits += 1
+        if self._hits % 4096 == 0:
+            self._prune(index)
+        return None
+
+    def _prune(self, index: int) -> None:
+        # Keys idle for two windows count nothing any more; dropping them bounds the memory.
+        stale = [k for k, w in self._windows.items() if w.index < index - 1]
+        for k in stale:
+            del self._windows[k]
+
+    async def acquire(self, key: str, *, limit: int) -> str | None:
+        held = self._slots.setdefault(key, set())
+        if len(held) >= limit:
+            return None
+        lease = uuid.uuid4().hex
+        held.add(lease)
+        return lease
+
+    def release(self, key: str, lease: str) -> None:
+        held = self._slots.get(key)
+        if held is not None:
+            held.discard(lease)
+            if not held:
+                del self._slots[key]
+
+    async def ping(self) -> None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+# Redis's own clock decides windows and expiries, so instances with skewed clocks agree.
+_HIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local index = math.floor(now / window)
+local elapsed = now - index * window
+local current_key = KEYS[1] .. ':' .. index
+local previous = tonumber(redis.call('GET', KEYS[1] .. ':' .. (index - 1)) or '0')
+local current = tonumber(redis.call('GET', current_key) or '0')
+if previous * (window - elapsed) / window + current >= limit then
+  return {0, previous, current, math.floor(elapsed * 1000)}
+end
+redis.call('INCR', current_key)
+redis.call('PEXPIRE', current_key, math.ceil(window * 2000))
+return {1, 0, 0, 0}
+"""
+
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+_REFRESH = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+class RedisCounters:
+    """Counters in Redis, shared by every instance that uses the same URL and prefix.
+
+    When Redis cannot be reached the limits let requests through (and say so in the log):
+    an outage of the counters must not become an outage of the service. ``/readyz``
+    reports it.
+    """
+
+    def __init__(self, redis: Redis, *, prefix: str, lease_ttl_s: float = 30.0) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._ttl_ms = max(1000, round(lease_ttl_s * 1000))
+        self._hit = redis.register_script(_HIT)
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._refresh = redis.register_script(_REFRESH)
+        self._held: dict[str, set[str]] = {}
+        self._releases: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._failing = False
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str, lease_ttl_s: float = 30.0) -> RedisCounters:
+        # Short timeouts: a request waits on these before anything else happens.
+        redis = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        return cls(redis, prefix=prefix, lease_ttl_s=lease_ttl_s)
+
+    def _unreachable(self, exc: BaseException) -> None:
+        if not self._failing:
+            log.warning("limit counters unreachable; letting requests through: %s", exc)
+        self._failing = True
+
+    def _reached(self) -> None:
+        if self._failing:
+            log.warning("limit counters reachable again")
+        self._failing = False
+
+    async def hit(self, key: str, *, limit: int, window_s: float) -> float | None:
+        try:
+            allowed, previous, current, elapsed_ms = await self._hit(
+                keys=[self.prefix + key], args=[window_s, limit]
+            )
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
+            return None
+        self._reached()
+        if allowed:
+            return None
+        return wait_s(int(previous), int(current), int(elapsed_ms) / 1000, window_s, limit)
+
+    async def acquire(self, key: str, *, limit: int) -> str | None:
+        lease = uuid.uuid4().hex
+        try:
+            taken = await self._acquire(keys=[self.prefix + key], args=[limit, self._ttl_ms, lease])
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
+            return lease  # held nowhere; its release is a harmless no-op
+        self._reached()
+        if not taken:
+            return None
+        self._held.setdefault(key, set()).add(lease)
+        return lease
+
+    def release(self, key: str, lease: str) -> None:
+        held = self._held.get(key)
+        if held is not None:
+            held.discard(lease)
+            if not held:
+                del self._held[key]
+        self._releases.put_nowait((key, lease))
+
+    async def ping(self) -> None:
+        await self.redis.ping()
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._release_loop(), name="limits release"),
+            asyncio.create_task(self._refresh_loop(), name="limits refresh"),
+        ]
+
+    async def _release_loop(self) -> None:
+        while True:
+            key, lease = await self._releases.get()
+            try:
+                await self.redis.zrem(self.prefix + key, lease)
+            except (RedisError, OSError) as exc:
+                self._unreachable(exc)  # the lease expires by itself
+
+    async def _refresh_loop(self) -> None:
+        # Held leases are pushed forward well before they expire; a dead process stops doing
+        # so and its slots come back to the user within one TTL.
+        while True:
+            await asyncio.sleep(self._ttl_ms / 3000)
+            for key, leases in list(self._held.items()):
+                if not leases:
+                    continue
+                try:
+                    await self._refresh(keys=[self.prefix + key], args=[self._ttl_ms, *leases])
+                except (RedisError, OSError) as exc:
+                    self._unreachable(exc)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Releases still queued reach Redis now, so that a restart does not wait out a TTL.
+        with contextlib.suppress(RedisError, OSError):
+            while not self._releases.empty():
+                key, lease = self._releases.get_nowait()
+                await self.redis.zrem(self.prefix + key, lease)
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.aclose()

@@ -1,0 +1,108 @@
+"""Browser safety: security headers on every response, and the ``Origin`` of WebSockets.
+
+Browsers do not apply CORS to WebSockets: any page can open one to any server. The handshake
+carries the page's ``Origin``, so the server checks it against the same list as CORS
+(``cors_origins``): an origin listed there, or the server's own, is let in; any other
+browser origin is refused with 403. A request without ``Origin`` is not a browser's (the SDK,
+curl, a seed client) and is let in: a bearer token, not the origin, authenticates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tokenwire.errors import TokenwireError
+from tokenwire.ops.refusals import refuse
+
+__all__ = ["OriginCheck", "SecurityHeaders", "content_security_policy", "origin_allowed"]
+
+Reject = Callable[[str], None]  # told the name of the limit that refused a request
+
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+
+
+class OriginNotAllowed(TokenwireError):
+    """A browser page of a foreign origin tried to open a WebSocket (403)."""
+
+    code = "origin_not_allowed"
+    status = 403
+
+
+def content_security_policy(host: str | None) -> str:
+    """No inline script or style anywhere; sockets only to this very host when it is known
+    (``'self'`` covers ws: and wss: in CSP 3, but not in every browser that is still about)."""
+    sockets = f"ws://{host} wss://{host}" if host and _HOST.fullmatch(host) else "ws: wss:"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        f"connect-src 'self' {sockets}; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'; object-src 'none'"
+    )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class SecurityHeaders:
+    """Adds CSP, ``nosniff``, ``no-referrer`` and ``DENY`` framing to every HTTP response
+    that does not set them itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = [
+            (b"content-security-policy", content_security_policy(_header(scope, b"host"))),
+            (b"x-content-type-options", "nosniff"),
+            (b"referrer-policy", "no-referrer"),
+            (b"x-frame-options", "DENY"),
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v.encode("latin-1")) for k, v in extra if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: Sequence[str]) -> bool:
+    """Whether a WebSocket handshake from ``origin`` may open on ``host``."""
+    if origin is None:
+        return True  # not a browser
+    if "*" in allowed or origin in allowed:
+        return True
+    netloc = urlsplit(origin).netloc if origin != "null" else ""
+    return bool(netloc) and host is not None and netloc.lower() == host.lower()
+
+
+class OriginCheck:
+    """Refuses (403 ``origin_not_allowed``) WebSocket handshakes from foreign browser pages."""
+
+    def __init__(self, app: ASGIApp, *, allowed: Sequence[str], on_reject: Reject) -> None:
+        self.app = app
+        self.allowed = list(allowed)
+        self.on_reject = on_reject
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            origin = _header(scope, b"origin")
+            if not origin_allowed(origin, _header(scope, b"host"), self.allowed):
+                self.on_reject("origin")
+                exc = OriginNotAllowed(f"WebSockets from {origin} are not allowed here")
+                await refuse(scope, receive, send, exc)
+                return
+        await self.app(scope, receive, send)
