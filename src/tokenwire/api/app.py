@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from tokenwire import __version__
-from tokenwire.api import conversations, errors, health, messages, ws
+from tokenwire.api import conversations, errors, health, messages, ops, ws
 from tokenwire.api.dialects import (
     chat_image,
     consultation,
@@ -23,6 +23,7 @@ from tokenwire.api.dialects import (
 from tokenwire.api.limits import BodyLimit
 from tokenwire.engine import Engine
 from tokenwire.log.factory import create_event_log
+from tokenwire.ops import Operations
 from tokenwire.providers import create_provider
 from tokenwire.settings import Settings
 from tokenwire.store import SQLStore
@@ -30,6 +31,7 @@ from tokenwire.store import SQLStore
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    operations = Operations(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -38,15 +40,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await store.migrate()
         events = create_event_log(settings)
         provider = create_provider(settings)
-        engine = Engine(settings=settings, store=store, events=events, provider=provider)
+        operations.watch(provider)
+        engine = Engine(
+            settings=settings,
+            store=store,
+            events=events,
+            provider=provider,
+            hooks=operations.hooks,
+            admission=operations.limiter,
+        )
         app.state.settings = settings
         app.state.store = store
         app.state.engine = engine
+        await operations.start()
         await engine.start()
         try:
             yield
         finally:
             await engine.shutdown()
+            await operations.close()
             await provider.aclose()
             await events.close()
             await store.close()
@@ -58,8 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.ops = operations
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(ops.router)
     app.include_router(conversations.router)
     app.include_router(messages.router)
     app.include_router(ws.router)
@@ -69,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat_image.router)
     app.include_router(openai_chat.router)
     app.include_router(vercel.router)
+    operations.install_limits(app)  # inside CORS, so that browsers can read a 429
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -78,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID"],
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    operations.install_observers(app)  # outermost: they see every answer
     static = resources.files("tokenwire") / "static"
     if static.joinpath("index.html").is_file():
         app.mount("/", StaticFiles(directory=str(static), html=True), name="page")

@@ -7,9 +7,11 @@ the provider; none of those know about each other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from typing import Protocol
 
 from tokenwire.engine import replay
 from tokenwire.engine.hooks import Hooks, ReplyInfo
@@ -26,6 +28,16 @@ from tokenwire.store.store import Outcome, SQLStore
 log = logging.getLogger("tokenwire.engine")
 
 SystemPrompt = Callable[[Conversation], str | None]
+Release = Callable[[], None]
+
+
+class Admission(Protocol):
+    """Decides whether a user may start one more reply (per-user stream limits)."""
+
+    async def admit(self, user_id: UserId) -> Release:
+        """Hold a place for one reply, or raise ``RateLimited``; the engine calls the release
+        when the reply ends, or at once when no reply starts."""
+        ...
 
 
 class Engine:
@@ -38,6 +50,7 @@ class Engine:
         provider: Provider,
         system_prompt: SystemPrompt | None = None,
         hooks: Hooks | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -45,7 +58,9 @@ class Engine:
         self.provider = provider
         self._system_prompt = system_prompt
         self.hooks = hooks or Hooks()
+        self.admission = admission
         self.runs: dict[MessageId, Run] = {}
+        self._releases: dict[MessageId, Release] = {}
         self._accepting = True
         self._shut_down = False
         self._checkpointer: asyncio.Task[None] | None = None
@@ -105,22 +120,41 @@ class Engine:
         if not self._accepting:
             raise Unavailable("the server is shutting down", retry_after=5)
         self.check_content(content)
+        if len(images) > self.settings.max_images_per_message:
+            raise PayloadTooLarge(
+                f"{len(images)} images; the limit is {self.settings.max_images_per_message}"
+                " per message",
+                code="too_many_images",
+            )
         if images and not self.provider.supports_images:
             raise BadRequest(
                 f"the model {self.provider.model} does not take images", code="images_unsupported"
             )
         conversation = await self.store.get_conversation(user_id, conversation_id)
-        self.provider.admit()
-        turn = await self.store.add_turn(
-            user_id,
-            conversation.id,
-            content=content,
-            client_message_id=client_message_id,
-            images=images,
-            model=conversation.model or self.provider.model,
-        )
-        if turn.created:
-            await self._start(conversation, turn)
+        release = await self.admission.admit(user_id) if self.admission else None
+        try:
+            self.provider.admit()
+            turn = await self.store.add_turn(
+                user_id,
+                conversation.id,
+                content=content,
+                client_message_id=client_message_id,
+                images=images,
+                model=conversation.model or self.provider.model,
+            )
+            if turn.created:
+                reply_id = turn.assistant_message.id
+                if release is not None:
+                    # Held until the run ends (_run_done), or given back if it never starts.
+                    self._releases[reply_id], release = release, None
+                try:
+                    await self._start(conversation, turn)
+                except BaseException:
+                    self._release(reply_id)
+                    raise
+        finally:
+            if release is not None:
+                release()
         return turn
 
     def check_content(self, content: str) -> None:
@@ -170,6 +204,12 @@ class Engine:
 
     def _run_done(self, run: Run) -> None:
         self.runs.pop(run.message_id, None)
+        self._release(run.message_id)
+
+    def _release(self, reply_id: MessageId) -> None:
+        release = self._releases.pop(reply_id, None)
+        if release is not None:
+            release()
 
     async def _request(self, conversation: Conversation, reply: Message) -> GenerationRequest:
         turns: list[ChatTurn] = []
@@ -204,9 +244,14 @@ class Engine:
 
         From the event log while it has them; from the stored row once it does not.
         """
+        self.hooks.follow_started(reply.id, after)
+        async with contextlib.aclosing(self._events(reply, after)) as batches:
+            async for events in batches:
+                yield events
+
+    async def _events(self, reply: Message, after: int) -> AsyncGenerator[list[Event]]:
         batch = self.settings.subscriber_batch
         position = after
-        self.hooks.follow_started(reply.id, after)
         try:
             async for events in self.events.read(reply.id, position, batch=batch):
                 position = events[-1].seq
@@ -247,7 +292,8 @@ class Engine:
 
     async def wait(self, reply: Message) -> Message:
         """Wait for the reply to end and return it as stored."""
-        async for events in self.follow(reply, after=0):
+        # Not ``follow``: waiting for the end is not a client following the reply.
+        async for events in self._events(reply, 0):
             if is_terminal(events[-1]):
                 break
         final = await self.store.find_message(reply.id)
