@@ -57,7 +57,7 @@ def test_the_seed_test_script_exchange(server: Server) -> None:
     # The image went into the stored user message, in the session's conversation.
     with server.client() as client:
         page = client.get("/api/v1/conversations").json()["items"]
-        session = next(c for c in page if c["metadata"].get("_key") == "test_session")
+        session = next(c for c in page if c["key"] == "chat_image:test_session")
         assert session["metadata"]["subject"] == "general"
         history = client.get(f"/api/v1/conversations/{session['id']}/messages").json()["items"]
     assert history[0]["images"] == [f"data:image/png;base64,{PIXEL}"]
@@ -75,7 +75,7 @@ def test_with_httpx_sse_and_the_session_continues(server: Server) -> None:
         assert events[-1]["type"] == "end"
     with server.client() as client:
         page = client.get("/api/v1/conversations").json()["items"]
-        session = next(c for c in page if c["metadata"].get("_key") == "sse_session")
+        session = next(c for c in page if c["key"] == "chat_image:sse_session")
         history = client.get(f"/api/v1/conversations/{session['id']}/messages").json()["items"]
     assert len(history) == 4
 

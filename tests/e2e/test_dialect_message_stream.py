@@ -80,7 +80,7 @@ def test_the_three_phase_exchange_frame_by_frame(server: Server) -> None:
     # The session is a conversation: the canonical API has the turn.
     with server.client() as client:
         page = client.get("/api/v1/conversations").json()["items"]
-        session = next(c for c in page if c["metadata"].get("_key") == "session-004")
+        session = next(c for c in page if c["key"] == "message_stream:session-004")
         history = client.get(f"/api/v1/conversations/{session['id']}/messages").json()["items"]
     assert [m["content"] for m in history] == ["Stream this reply to me please"] * 2
     assert history[1]["id"] == start["id"]

@@ -44,6 +44,8 @@ def conversation_json(c: Conversation) -> dict[str, Any]:
         "persona": c.persona,
         "model": c.model,
         "metadata": c.metadata,
+        "kind": c.kind,
+        "key": c.key,
         "created_at": isoformat(c.created_at),
         "updated_at": isoformat(c.updated_at),
     }

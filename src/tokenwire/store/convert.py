@@ -37,6 +37,8 @@ def conversation(row: ConversationRow) -> Conversation:
         metadata=dict(row.meta or {}),
         created_at=aware(row.created_at),
         updated_at=aware(row.updated_at),
+        kind=row.kind,
+        key=row.key,
     )
 
 

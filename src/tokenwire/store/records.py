@@ -57,6 +57,8 @@ class Conversation:
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    kind: str | None = None  # the client protocol that made it, when not the canonical API
+    key: str | None = None  # the client's own name for it (a session id, a chat id)
 
 
 @dataclass(frozen=True, slots=True)

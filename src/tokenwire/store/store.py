@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from tokenwire.errors import NotFound
+from tokenwire.errors import Conflict, NotFound
 from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid, uuid7
 from tokenwire.store import convert
 from tokenwire.store.records import Conversation, Message, MessageStatus, Page, Turn, User
@@ -140,7 +140,11 @@ class SQLStore:
         persona: str | None = None,
         model: str | None = None,
         metadata: dict[str, Any] | None = None,
+        kind: str | None = None,
+        key: str | None = None,
     ) -> Conversation:
+        """A new conversation. ``key`` is the client's own name for it, unique per user:
+        a key already in use raises ``Conflict``."""
         now = convert.utcnow()
         row = ConversationRow(
             id=uuid7(),
@@ -149,12 +153,61 @@ class SQLStore:
             persona=persona,
             model=model,
             meta=metadata or {},
+            kind=kind,
+            key=key,
             created_at=now,
             updated_at=now,
         )
-        async with self._session.begin() as s:
-            s.add(row)
+        try:
+            async with self._session.begin() as s:
+                s.add(row)
+        except IntegrityError as exc:
+            raise Conflict(f"a conversation named {key!r} exists already") from exc
         return convert.conversation(row)
+
+    async def conversation_by_key(self, user_id: UserId, key: str) -> Conversation | None:
+        async with self._session() as s:
+            query = select(ConversationRow).where(
+                ConversationRow.user_id == user_id, ConversationRow.key == key
+            )
+            row = (await s.execute(query)).scalar_one_or_none()
+        return convert.conversation(row) if row else None
+
+    async def conversation_for_key(
+        self,
+        user_id: UserId,
+        key: str,
+        *,
+        kind: str | None = None,
+        title: str | None = None,
+        persona: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[Conversation, bool]:
+        """The conversation named ``key``, made if there is none (True when made). The unique
+        key settles races, between requests and between instances alike."""
+        found = await self.conversation_by_key(user_id, key)
+        if found is not None:
+            return found, False
+        try:
+            made = await self.create_conversation(
+                user_id, title=title, persona=persona, metadata=metadata, kind=kind, key=key
+            )
+        except Conflict:
+            found = await self.conversation_by_key(user_id, key)
+            if found is None:
+                raise
+            return found, False
+        return made, True
+
+    async def set_conversation_key(self, user_id: UserId, cid: str, key: str | None) -> bool:
+        """Name the conversation ``key`` (None: unname it). False when the key is taken."""
+        try:
+            async with self._session.begin() as s:
+                row = await self._owned_conversation(s, user_id, cid)
+                row.key = key
+        except IntegrityError:
+            return False
+        return True
 
     async def _owned_conversation(
         self, s: AsyncSession, user_id: UserId, cid: str
@@ -169,10 +222,18 @@ class SQLStore:
             return convert.conversation(await self._owned_conversation(s, user_id, cid))
 
     async def list_conversations(
-        self, user_id: UserId, *, limit: int = 50, before: str | None = None
+        self,
+        user_id: UserId,
+        *,
+        limit: int = 50,
+        before: str | None = None,
+        kind: str | None = None,
     ) -> Page[Conversation]:
-        """Newest activity first. ``before`` is the ``next_before`` of the previous page."""
+        """Newest activity first, of one ``kind`` if given. ``before`` is the ``next_before``
+        of the previous page."""
         query = select(ConversationRow).where(ConversationRow.user_id == user_id)
+        if kind is not None:
+            query = query.where(ConversationRow.kind == kind)
         async with self._session() as s:
             if before:
                 anchor = await s.get(ConversationRow, before) if is_uuid(before) else None

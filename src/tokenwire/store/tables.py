@@ -27,7 +27,12 @@ class UserRow(Base):
 
 class ConversationRow(Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_user_updated", "user_id", "updated_at", "id"),)
+    __table_args__ = (
+        Index("ix_conversations_user_updated", "user_id", "updated_at", "id"),
+        Index("ix_conversations_user_kind", "user_id", "kind", "updated_at"),
+        # A client's own name for a conversation (a session id, a chat id) names one only.
+        UniqueConstraint("user_id", "key", name="uq_conversations_user_key"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"))
@@ -35,6 +40,8 @@ class ConversationRow(Base):
     persona: Mapped[str | None] = mapped_column(String(100))
     model: Mapped[str | None] = mapped_column(String(200))
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    kind: Mapped[str | None] = mapped_column(String(32))
+    key: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

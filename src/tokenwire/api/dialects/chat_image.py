@@ -21,7 +21,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep, SettingsDep
-from tokenwire.api.dialects.directory import DIALECT, directory
+from tokenwire.api.dialects import directory
+from tokenwire.api.dialects.directory import DIALECT
 from tokenwire.api.dialects.routes import dialect_route, status_headers
 from tokenwire.api.streaming import SSE_HEADERS, EventStream
 from tokenwire.engine import Engine
@@ -62,7 +63,7 @@ async def _conversation(
     if body.student_id:
         metadata["student_id"] = body.student_id
     if body.session_id:
-        conversation, _ = await directory(request).get_or_create(
+        conversation, _ = await directory.get_or_create(
             engine.store,
             user.id,
             NAME,
@@ -72,7 +73,10 @@ async def _conversation(
         )
         return conversation
     return await engine.store.create_conversation(
-        user.id, title=body.subject or "Image chat", metadata={**metadata, DIALECT: NAME}
+        user.id,
+        title=body.subject or "Image chat",
+        metadata={**metadata, DIALECT: NAME},
+        kind=NAME,
     )
 
 

@@ -8,8 +8,9 @@
     POST /api/v1/consultations/{id}/messages        the REST fallback: the full reply
     WS   /api/v1/consultations/{id}/ws              live chat
 
-A consultation is a conversation with ``persona`` set and ``_dialect: consultation`` and
-``_status`` in its metadata; ``goal_id`` is kept as context for the model. Errors are
+A consultation is a conversation of kind ``consultation`` with ``persona`` set and
+``_status`` in its metadata; while active, its key names its persona, so there is one active
+consultation per persona; ``goal_id`` is kept as context for the model. Errors are
 ``{"error": <message>, "code"}``, the shape of the seed's ``error`` frame.
 """
 
@@ -22,11 +23,11 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep, StoreDep
-from tokenwire.api.dialects.directory import DIALECT, conversations, directory
+from tokenwire.api.dialects.directory import DIALECT
 from tokenwire.api.dialects.routes import dialect_route, status_headers
 from tokenwire.api.dialects.sockets import ReplySocket, serve
 from tokenwire.api.ws import open_socket
-from tokenwire.errors import TokenwireError
+from tokenwire.errors import Conflict, TokenwireError
 from tokenwire.protocol.dialects import consultation as wire
 from tokenwire.protocol.events import Event
 from tokenwire.store import Conversation, Message
@@ -77,8 +78,10 @@ def message_dto(m: Message, content: str | None = None) -> wire.MessageDTO:
     )
 
 
-def _is_consultation(c: Conversation) -> bool:
-    return c.metadata.get(DIALECT) == NAME
+def _active_key(persona: str | None) -> str:
+    # The store keeps a conversation key unique per user, so "one active consultation per
+    # persona" holds even when two requests (or two instances) race to create one.
+    return f"{NAME}:active:{persona}"
 
 
 @router.post("/consultations", status_code=201)
@@ -89,34 +92,29 @@ async def create_consultation(request: Request, user: CurrentUser, store: StoreD
     personas = getattr(request.app.state, "personas", None)
     if personas is not None:
         personas.require(body.persona)
-    lock = directory(request).lock
-    async with lock:
-
-        def active(c: Conversation) -> bool:
-            return (
-                _is_consultation(c)
-                and c.persona == body.persona
-                and c.metadata.get(STATUS, ACTIVE) == ACTIVE
-            )
-
-        async for existing in conversations(store, user.id, active):
-            dto = consultation_dto(existing)
-            conflict = {
-                "error": f"an active consultation with {body.persona} exists",
-                "code": "consultation_exists",
-                "consultation_id": existing.id,
-                "consultation": msgspec.to_builtins(dto),
-            }
-            return JSONResponse(conflict, status_code=409)
-        metadata: dict[str, Any] = {DIALECT: NAME, STATUS: ACTIVE}
-        if body.goal_id is not None:
-            metadata["goal_id"] = body.goal_id
+    metadata: dict[str, Any] = {DIALECT: NAME, STATUS: ACTIVE}
+    if body.goal_id is not None:
+        metadata["goal_id"] = body.goal_id
+    try:
         created = await store.create_conversation(
             user.id,
             title=f"Consultation with {body.persona}",
             persona=body.persona,
             metadata=metadata,
+            kind=NAME,
+            key=_active_key(body.persona),
         )
+    except Conflict:
+        existing = await store.conversation_by_key(user.id, _active_key(body.persona))
+        if existing is None:  # completed in between: the caller may simply try again
+            raise
+        conflict = {
+            "error": f"an active consultation with {body.persona} exists",
+            "code": "consultation_exists",
+            "consultation_id": existing.id,
+            "consultation": msgspec.to_builtins(consultation_dto(existing)),
+        }
+        return JSONResponse(conflict, status_code=409)
     return _json_response(consultation_dto(created), status_code=201)
 
 
@@ -124,14 +122,19 @@ async def create_consultation(request: Request, user: CurrentUser, store: StoreD
 async def list_consultations(
     user: CurrentUser, store: StoreDep, persona: str | None = None, status: str | None = None
 ) -> Response:
-    def wanted(c: Conversation) -> bool:
-        return (
-            _is_consultation(c)
-            and (persona is None or c.persona == persona)
+    found: list[wire.ConsultationDTO] = []
+    before: str | None = None
+    while True:
+        page = await store.list_conversations(user.id, limit=200, before=before, kind=NAME)
+        found += [
+            consultation_dto(c)
+            for c in page.items
+            if (persona is None or c.persona == persona)
             and (status is None or c.metadata.get(STATUS, ACTIVE) == status)
-        )
-
-    found = [consultation_dto(c) async for c in conversations(store, user.id, wanted)]
+        ]
+        if page.next_before is None:
+            break
+        before = page.next_before
     return _json_response({"consultations": found})
 
 
@@ -145,6 +148,7 @@ async def complete_consultation(cid: str, user: CurrentUser, store: StoreDep) ->
     """End the consultation; its persona may then start a new one."""
     conversation = await store.get_conversation(user.id, cid)
     metadata = {**conversation.metadata, STATUS: COMPLETED}
+    await store.set_conversation_key(user.id, cid, None)  # frees the persona's active slot
     updated = await store.update_conversation(user.id, cid, metadata=metadata)
     return _json_response(consultation_dto(updated))
 

@@ -2,19 +2,16 @@
 
 A consultation, a session, an image-chat session and an AI SDK chat are all conversations.
 Where the client names the conversation itself (seed 002's ``sessionId``, seed 003's
-``session_id``, the AI SDK's chat ``id``), the conversation records that name in its
-metadata: ``_dialect`` and ``_key`` (underscored: bookkeeping, not context for the model).
-A key that is the id of one of the user's conversations names that conversation, so any
-dialect can continue a conversation started elsewhere.
+``session_id``, the AI SDK's chat ``id``), the conversation's ``key`` is that name, prefixed
+with the dialect, and unique per user in the store, so one name is one conversation even
+across instances. A key that is the id of one of the user's conversations names that
+conversation, so any dialect can continue a conversation started elsewhere.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-from starlette.requests import HTTPConnection
 
 from tokenwire.errors import NotFound
 from tokenwire.ids import ConversationId, UserId, is_uuid
@@ -23,103 +20,57 @@ from tokenwire.store import Conversation, Outcome, SQLStore
 from tokenwire.store.records import MessageStatus
 
 DIALECT = "_dialect"
-KEY = "_key"
 
 
-async def conversations(
-    store: SQLStore, user_id: UserId, where: Callable[[Conversation], bool]
-) -> AsyncIterator[Conversation]:
-    """The user's conversations that satisfy ``where``, newest activity first."""
-    before: str | None = None
-    while True:
-        page = await store.list_conversations(user_id, limit=200, before=before)
-        for conversation in page.items:
-            if where(conversation):
-                yield conversation
-        if page.next_before is None:
-            return
-        before = page.next_before
+def _key(dialect: str, key: str) -> str:
+    return f"{dialect}:{key}"
 
 
-class Directory:
-    """Finds and creates keyed conversations; one per app, on ``app.state``.
-
-    Found ids are remembered, so a key costs one scan of the user's conversations per
-    process; creation is serialised, so two requests with a new key make one conversation.
-    """
-
-    def __init__(self) -> None:
-        self._ids: dict[tuple[str, str, str], ConversationId] = {}
-        self._lock = asyncio.Lock()
-
-    async def find(
-        self, store: SQLStore, user_id: UserId, dialect: str, key: str
-    ) -> Conversation | None:
-        if is_uuid(key):
-            try:
-                return await store.get_conversation(user_id, key)
-            except NotFound:
-                pass
-        cached = self._ids.get((user_id, dialect, key))
-        if cached is not None:
-            try:
-                return await store.get_conversation(user_id, cached)
-            except NotFound:
-                del self._ids[(user_id, dialect, key)]
-
-        def named(c: Conversation) -> bool:
-            return c.metadata.get(DIALECT) == dialect and c.metadata.get(KEY) == key
-
-        async for conversation in conversations(store, user_id, named):
-            self._ids[(user_id, dialect, key)] = conversation.id
-            return conversation
-        return None
-
-    async def get_or_create(
-        self,
-        store: SQLStore,
-        user_id: UserId,
-        dialect: str,
-        key: str,
-        *,
-        title: str | None = None,
-        persona: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> tuple[Conversation, bool]:
-        """The conversation named ``key``, made if there is none; True when just made."""
-        async with self._lock:
-            found = await self.find(store, user_id, dialect, key)
-            if found is not None:
-                return found, False
-            conversation = await store.create_conversation(
-                user_id,
-                title=title,
-                persona=persona,
-                metadata={**(metadata or {}), DIALECT: dialect, KEY: key},
-            )
-            self._ids[(user_id, dialect, key)] = conversation.id
-            return conversation, True
-
-    def remember(self, user_id: UserId, dialect: str, key: str, cid: ConversationId) -> None:
-        self._ids[(user_id, dialect, key)] = cid
-
-    def recall(self, user_id: UserId, dialect: str, key: str) -> ConversationId | None:
-        return self._ids.get((user_id, dialect, key))
-
-    @property
-    def lock(self) -> asyncio.Lock:
-        """Held while checking-then-creating, for rules such as one active consultation."""
-        return self._lock
+async def find(store: SQLStore, user_id: UserId, dialect: str, key: str) -> Conversation | None:
+    """The user's conversation that ``key`` names in ``dialect``: the one made under that
+    name, or, when the key is the id of one of the user's conversations, that one."""
+    if is_uuid(key):
+        try:
+            return await store.get_conversation(user_id, key)
+        except NotFound:
+            pass
+    return await store.conversation_by_key(user_id, _key(dialect, key))
 
 
-def directory(conn: HTTPConnection) -> Directory:
-    """The app's directory (made on first use: the app factory needs no change for it)."""
-    state = conn.app.state
-    found: Directory | None = getattr(state, "dialect_directory", None)
-    if found is None:
-        found = Directory()
-        state.dialect_directory = found
-    return found
+async def get_or_create(
+    store: SQLStore,
+    user_id: UserId,
+    dialect: str,
+    key: str,
+    *,
+    title: str | None = None,
+    persona: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[Conversation, bool]:
+    """The conversation ``key`` names, made if there is none; True when just made. Two
+    requests with a new key, on one instance or two, make one conversation."""
+    found = await find(store, user_id, dialect, key)
+    if found is not None:
+        return found, False
+    return await store.conversation_for_key(
+        user_id,
+        _key(dialect, key),
+        kind=dialect,
+        title=title,
+        persona=persona,
+        metadata={**(metadata or {}), DIALECT: dialect},
+    )
+
+
+async def remember(
+    store: SQLStore, user_id: UserId, dialect: str, key: str, cid: ConversationId
+) -> bool:
+    """Name conversation ``cid`` by ``key`` from now on (its earlier name is dropped)."""
+    return await store.set_conversation_key(user_id, cid, _key(dialect, key))
+
+
+async def recall(store: SQLStore, user_id: UserId, dialect: str, key: str) -> Conversation | None:
+    return await store.conversation_by_key(user_id, _key(dialect, key))
 
 
 async def import_history(

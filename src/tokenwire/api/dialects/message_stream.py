@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 
 from tokenwire.api.deps import authenticate, get_engine
-from tokenwire.api.dialects.directory import directory
+from tokenwire.api.dialects import directory
 from tokenwire.api.dialects.sockets import ReplySocket, serve
 from tokenwire.api.ws import deny
 from tokenwire.errors import TokenwireError
@@ -80,9 +80,7 @@ async def _open(websocket: WebSocket, session_id: str | None) -> None:
                 user.id, metadata={"_dialect": NAME}
             )
         else:
-            conversation, _ = await directory(websocket).get_or_create(
-                engine.store, user.id, NAME, session_id
-            )
+            conversation, _ = await directory.get_or_create(engine.store, user.id, NAME, session_id)
     except TokenwireError as exc:
         await deny(websocket, exc)
         return

@@ -5,10 +5,11 @@ as their base URL (``http://host:port/v1``, the tokenwire token as the API key).
     GET  /v1/models, GET /v1/models/{model}
 
 The request carries the whole conversation. The messages before the last user message are
-stored as the history of a new conversation, unless they are exactly a conversation this
-process already answered (the same system text and turns, its last reply included): then
-the new turn continues that conversation. The model always comes from the server's
-provider; the ``model`` asked for is accepted whatever it names. System messages are kept
+stored as the history of a new conversation, unless they are exactly a conversation
+tokenwire answered (the same system text and turns, its last reply included; the digest of
+those is the conversation's key in the store): then the new turn continues it. The model
+always comes from the server's provider; the ``model`` asked for is accepted whatever it
+names. System messages are kept
 in the conversation's metadata as ``system``. A client that goes away does not stop the
 reply; ``POST /api/v1/messages/{id}/cancel`` does, the id being the completion id without
 its ``chatcmpl-`` prefix.
@@ -25,7 +26,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep, SettingsDep
-from tokenwire.api.dialects.directory import DIALECT, Directory, directory, import_history
+from tokenwire.api.dialects import directory
+from tokenwire.api.dialects.directory import DIALECT, import_history
 from tokenwire.api.dialects.routes import dialect_route, status_headers
 from tokenwire.api.streaming import EventStream
 from tokenwire.engine import Engine
@@ -35,7 +37,7 @@ from tokenwire.protocol.dialects import openai_chat as wire
 from tokenwire.protocol.dialects.timestamps import epoch_seconds
 from tokenwire.protocol.dialects.turns import PriorTurn
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd
-from tokenwire.store import Conversation, User
+from tokenwire.store import Conversation, SQLStore, User
 from tokenwire.store.convert import isoformat
 from tokenwire.store.records import MessageStatus
 
@@ -71,22 +73,20 @@ async def get_model(model: str, _: CurrentUser, engine: EngineDep) -> Response:
     return Response(wire.model_object(model), media_type="application/json")
 
 
-async def _conversation(
-    dirs: Directory, engine: Engine, user: User, call: wire.ChatCall
-) -> Conversation:
+async def _conversation(engine: Engine, user: User, call: wire.ChatCall) -> Conversation:
+    """The conversation this call continues: the one whose stored history the client resent
+    (found by its digest), else a new one holding the resent history."""
     key = conversation_key(call.system, call.history)
-    known = dirs.recall(user.id, NAME, key)
-    if known is not None and call.history:
-        try:
-            return await engine.store.get_conversation(user.id, known)
-        except NotFound:
-            pass
+    if call.history:
+        known = await directory.recall(engine.store, user.id, NAME, key)
+        if known is not None:
+            return known
     metadata: dict[str, Any] = {DIALECT: NAME}
     if call.system:
         metadata["system"] = call.system
     first = next((t.content for t in call.history if t.role == "user"), call.prompt)
     conversation = await engine.store.create_conversation(
-        user.id, title=" ".join(first.split())[:80] or None, metadata=metadata
+        user.id, title=" ".join(first.split())[:80] or None, metadata=metadata, kind=NAME
     )
     await import_history(engine.store, user.id, conversation.id, call.history)
     return conversation
@@ -94,13 +94,14 @@ async def _conversation(
 
 async def _remembering(
     events: AsyncIterator[list[Event]],
-    dirs: Directory,
+    store: SQLStore,
     user_id: UserId,
     conversation: Conversation,
     call: wire.ChatCall,
 ) -> AsyncIterator[list[Event]]:
-    """Pass the events through; once the reply completes, remember the conversation under
-    the digest of the history the client now holds, for its next request."""
+    """Pass the events through; once the reply completes, name the conversation by the
+    digest of the history the client now holds, so its next request continues it (on any
+    instance, and after a restart)."""
     parts: list[str] = []
     async for batch in events:
         for event in batch:
@@ -110,7 +111,7 @@ async def _remembering(
                 turns = (*call.history, PriorTurn("user", call.prompt, call.images))
                 turns += (PriorTurn("assistant", "".join(parts)),)
                 key = conversation_key(call.system, turns)
-                dirs.remember(user_id, NAME, key, conversation.id)
+                await directory.remember(store, user_id, NAME, key, conversation.id)
         yield batch
 
 
@@ -124,12 +125,11 @@ async def chat_completions(
 ) -> Response | EventStream:
     call = wire.parse_request(await request.body())
     engine.check_content(call.prompt)
-    dirs = directory(request)
-    conversation = await _conversation(dirs, engine, user, call)
+    conversation = await _conversation(engine, user, call)
     turn = await engine.send(user.id, conversation.id, call.prompt, images=call.images)
     reply = turn.assistant_message
     model = reply.model or engine.provider.model
-    events = _remembering(engine.follow(reply, -1), dirs, user.id, conversation, call)
+    events = _remembering(engine.follow(reply, -1), engine.store, user.id, conversation, call)
     if call.stream:
         encoder = wire.ChatCompletionChunkEncoder(model, include_usage=call.include_usage)
         return EventStream(events, encoder=encoder.encode, heartbeat_s=settings.sse_heartbeat_s)

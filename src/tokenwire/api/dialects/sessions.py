@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep, SettingsDep
-from tokenwire.api.dialects.directory import directory
+from tokenwire.api.dialects import directory
 from tokenwire.api.dialects.routes import dialect_route, status_headers
 from tokenwire.api.streaming import SSE_HEADERS, EventStream
 from tokenwire.errors import NotFound, TokenwireError
@@ -86,7 +86,7 @@ async def stream_message(
 ) -> EventStream:
     message = wire.parse_message(await request.body())
     engine.check_content(message.content)  # before a session is made for nothing
-    conversation, _ = await directory(request).get_or_create(
+    conversation, _ = await directory.get_or_create(
         engine.store, user.id, NAME, session_id, title=f"Session {session_id}"
     )
     turn = await engine.send(user.id, conversation.id, message.content)
@@ -103,7 +103,7 @@ async def session_messages(
     session_id: str, request: Request, user: CurrentUser, engine: EngineDep
 ) -> Response:
     """The session's messages, oldest first, as a JSON array."""
-    conversation = await directory(request).find(engine.store, user.id, NAME, session_id)
+    conversation = await directory.find(engine.store, user.id, NAME, session_id)
     if conversation is None:
         raise NotFound(f"session {session_id} not found")
     page = await engine.store.list_messages(user.id, conversation.id, limit=500)

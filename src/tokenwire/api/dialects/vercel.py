@@ -21,7 +21,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep, SettingsDep
-from tokenwire.api.dialects.directory import directory, import_history
+from tokenwire.api.dialects import directory
+from tokenwire.api.dialects.directory import import_history
 from tokenwire.api.dialects.routes import dialect_route, status_headers
 from tokenwire.api.streaming import EventStream
 from tokenwire.errors import TokenwireError
@@ -49,7 +50,7 @@ async def chat(
     body = wire.parse_request(await request.body())
     engine.check_content(body.prompt)
     metadata: dict[str, Any] = {"system": body.system} if body.system else {}
-    conversation, created = await directory(request).get_or_create(
+    conversation, created = await directory.get_or_create(
         engine.store,
         user.id,
         NAME,
@@ -83,7 +84,7 @@ async def chat(
 async def resume(
     chat_id: str, request: Request, user: CurrentUser, engine: EngineDep, settings: SettingsDep
 ) -> EventStream | Response:
-    conversation = await directory(request).find(engine.store, user.id, NAME, chat_id)
+    conversation = await directory.find(engine.store, user.id, NAME, chat_id)
     running = [] if conversation is None else await engine.in_flight(conversation.id)
     if not running:
         return Response(status_code=204)
