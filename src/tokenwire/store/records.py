@@ -7,6 +7,7 @@ instance could lazy-load on attribute access, which async SQLAlchemy forbids.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -99,3 +100,26 @@ class Turn:
 class Page(Generic[T]):
     items: list[T]
     next_before: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    message_id: MessageId
+    content: str
+    marks: Sequence[tuple[int, int]]
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a reply ended, written in one transaction with its final text."""
+
+    status: MessageStatus
+    content: str
+    marks: Sequence[tuple[int, int]]
+    last_seq: int
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None
+    timings: dict[str, float | None] | None = None
+    error: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
