@@ -13,7 +13,8 @@ whose entries add to the built-in ones or replace them by name::
 (a mapping of name to persona, under ``personas:`` or at the top level; a list of objects
 with a ``name`` works too). The engine calls ``system_prompt(conversation)`` for every turn:
 the conversation's persona gives the prompt, and the context given when the conversation was
-created (``metadata``, such as a ``goal_id``) is appended to it, so the model can use it.
+created (``metadata``, such as a ``goal_id``) is appended to it, so the model can use it;
+keys starting with ``_`` are the server's own and stay out.
 """
 
 from __future__ import annotations
@@ -130,7 +131,10 @@ class Personas:
 
 def _context_lines(metadata: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
-    for key, value in list(metadata.items())[:_MAX_CONTEXT_ITEMS]:
+    # Keys starting with "_" are the server's own bookkeeping (a dialect's session key), not
+    # context the user gave.
+    public = [(k, v) for k, v in metadata.items() if not str(k).startswith("_")]
+    for key, value in public[:_MAX_CONTEXT_ITEMS]:
         if isinstance(value, bool) or value is None:
             text = json.dumps(value)
         elif isinstance(value, str | int | float):

@@ -19,9 +19,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def llama() -> AsyncIterator[LlamaProvider]:
-    """The real SmolLM2 model, with short replies to keep the tests quick."""
+    """The real SmolLM2 model; each test asks for a short reply to stay quick."""
     provider = LlamaProvider(
-        model_path=default_model_path(), max_tokens=12, queue=FairQueue(max_waiting=4)
+        model_path=default_model_path(), max_tokens=256, queue=FairQueue(max_waiting=4)
     )
     yield provider
     await provider.aclose()

@@ -160,12 +160,17 @@ async def test_the_event_loop_stays_responsive_while_decoding(llama: LlamaProvid
             lateness.append(time.perf_counter() - start - 0.01)
 
     prober = asyncio.create_task(probe())
-    items = await collect(llama, ask("Write a long story about a dragon.", max_tokens=48))
+    items = await collect(llama, ask("Write a long story about a dragon.", max_tokens=64))
     decoding = False
     await prober
     assert isinstance(items[-1], Done)
     assert len(lateness) > 5
-    assert max(lateness) < 0.05
+    # A decode that held the loop would make a probe late by the rest of the reply (about
+    # 0.4 s for 64 tokens). Nearly all probes must be on time; the odd one may wait on the OS
+    # scheduler of a shared machine, whatever the provider does.
+    late = [t for t in lateness if t >= 0.05]
+    assert len(late) <= len(lateness) // 20, sorted(lateness)[-5:]
+    assert max(lateness) < 0.25, sorted(lateness)[-5:]
 
 
 def long_history() -> list[ChatTurn]:

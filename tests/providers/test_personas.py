@@ -90,12 +90,13 @@ def test_unknown_persona_is_unprocessable(tmp_path: Path) -> None:
 def test_system_prompt_carries_the_persona_and_the_context(tmp_path: Path) -> None:
     found = personas(tmp_path)
     prompt = found.system_prompt(
-        conversation("wellness_specialist", goal_id="goal-42", steps=[1, 2])
+        conversation("wellness_specialist", goal_id="goal-42", steps=[1, 2], _key="s-1")
     )
     assert prompt is not None
     assert prompt.startswith(found.require("wellness_specialist").system_prompt)
     assert "- goal_id: goal-42" in prompt
     assert "- steps: [1, 2]" in prompt
+    assert "_key" not in prompt
 
 
 def test_no_persona_and_no_context_gives_no_system_prompt(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,3 +150,36 @@ class Upstream:
 def _chunk(payload: dict[str, Any]) -> bytes:
     payload = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "up", **payload}
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+class UpstreamThread:
+    """An ``Upstream`` on its own event loop in a thread, for tests that are not async
+    (a ``tokenwire serve`` subprocess talking to it)."""
+
+    def __init__(self, *replies: Reply) -> None:
+        self.upstream = Upstream(*replies)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Upstream:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.upstream.__aenter__(), self._loop).result(5)
+        return self.upstream
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.upstream.__aexit__(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+    def wait_disconnect(self, seconds: float) -> bool:
+        """Whether a client abandoned a reply within ``seconds``."""
+
+        async def wait() -> bool:
+            try:
+                await asyncio.wait_for(self.upstream.disconnected.wait(), seconds)
+            except TimeoutError:
+                return False
+            return True
+
+        return asyncio.run_coroutine_threadsafe(wait(), self._loop).result(seconds + 1)

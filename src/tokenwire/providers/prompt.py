@@ -26,10 +26,6 @@ CHATML = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 
-# Tokens a template adds around one turn (role markers, newlines): an estimate used only to
-# choose which turns to try; the rendered prompt is always measured exactly.
-_TURN_OVERHEAD = 8
-
 # Below this many tokens of room for the reply, trimming history further is not worth it.
 _MIN_REPLY_TOKENS = 16
 
@@ -54,6 +50,11 @@ class PromptBuilder:
         )
         self._tokenize = tokenize
         self._n_ctx = n_ctx
+        # Tokens the template adds around one turn (role markers, newlines). Used only to
+        # choose which turns to try; the rendered prompt is always measured exactly.
+        one = len(tokenize(self.render([ChatTurn("user", "")])))
+        two = len(tokenize(self.render([ChatTurn("user", ""), ChatTurn("assistant", "")])))
+        self._turn_overhead = max(1, two - one)
 
     def render(self, turns: Sequence[ChatTurn], prefix: str = "") -> str:
         """The prompt text: the turns, the generation prompt, then the partial reply."""
@@ -93,10 +94,10 @@ class PromptBuilder:
 
     def _estimate_keep(self, system: list[ChatTurn], history: list[ChatTurn], budget: int) -> int:
         """How many of the newest turns probably fit in ``budget`` tokens (at least one)."""
-        used = sum(len(self._tokenize(t.content)) + _TURN_OVERHEAD for t in system)
+        used = sum(len(self._tokenize(t.content)) + self._turn_overhead for t in system)
         keep = 0
         for turn in reversed(history):
-            used += len(self._tokenize(turn.content)) + _TURN_OVERHEAD
+            used += len(self._tokenize(turn.content)) + self._turn_overhead
             if used > budget and keep >= 1:
                 break
             keep += 1
