@@ -22,6 +22,7 @@ from tokenwire.api.dialects import (
 )
 from tokenwire.api.limits import BodyLimit
 from tokenwire.engine import Engine
+from tokenwire.engine.cluster import create_cluster
 from tokenwire.log.factory import create_event_log
 from tokenwire.ops import Operations
 from tokenwire.providers import create_provider
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             provider=provider,
             hooks=operations.hooks,
             admission=operations.limiter,
+            cluster=create_cluster(settings, events),
         )
         app.state.settings = settings
         app.state.store = store

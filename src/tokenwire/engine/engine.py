@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from tokenwire.engine import replay
+from tokenwire.engine.cluster import Cluster, Lease
 from tokenwire.engine.hooks import Hooks, ReplyInfo
-from tokenwire.engine.run import Run
+from tokenwire.engine.run import Run, StopReason
+from tokenwire.engine.takeover import Sweeper
 from tokenwire.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable
 from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
@@ -23,7 +26,7 @@ from tokenwire.protocol.events import Event, is_terminal
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
 from tokenwire.settings import Settings
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
-from tokenwire.store.store import Outcome, SQLStore
+from tokenwire.store.store import Checkpoint, Outcome, SQLStore
 
 log = logging.getLogger("tokenwire.engine")
 
@@ -51,7 +54,9 @@ class Engine:
         system_prompt: SystemPrompt | None = None,
         hooks: Hooks | None = None,
         admission: Admission | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
+        """``cluster``: the other instances on the same Redis, if any (``engine/cluster.py``)."""
         self.settings = settings
         self.store = store
         self.events = events
@@ -64,11 +69,18 @@ class Engine:
         self._accepting = True
         self._shut_down = False
         self._checkpointer: asyncio.Task[None] | None = None
+        self.cluster = cluster
+        self._sweeper: Sweeper | None = None
 
     # lifecycle ---------------------------------------------------------------------------
 
     async def start(self, *, recover: bool = True) -> None:
-        if recover:
+        if self.cluster is not None:
+            # Replies left streaming may be running on other instances: the sweeper takes over
+            # only those whose owner's lease lapsed, instead of recover() ending them all.
+            self._sweeper = Sweeper(self, self.cluster)
+            await self._sweeper.start()
+        elif recover:
             await self.recover()
         self._checkpointer = asyncio.create_task(self._checkpoint_loop(), name="checkpointer")
 
@@ -88,6 +100,8 @@ class Engine:
             return
         self._shut_down = True
         self._accepting = False
+        if self._sweeper is not None:
+            await self._sweeper.stop_sweeping()  # leases are still renewed while runs drain
         tasks = [run.task for run in self.runs.values() if run.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
@@ -100,6 +114,8 @@ class Engine:
             self._checkpointer.cancel()
             await asyncio.gather(self._checkpointer, return_exceptions=True)
         await self._flush_checkpoints()
+        if self._sweeper is not None:
+            await self._sweeper.stop()
 
     # sending -----------------------------------------------------------------------------
 
@@ -170,14 +186,44 @@ class Engine:
     async def _start(self, conversation: Conversation, turn: Turn) -> None:
         reply = turn.assistant_message
         started = time.monotonic()
+        lease: Lease | None = None
         try:
+            if self.cluster is not None:
+                lease = await self.cluster.claim(reply.id)
             await self.events.append(replay.start_event(reply, turn.user_message))
         except Exception as exc:
             await self.store.finish(reply.id, _failed(reply, "the event log is unavailable"))
+            if lease is not None:
+                with contextlib.suppress(Exception):
+                    await lease.release()
             raise Unavailable("the event log is unavailable", retry_after=5) from exc
+        self.launch(conversation, reply, started=started, owner=lease)
+        try:
+            await self.events.announce(conversation.id, reply.id)
+        except Unavailable as exc:
+            # The reply runs and can be followed; only sockets waiting for it miss its start.
+            log.warning("could not announce reply %s: %s", reply.id, exc)
+
+    def launch(
+        self,
+        conversation: Conversation,
+        reply: Message,
+        *,
+        started: float | None = None,
+        resume: Checkpoint | None = None,
+        owner: Lease | None = None,
+        stop: StopReason | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Run:
+        """Start the run of a reply whose ``message.start`` is in the log: a new one, or with
+        ``resume`` one taken over from another instance (``stop`` ends it at once)."""
 
         async def request() -> GenerationRequest:
-            return await self._request(conversation, reply)
+            generation = await self._request(conversation, reply)
+            if resume is not None and resume.content:
+                # The provider continues the partial turn rather than starting it again.
+                generation = dataclasses.replace(generation, prefix=resume.content)
+            return generation
 
         run = Run(
             message_id=reply.id,
@@ -186,7 +232,7 @@ class Engine:
             store=self.store,
             events=self.events,
             request=request,
-            started=started,
+            started=time.monotonic() if started is None else started,
             on_done=self._run_done,
             info=ReplyInfo(
                 message_id=reply.id,
@@ -196,11 +242,16 @@ class Engine:
                 model=reply.model or self.provider.model,
             ),
             hooks=self.hooks,
+            resume=resume,
+            owner=owner,
         )
+        run.metadata.update(metadata or {})
         self.runs[reply.id] = run
         self.hooks.reply_started(run.info)
+        if stop is not None:
+            run.stop(stop)
         run.start()
-        await self.events.announce(conversation.id, reply.id)
+        return run
 
     def _run_done(self, run: Run) -> None:
         self.runs.pop(run.message_id, None)
@@ -235,7 +286,28 @@ class Engine:
             run.stop("cancelled")
             if run.task is not None:
                 await asyncio.shield(run.task)
+        elif self.cluster is not None and message.status is MessageStatus.STREAMING:
+            await self._cancel_elsewhere(message)
         return await self.store.get_message(user_id, message_id)
+
+    async def _cancel_elsewhere(self, reply: Message) -> None:
+        """Have the instance that runs the reply stop it, and wait for its end: milliseconds
+        when the owner is alive; after the takeover when it died."""
+        assert self.cluster is not None
+        await self.cluster.commands.cancel(reply.id)
+        patience = self.settings.lease_ttl_s + 2 * self.settings.sweep_interval_s + 5
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(patience):
+                try:
+                    async for events in self.events.read(reply.id, reply.last_seq, batch=512):
+                        if is_terminal(events[-1]):
+                            return
+                except LogMiss:
+                    pass
+                current: Message | None = reply
+                while current is not None and not current.status.is_final:
+                    await asyncio.sleep(0.05)
+                    current = await self.store.find_message(reply.id)
 
     # following ---------------------------------------------------------------------------
 
@@ -259,6 +331,9 @@ class Engine:
             return
         except LogMiss:
             pass
+        except Unavailable as exc:
+            # Redis is down: what is committed is still served, from the stored row.
+            log.warning("following reply %s from the store: %s", reply.id, exc)
         async for events in self._follow_store(reply, position):
             yield events
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.errors import TokenwireError
@@ -37,6 +37,16 @@ log = logging.getLogger("tokenwire.run")
 StopReason = Literal["cancelled", "interrupted"]
 
 
+class Ownership(Protocol):
+    """The lease on a reply when several instances share it (``engine/cluster.py``)."""
+
+    async def holds(self) -> bool:
+        """Whether this instance still owns the reply: checked before its end is written."""
+        ...
+
+    async def release(self) -> None: ...
+
+
 class Run:
     def __init__(
         self,
@@ -51,7 +61,11 @@ class Run:
         on_done: Callable[[Run], None],
         info: ReplyInfo,
         hooks: Hooks,
+        resume: Checkpoint | None = None,
+        owner: Ownership | None = None,
     ) -> None:
+        """``resume``: the reply so far, when this run continues one that another instance
+        started (its seq, text and marks go on from there). ``owner``: the reply's lease."""
         self.message_id = message_id
         self.info = info
         self._hooks = hooks
@@ -67,6 +81,12 @@ class Run:
         self._parts: list[str] = []
         self._length = 0
         self._marks: list[tuple[int, int]] = []
+        self._owner = owner
+        if resume is not None:
+            self.seq = resume.last_seq
+            self._parts = [resume.content] if resume.content else []
+            self._length = len(resume.content)
+            self._marks = list(resume.marks)
         self._dirty = False
         self._first_token: float | None = None
         self._done: Done | None = None
@@ -97,6 +117,14 @@ class Run:
             return None
         self._dirty = False
         return Checkpoint(self.message_id, self.content, tuple(self._marks), self.seq)
+
+    async def _still_owner(self) -> bool:
+        if self._owner is None:
+            return True
+        try:
+            return await self._owner.holds()
+        except Exception:
+            return True  # Redis unreachable: the database decides (only streaming rows end)
 
     # the work ----------------------------------------------------------------------------
 
@@ -157,6 +185,11 @@ class Run:
         try:
             await self._finish(error)
         finally:
+            if self._owner is not None:
+                try:
+                    await self._owner.release()
+                except Exception as exc:  # it lapses by itself within its TTL
+                    log.warning("could not release the lease of %s: %s", self.message_id, exc)
             self._on_done(self)
 
     async def _finish(self, error: ErrorInfo | None) -> None:
@@ -205,6 +238,10 @@ class Run:
             else {"code": error.code, "message": error.message, "retryable": error.retryable},
             metadata=self.metadata or None,
         )
+        if not await self._still_owner():
+            # Another instance took the reply over while this one stalled: its end is theirs.
+            log.warning("reply %s is owned elsewhere now; leaving its end alone", self.message_id)
+            return
         # The row first, then the event: a client that sees the end and reloads history
         # must find the final text there.
         try:
@@ -214,6 +251,9 @@ class Run:
         self.seq = seq
         try:
             await self._append(terminal)
+        except Exception as exc:
+            # The row holds the end; followers that lost the log finish from the store.
+            log.error("could not append the end of reply %s: %s", self.message_id, exc)
         finally:
             self._hooks.reply_ended(
                 self.info,

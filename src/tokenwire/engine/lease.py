@@ -1,0 +1,106 @@
+"""Who runs a reply: a lease in Redis, held by one instance and renewed while it runs.
+
+``<prefix>lease:<message id>`` holds the owner's instance id and expires ``lease_ttl_s``
+after the last renewal. Taking it is ``SET NX PX``, so of several instances that find a reply
+without an owner exactly one gets it. Renewing and releasing check the holder first, in one
+script each, so an instance that lost its lease (it stalled past the TTL and another took
+over) can never extend or delete the new owner's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from tokenwire.errors import Unavailable
+
+# KEYS: the leases; ARGV: the instance id, the TTL in ms. Returns 1 per lease still held.
+_RENEW = """
+local held = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+    held[i] = 1
+  else
+    held[i] = 0
+  end
+end
+return held
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _unavailable(exc: RedisError) -> Unavailable:
+    return Unavailable(f"Redis is unavailable: {exc}", retry_after=5)
+
+
+class Leases:
+    """The leases of one instance (``instance``) over a Redis shared by the deployment."""
+
+    def __init__(self, redis: Redis, *, prefix: str, instance: str, ttl_s: float) -> None:
+        self.instance = instance
+        self.ttl_ms = max(1, round(ttl_s * 1000))
+        self._redis = redis
+        self._prefix = prefix
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    def key(self, message_id: str) -> str:
+        return f"{self._prefix}lease:{message_id}"
+
+    async def acquire(self, message_id: str) -> bool:
+        """Take the lease if nobody holds it; ``True`` when this instance now does."""
+        try:
+            taken = await self._redis.set(
+                self.key(message_id), self.instance, nx=True, px=self.ttl_ms
+            )
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return bool(taken)
+
+    async def renew(self, message_ids: Sequence[str]) -> set[str]:
+        """Extend the leases this instance holds; returns the ids whose lease it lost."""
+        if not message_ids:
+            return set()
+        try:
+            held: Any = await self._renew(
+                keys=[self.key(m) for m in message_ids], args=[self.instance, self.ttl_ms]
+            )
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return {m for m, h in zip(message_ids, held, strict=True) if not h}
+
+    async def holds(self, message_id: str) -> bool:
+        """Whether this instance holds the lease right now (the fence before a final write)."""
+        try:
+            holder = await self._redis.get(self.key(message_id))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        if isinstance(holder, bytes):
+            holder = holder.decode()
+        return holder == self.instance
+
+    async def unowned(self, message_ids: Sequence[str]) -> list[str]:
+        """The ids among ``message_ids`` whose lease nobody holds."""
+        if not message_ids:
+            return []
+        try:
+            holders = await self._redis.mget([self.key(m) for m in message_ids])
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return [m for m, h in zip(message_ids, holders, strict=True) if h is None]
+
+    async def release(self, message_id: str) -> None:
+        try:
+            await self._release(keys=[self.key(message_id)], args=[self.instance])
+        except RedisError as exc:
+            raise _unavailable(exc) from exc

@@ -1,0 +1,198 @@
+"""Replies whose instance died: found, taken over, and continued or ended.
+
+Every instance on Redis runs a ``Sweeper`` with two loops.
+
+Renewal, every third of ``lease_ttl_s``: extends the leases of this instance's runs. A run
+whose lease was lost (this process stalled past the TTL and another instance took the reply
+over) stops without writing its end, which is the new owner's to write. A run with a pending
+cancel (the key ``commands.py`` writes, in case its pub/sub message was missed) is stopped.
+
+Sweep, every ``sweep_interval_s``: replies still ``streaming`` in the database, run by no
+instance here and leased by none, are taken over. Replies younger than one lease TTL are left
+alone: their row is committed a moment before their lease is taken. Taking over is ``SET NX``
+on the lease (of several sweepers exactly one wins), then a fresh read of the row (it may have
+ended meanwhile), then the text so far rebuilt from the Redis stream, which holds every delta
+that clients were sent: more than the last checkpoint, and exactly what they have.
+
+- ``takeover=continue``: a new run goes on from the stream's last seq, its provider asked to
+  continue that text (``GenerationRequest.prefix``). Readers blocked on the stream just see
+  text arrive again.
+- ``takeover=interrupt``, a pending cancel, or no stream (expired, or Redis lost it: then
+  nobody knows which seqs clients saw, so nothing may be added): the reply ends now,
+  ``interrupted`` (or ``cancelled``), with the text it has.
+
+Either way no reply stays ``streaming`` while some instance is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from tokenwire.engine.cluster import Cluster, Lease
+from tokenwire.engine.run import StopReason
+from tokenwire.ids import MessageId
+from tokenwire.log.base import LogMiss
+from tokenwire.protocol.events import Event, MessageDelta, is_terminal
+from tokenwire.store.convert import utcnow
+from tokenwire.store.records import Message
+from tokenwire.store.store import Checkpoint
+
+if TYPE_CHECKING:
+    from tokenwire.engine.engine import Engine
+
+log = logging.getLogger("tokenwire.takeover")
+
+
+def rebuild(message_id: str, events: Sequence[Event]) -> Checkpoint:
+    """The reply so far from its events: text, marks and last seq, exactly as a run keeps them."""
+    parts: list[str] = []
+    marks: list[tuple[int, int]] = []
+    length = 0
+    for event in events:
+        if isinstance(event, MessageDelta):
+            parts.append(event.text)
+            length += len(event.text)
+            marks.append((event.seq, length))
+    return Checkpoint(MessageId(message_id), "".join(parts), tuple(marks), events[-1].seq)
+
+
+class Sweeper:
+    def __init__(self, engine: Engine, cluster: Cluster) -> None:
+        self._engine = engine
+        self._cluster = cluster
+        self._settings = cluster.settings
+        self._renewer: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._cluster.commands.start(self._cancel_here)
+        self._renewer = asyncio.create_task(self._renew_loop(), name="lease renewal")
+        self._sweeper = asyncio.create_task(self._sweep_loop(), name="sweeper")
+
+    async def stop_sweeping(self) -> None:
+        """Take over nothing more (shutdown); this instance's own leases are still renewed."""
+        await _cancel(self._sweeper)
+        self._sweeper = None
+
+    async def stop(self) -> None:
+        await self.stop_sweeping()
+        await _cancel(self._renewer)
+        self._renewer = None
+        await self._cluster.commands.close()
+
+    def _cancel_here(self, message_id: str) -> None:
+        run = self._engine.runs.get(MessageId(message_id))
+        if run is not None:
+            run.stop("cancelled")
+
+    # renewal -----------------------------------------------------------------------------
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.lease_ttl_s / 3)
+            try:
+                await self.renew()
+            except Exception as exc:
+                log.warning("could not renew leases: %s", exc)
+
+    async def renew(self) -> None:
+        runs = self._engine.runs
+        ids = list(runs)
+        for message_id in await self._cluster.leases.renew(ids):
+            run = runs.get(MessageId(message_id))
+            if run is not None:
+                log.warning("lost the lease of reply %s: another instance runs it", message_id)
+                run.stop("interrupted")
+        for message_id in await self._cluster.commands.cancelled(ids):
+            run = runs.get(MessageId(message_id))
+            if run is not None:
+                run.stop("cancelled")
+
+    # sweeping ----------------------------------------------------------------------------
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception as exc:
+                log.warning("sweep failed: %s", exc)
+            await asyncio.sleep(self._settings.sweep_interval_s)
+
+    async def sweep(self) -> None:
+        """Take over every orphaned reply that no other sweeper gets to first."""
+        young = utcnow() - timedelta(seconds=self._settings.lease_ttl_s)
+        candidates: dict[str, Message] = {
+            reply.id: reply
+            for reply in await self._engine.store.streaming_messages()
+            if reply.id not in self._engine.runs and reply.created_at < young
+        }
+        for message_id in await self._cluster.leases.unowned(list(candidates)):
+            await self.take_over(candidates[message_id])
+
+    async def take_over(self, reply: Message) -> bool:
+        """Take the reply's lease and continue or end it; ``False`` if someone else has it."""
+        leases = self._cluster.leases
+        if not await leases.acquire(reply.id):
+            return False
+        try:
+            return await self._take_over(reply)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await leases.release(reply.id)
+            raise
+
+    async def _take_over(self, reply: Message) -> bool:
+        engine = self._engine
+        current = await engine.store.find_message(reply.id)
+        if current is None or current.status.is_final or current.id in engine.runs:
+            await self._cluster.leases.release(reply.id)
+            return False
+        try:
+            events = await self._cluster.log.snapshot(current.id)
+        except LogMiss:
+            events = []
+        stop: StopReason | None = None
+        if events and not is_terminal(events[-1]):
+            state = rebuild(current.id, events)
+            if self._settings.takeover == "interrupt":
+                stop = "interrupted"
+        else:
+            # Without the stream (or after its end) only the checkpoint is known.
+            state = Checkpoint(current.id, current.content, current.marks, current.last_seq)
+            stop = "interrupted"
+        if await self._cluster.commands.cancelled([current.id]):
+            stop = "cancelled"
+        conversation = await engine.store.get_conversation(current.user_id, current.conversation_id)
+        log.warning(
+            "took over reply %s at seq %d (%d chars): %s",
+            current.id,
+            state.last_seq,
+            len(state.content),
+            stop or "continuing",
+        )
+        engine.launch(
+            conversation,
+            current,
+            resume=state,
+            owner=Lease(self._cluster.leases, current.id),
+            stop=stop,
+            metadata={
+                "takeover": {
+                    "by": self._cluster.instance,
+                    "at_seq": state.last_seq,
+                    "outcome": stop or "continued",
+                }
+            },
+        )
+        return True
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
