@@ -276,7 +276,12 @@ class RedisCounters:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Releases still queued reach Redis now, so that a restart does not wait out a TTL.
+        # Queued releases, and slots still held (nothing here holds them any more), go back
+        # now, so that users do not wait out a TTL after a restart.
+        for key, leases in self._held.items():
+            for lease in leases:
+                self._releases.put_nowait((key, lease))
+        self._held.clear()
         with contextlib.suppress(RedisError, OSError):
             while not self._releases.empty():
                 key, lease = self._releases.get_nowait()

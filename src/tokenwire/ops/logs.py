@@ -9,6 +9,7 @@ where ``?token=`` lives, are not logged at all).
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -20,11 +21,13 @@ from tokenwire.ids import MessageId
 from tokenwire.ops import context
 from tokenwire.settings import Settings
 
-__all__ = ["JSONFormatter", "ReplyLog", "TextFormatter", "configure_logging"]
+__all__ = ["JSONFormatter", "Redact", "ReplyLog", "TextFormatter", "configure_logging"]
 
 reply_log = logging.getLogger("tokenwire.reply")
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+# ``?token=`` authenticates browser WebSockets and EventSources; uvicorn logs those paths.
+_TOKEN_IN_URL = re.compile(r"([?&](?:access_)?token=)[^&\s\"']+")
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -62,17 +65,29 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class Redact(logging.Filter):
+    """Blanks the value of a ``token=`` query parameter in any message, whoever logs it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message:
+            record.msg, record.args = _TOKEN_IN_URL.sub(r"\1[redacted]", message), ()
+        return True
+
+
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Send every log record (uvicorn's included) to ``stream`` in the configured format."""
     stream = stream or sys.stderr
     json = settings.log_format == "json" or (settings.log_format == "auto" and not stream.isatty())
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JSONFormatter() if json else TextFormatter())
+    handler.addFilter(Redact())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(_LEVELS.get(settings.log_level, logging.ERROR))
+    logging.captureWarnings(True)  # warnings too, as lines of the same format
 
 
 class ReplyLog(Hooks):

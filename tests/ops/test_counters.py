@@ -1,0 +1,150 @@
+"""The counters behind the limits: one contract, in process and on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from tests.helpers.server import free_port
+from tokenwire.ops.counters import Counters, MemoryCounters, RedisCounters, wait_s
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def counters(
+    request: pytest.FixtureRequest, redis_server: str, redis_prefix: str
+) -> AsyncIterator[Counters]:
+    made: Counters
+    if request.param == "memory":
+        made = MemoryCounters()
+    else:
+        made = RedisCounters.from_url(redis_server, prefix=redis_prefix)
+    await made.start()
+    yield made
+    await made.close()
+
+
+async def test_a_rate_admits_up_to_its_limit_then_says_how_long_to_wait(
+    counters: Counters,
+) -> None:
+    for _ in range(3):
+        assert await counters.hit("rate:a", limit=3, window_s=60) is None
+    wait = await counters.hit("rate:a", limit=3, window_s=60)
+    assert wait is not None
+    assert 0 < wait <= 120
+    # A refused request is not counted, and other keys have budgets of their own.
+    assert await counters.hit("rate:a", limit=4, window_s=60) is None
+    assert await counters.hit("rate:b", limit=3, window_s=60) is None
+
+
+async def test_a_rate_comes_back_as_its_window_slides_by(counters: Counters) -> None:
+    for _ in range(2):
+        assert await counters.hit("rate:slide", limit=2, window_s=1) is None
+    wait = await counters.hit("rate:slide", limit=2, window_s=1)
+    assert wait is not None
+    await asyncio.sleep(wait + 0.05)
+    assert await counters.hit("rate:slide", limit=2, window_s=1) is None
+
+
+async def test_slots_are_held_until_released(counters: Counters) -> None:
+    first = await counters.acquire("slots:u", limit=2)
+    second = await counters.acquire("slots:u", limit=2)
+    assert first is not None
+    assert second is not None
+    assert first != second
+    assert await counters.acquire("slots:u", limit=2) is None
+    assert await counters.acquire("slots:other", limit=2) is not None
+    counters.release("slots:u", first)
+    counters.release("slots:u", first)  # twice changes nothing
+    for _ in range(100):  # a Redis release completes in the background
+        if (third := await counters.acquire("slots:u", limit=2)) is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert third is not None
+    assert await counters.acquire("slots:u", limit=2) is None
+
+
+async def test_instances_on_one_redis_share_rates_and_slots(
+    redis_server: str, redis_prefix: str
+) -> None:
+    one = RedisCounters.from_url(redis_server, prefix=redis_prefix)
+    two = RedisCounters.from_url(redis_server, prefix=redis_prefix)
+    await one.start()
+    await two.start()
+    try:
+        assert await one.hit("rate:shared", limit=2, window_s=60) is None
+        assert await two.hit("rate:shared", limit=2, window_s=60) is None
+        assert await one.hit("rate:shared", limit=2, window_s=60) is not None
+        lease = await one.acquire("slots:shared", limit=1)
+        assert lease is not None
+        assert await two.acquire("slots:shared", limit=1) is None
+    finally:
+        await one.close()  # closing gives the held slot back
+        for _ in range(100):
+            if await two.acquire("slots:shared", limit=1) is not None:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the slot of the closed instance never came back")
+        await two.close()
+
+
+async def test_the_slots_of_a_dead_instance_expire(redis_server: str, redis_prefix: str) -> None:
+    # Never started: nothing refreshes its leases, as after a crash.
+    dead = RedisCounters.from_url(redis_server, prefix=redis_prefix, lease_ttl_s=1)
+    alive = RedisCounters.from_url(redis_server, prefix=redis_prefix)
+    try:
+        assert await dead.acquire("slots:crash", limit=1) is not None
+        assert await alive.acquire("slots:crash", limit=1) is None
+        await asyncio.sleep(1.1)
+        assert await alive.acquire("slots:crash", limit=1) is not None
+    finally:
+        await dead.redis.aclose()
+        await alive.close()
+
+
+async def test_held_slots_outlive_their_ttl_while_refreshed(
+    redis_server: str, redis_prefix: str
+) -> None:
+    holder = RedisCounters.from_url(redis_server, prefix=redis_prefix, lease_ttl_s=1)
+    other = RedisCounters.from_url(redis_server, prefix=redis_prefix)
+    await holder.start()
+    try:
+        assert await holder.acquire("slots:kept", limit=1) is not None
+        await asyncio.sleep(1.5)
+        assert await other.acquire("slots:kept", limit=1) is None
+    finally:
+        await holder.close()
+        await other.close()
+
+
+async def test_an_unreachable_redis_lets_requests_through() -> None:
+    nowhere = RedisCounters.from_url(f"redis://127.0.0.1:{free_port()}/0", prefix="t:")
+    try:
+        assert await nowhere.hit("rate:x", limit=1, window_s=60) is None
+        assert await nowhere.hit("rate:x", limit=1, window_s=60) is None
+        assert await nowhere.acquire("slots:x", limit=1) is not None
+        with pytest.raises(RedisConnectionError):
+            await nowhere.ping()
+    finally:
+        await nowhere.close()
+
+
+def test_wait_is_how_long_until_the_estimate_drops_below_the_limit() -> None:
+    # Previous window 10, current 0, a quarter in: estimate 7.5 against a limit of 5.
+    # It drops to 5 when half of the window has gone: a quarter of 60 s from now.
+    assert wait_s(10, 0, 15, 60, 5) == pytest.approx(15)
+    # The current window alone is full (6 of 5): wait for its end, then until 6 * (1 - e/60)
+    # drops below 5, 10 s into the next window.
+    assert wait_s(0, 6, 30, 60, 5) == pytest.approx(30 + 10)
+    # Nothing in the way: no wait.
+    assert wait_s(0, 0, 10, 60, 5) == 0
