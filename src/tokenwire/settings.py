@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None  # default: the in-process event log
 
     # The model
-    provider: str = "scripted"
+    provider: str = "llama"  # the embedded SmolLM2: no key, no network
     providers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     model: str | None = None
     scripted_text: str | None = None  # None: echo the user's message

@@ -231,10 +231,20 @@ async def test_a_missing_model_file_is_reported_at_start(tmp_path: Path) -> None
         LlamaProvider(model_path=tmp_path / "missing.gguf")
 
 
-async def test_a_file_that_is_not_a_model_fails_the_reply(tmp_path: Path) -> None:
+async def test_preloading_leaves_the_model_ready_for_the_first_reply() -> None:
+    provider = LlamaProvider(model_path=default_model_path(), preload=True)
+    try:
+        items = await collect(provider, ask("Hi", max_tokens=2))
+        assert isinstance(items[-1], Done)
+    finally:
+        await provider.aclose()
+
+
+@pytest.mark.parametrize("preload", [False, True])
+async def test_a_file_that_is_not_a_model_fails_the_reply(tmp_path: Path, preload: bool) -> None:
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"not a model")
-    provider = LlamaProvider(model_path=bogus)
+    provider = LlamaProvider(model_path=bogus, preload=preload)
     try:
         with pytest.raises(ProviderError) as caught:
             await collect(provider, ask("Hi"))

@@ -31,6 +31,7 @@ def llama(settings: Settings) -> Provider:
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
         queue=FairQueue(max_waiting=settings.queue_max, retry_after=settings.queue_retry_after_s),
+        preload=True,
     )
 
 

