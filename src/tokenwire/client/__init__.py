@@ -33,6 +33,7 @@ from tokenwire.client.models import (
 )
 from tokenwire.client.state import ConnectionState, ConnectionStatus
 from tokenwire.client.stream import ReplyStream
+from tokenwire.client.sync import SyncReplyStream, Tokenwire
 
 __all__ = [
     "APIError",
@@ -54,6 +55,8 @@ __all__ = [
     "ReplyError",
     "ReplyStatus",
     "ReplyStream",
+    "SyncReplyStream",
+    "Tokenwire",
     "TransportKind",
     "TransportRefused",
 ]

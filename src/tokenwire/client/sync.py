@@ -1,0 +1,178 @@
+"""``Tokenwire``: the blocking face of ``AsyncTokenwire``, for scripts and REPLs.
+
+It owns an event loop on a daemon thread and runs the async client there: every method
+hands a coroutine to that loop and waits for its result, so there is one implementation of
+everything, not a synchronous copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any, TypeVar
+
+from tokenwire.client.client import AsyncTokenwire
+from tokenwire.client.models import Conversation, Message, Page, Persona, Reply, TransportKind
+from tokenwire.client.state import ConnectionState, ConnectionStatus, Listener
+from tokenwire.client.stream import ReplyStream
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="tokenwire-client", daemon=True
+        )
+        self._thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.submit(coro).result()
+
+    def stop(self) -> None:
+        self.run(self.loop.shutdown_asyncgens())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+class SyncReplyStream:
+    """A ``ReplyStream`` iterated without ``await``: ``for reply in stream``.
+
+    A ``KeyboardInterrupt`` while waiting for the next snapshot leaves the stream usable:
+    the pending read is kept and the next ``next()`` picks it up, so nothing is lost (a
+    terminal chat cancels the reply on Ctrl-C, then reads on to the end).
+    """
+
+    def __init__(self, stream: ReplyStream, runner: _LoopThread) -> None:
+        self._stream = stream
+        self._runner = runner
+        self._pending: Future[Reply] | None = None
+
+    @property
+    def message_id(self) -> str | None:
+        return self._stream.message_id
+
+    @property
+    def is_streaming(self) -> bool:
+        return self._stream.is_streaming
+
+    def __iter__(self) -> SyncReplyStream:
+        return self
+
+    def __next__(self) -> Reply:
+        if self._pending is None:
+            self._pending = self._runner.submit(_next(self._stream))
+        try:
+            reply = self._pending.result()
+        except StopAsyncIteration:
+            self._pending = None
+            raise StopIteration from None
+        self._pending = None
+        return reply
+
+    def result(self) -> Reply:
+        return self._runner.run(self._stream.result())
+
+    def cancel(self) -> None:
+        """Ask the server to stop the reply; iteration then ends with status CANCELLED."""
+        self._runner.run(self._stream.cancel())
+
+    def close(self) -> None:
+        self._runner.run(self._stream.aclose())
+
+
+async def _next(stream: ReplyStream) -> Reply:
+    return await stream.__anext__()
+
+
+class Tokenwire:
+    """Blocking client; takes the same arguments as ``AsyncTokenwire``."""
+
+    def __init__(self, base_url: str, token: str, **options: Any) -> None:
+        self._runner = _LoopThread()
+
+        async def make() -> AsyncTokenwire:
+            client = AsyncTokenwire(base_url, token, **options)
+            await client.__aenter__()
+            return client
+
+        self._client = self._runner.run(make())
+
+    @property
+    def status(self) -> ConnectionStatus:
+        return self._client.status
+
+    @property
+    def transport(self) -> TransportKind:
+        return self._client.transport
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._client.state
+
+    def on_state_change(self, listener: Listener) -> Callable[[], None]:
+        """``listener`` is called on the client's own thread."""
+        return self._client.on_state_change(listener)
+
+    def check(self) -> ConnectionState:
+        return self._runner.run(self._client.check())
+
+    def create_conversation(self, **fields: Any) -> Conversation:
+        return self._runner.run(self._client.create_conversation(**fields))
+
+    def conversations(self, *, limit: int = 50, before: str | None = None) -> Page[Conversation]:
+        return self._runner.run(self._client.conversations(limit=limit, before=before))
+
+    def conversation(self, conversation_id: str) -> Conversation:
+        return self._runner.run(self._client.conversation(conversation_id))
+
+    def history(
+        self, conversation_id: str, *, limit: int = 100, before: str | None = None
+    ) -> Page[Message]:
+        return self._runner.run(self._client.history(conversation_id, limit=limit, before=before))
+
+    def message(self, message_id: str) -> Message:
+        return self._runner.run(self._client.message(message_id))
+
+    def personas(self) -> list[Persona]:
+        return self._runner.run(self._client.personas())
+
+    def send(
+        self, conversation_id: str, content: str, *, client_message_id: str | None = None
+    ) -> SyncReplyStream:
+        async def start() -> ReplyStream:
+            return self._client.send(conversation_id, content, client_message_id=client_message_id)
+
+        return SyncReplyStream(self._runner.run(start()), self._runner)
+
+    def resume(self, reply: Message | str) -> SyncReplyStream:
+        async def start() -> ReplyStream:
+            return self._client.resume(reply)
+
+        return SyncReplyStream(self._runner.run(start()), self._runner)
+
+    def cancel(self, message_id: str) -> Message:
+        return self._runner.run(self._client.cancel(message_id))
+
+    def close(self) -> None:
+        self._runner.run(self._client.aclose())
+        self._runner.stop()
+
+    def __enter__(self) -> Tokenwire:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
