@@ -45,9 +45,9 @@ def _tool(name: str) -> str:
 class ThrowawayRedis:
     """``redis-server`` on a free port, keeping nothing on disk."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="tokenwire-redis-"))
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         exe = shutil.which("redis-server")
         if exe is None:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
 from tokenwire.engine.hooks import Hooks, ReplyInfo
-from tokenwire.errors import TokenwireError
+from tokenwire.errors import TokenwireError, Unavailable
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import EventLog
 from tokenwire.protocol.events import (
@@ -92,6 +92,7 @@ class Run:
         self._done: Done | None = None
         self._stop: StopReason | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._appending = False
         self.task: asyncio.Task[None] | None = None
         self.metadata: dict[str, object] = {}
 
@@ -104,8 +105,8 @@ class Run:
         """Stop generating now; the partial reply is kept. The first reason given wins."""
         if self._stop is None:
             self._stop = reason
-        if self._pump is not None:
-            self._pump.cancel()
+        if self._pump is not None and not self._appending:
+            self._pump.cancel()  # else _deliver stops the pump once its append is done
 
     @property
     def content(self) -> str:
@@ -117,6 +118,23 @@ class Run:
             return None
         self._dirty = False
         return Checkpoint(self.message_id, self.content, tuple(self._marks), self.seq)
+
+    async def _append_terminal(self, terminal: Event) -> None:
+        # Readers wait for this event: worth a few tries across a short outage of the log.
+        for delay in (0.5, 1.0, 2.0, None):
+            try:
+                await self._append(terminal)
+                return
+            except Unavailable as exc:
+                if delay is None:
+                    # The row holds the end; readers finish from the store once the log's
+                    # stream expires.
+                    log.error("could not append the end of reply %s: %s", self.message_id, exc)
+                    return
+                await asyncio.sleep(delay)
+            except Exception as exc:
+                log.error("could not append the end of reply %s: %s", self.message_id, exc)
+                return
 
     async def _still_owner(self) -> bool:
         if self._owner is None:
@@ -130,6 +148,28 @@ class Run:
 
     async def _append(self, event: Event) -> None:
         await self._log.append(event)
+
+    async def _deliver(self, event: Event) -> None:
+        """Append one event of the pump, which already counted it in ``seq`` (and its text).
+
+        A stop waits for an append under way: cancelled half-way, a remote log could keep an
+        event this run does not count, or the reverse. An append that fails is taken back.
+        Either way the terminal event's seq is the log's next one.
+        """
+        self._appending = True
+        try:
+            await self._append(event)
+        except Exception:
+            self.seq -= 1
+            if isinstance(event, MessageDelta):
+                self._parts.pop()
+                self._length -= len(event.text)
+                self._marks.pop()
+            raise
+        finally:
+            self._appending = False
+        if self._stop is not None:
+            raise asyncio.CancelledError
 
     async def _generate(self) -> None:
         request = await self._request()
@@ -149,7 +189,7 @@ class Run:
                 self._length += len(item.text)
                 self._marks.append((self.seq, self._length))
                 self._dirty = True
-                await self._append(MessageDelta(self.message_id, self.seq, item.text))
+                await self._deliver(MessageDelta(self.message_id, self.seq, item.text))
             elif isinstance(item, Fallback):
                 self._hooks.fallback(self.info, item.from_provider, item.to_provider)
                 fallbacks = self.metadata.setdefault("fallbacks", [])
@@ -165,7 +205,7 @@ class Run:
             elif isinstance(item, Queued):
                 self.seq += 1
                 self._dirty = True
-                await self._append(MessageQueued(self.message_id, self.seq, item.position))
+                await self._deliver(MessageQueued(self.message_id, self.seq, item.position))
             else:
                 self._done = item
 
@@ -250,10 +290,7 @@ class Run:
             log.exception("could not save the end of reply %s", self.message_id)
         self.seq = seq
         try:
-            await self._append(terminal)
-        except Exception as exc:
-            # The row holds the end; followers that lost the log finish from the store.
-            log.error("could not append the end of reply %s: %s", self.message_id, exc)
+            await self._append_terminal(terminal)
         finally:
             self._hooks.reply_ended(
                 self.info,

@@ -10,8 +10,9 @@ One Lua script appends: it checks that the seq is the next one and that the stre
 ended, adds the entry and sets the key's expiry, atomically. Two writers of one reply (an
 owner presumed dead that was only slow, and the instance that took over) therefore cannot
 interleave: the second append with a given seq is refused. A stream expires ``log_ttl_s``
-after its terminal event (past that, the engine replays from the store); a stream that never
-ends goes away after ``LIVE_TTL_S`` without a write.
+after its terminal event (past that, the engine replays from the store). A stream that gets
+no write for ``LIVE_TTL_S`` goes away too: its writer is gone and its end could not be
+appended, and readers blocked on it then finish from the store.
 
 Readers keep only a cursor (the last seq). They take everything pending at once, up to
 ``batch`` entries (where the subscriber coalesces), and block in ``XREAD`` when there is
@@ -29,6 +30,9 @@ from contextlib import asynccontextmanager
 from typing import Any, Self
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from tokenwire.errors import Unavailable
@@ -38,7 +42,7 @@ from tokenwire.log.pubsub import Channel
 from tokenwire.protocol.events import Event, decode, encode, is_terminal
 from tokenwire.settings import Settings
 
-LIVE_TTL_S = 24 * 3600
+LIVE_TTL_S = 15 * 60
 BLOCK_MS = 2000  # below the socket timeout: a blocked read must not look like a dead socket
 
 _APPEND = """
@@ -88,7 +92,17 @@ class RedisEventLog:
     def from_settings(cls, settings: Settings) -> Self:
         if not settings.redis_url:
             raise ValueError("RedisEventLog needs TOKENWIRE_REDIS_URL")
-        redis = Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+            # A pooled connection may have died with a Redis restart: reconnect and retry once
+            # or twice. Timeouts are not retried: a stalled Redis must slow the writer down,
+            # not be waited on several times over.
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            retry_on_error=[RedisConnectionError],
+        )
         return cls(redis, prefix=settings.redis_prefix, ttl_s=settings.log_ttl_s)
 
     def key(self, message_id: str) -> str:
