@@ -46,6 +46,7 @@ def openai(settings: Settings) -> Provider:
         timeout_s=settings.openai_timeout_s,
         supports_images=settings.openai_images,
         max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
     )
 
 

@@ -78,19 +78,19 @@ class OpenAIProvider:
         connect_timeout_s: float = 10.0,
         supports_images: bool = True,
         max_tokens: int | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        temperature: float | None = None,
     ) -> None:
         self.model = model
         self.supports_images = supports_images
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._max_tokens = max_tokens
+        self._temperature = temperature
         headers = {"Accept": "text/event-stream"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.AsyncClient(
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s)),
-            transport=transport,
         )
 
     def admit(self) -> None:
@@ -113,8 +113,9 @@ class OpenAIProvider:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
+        temperature = request.temperature if request.temperature is not None else self._temperature
+        if temperature is not None:
+            body["temperature"] = temperature
         max_tokens = request.max_tokens or self._max_tokens
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
