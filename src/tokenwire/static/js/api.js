@@ -1,0 +1,155 @@
+// The canonical HTTP API, as the page uses it. Every failure becomes an ApiError carrying
+// the HTTP status and the server's {"error": {"code", "message"}}, or `network: true` when
+// the server could not be reached at all.
+
+const TOKEN_KEY = "tokenwire.token";
+
+/**
+ * The login token: taken from `?token=` when the page was opened with one (then removed
+ * from the address bar so it is not bookmarked, shared or kept in history), else the one
+ * kept in sessionStorage for this tab.
+ */
+export function takeToken() {
+  const url = new URL(window.location.href);
+  const fromUrl = url.searchParams.get("token");
+  if (fromUrl) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    url.searchParams.delete("token");
+    window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function saveToken(token) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+export function forgetToken() {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+export class ApiError extends Error {
+  constructor({ status = 0, code = "network_error", message = "", retryAfter = null, network = false }) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+    this.network = network;
+  }
+}
+
+export class Api {
+  constructor(token, { onUnauthorized = () => {} } = {}) {
+    this.token = token;
+    this.onUnauthorized = onUnauthorized;
+  }
+
+  headers(extra = {}) {
+    return { Authorization: `Bearer ${this.token}`, ...extra };
+  }
+
+  async request(method, path, { body, signal, query } = {}) {
+    const url = new URL(path, window.location.origin);
+    for (const [key, value] of Object.entries(query || {})) {
+      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+    }
+    const init = { method, headers: this.headers(), signal, cache: "no-store" };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (exc) {
+      if (exc.name === "AbortError") throw exc;
+      throw new ApiError({ network: true, message: String(exc.message || exc) });
+    }
+    if (response.status === 204) return null;
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+    if (!response.ok) {
+      const error = (data && data.error) || {};
+      const retry = Number.parseFloat(response.headers.get("Retry-After") || "");
+      const failure = new ApiError({
+        status: response.status,
+        code: error.code || `http_${response.status}`,
+        message: error.message || response.statusText,
+        retryAfter: Number.isFinite(retry) ? retry : null,
+      });
+      if (response.status === 401) this.onUnauthorized(failure);
+      throw failure;
+    }
+    return data;
+  }
+
+  conversations(limit = 100) {
+    return this.request("GET", "/api/v1/conversations", { query: { limit } });
+  }
+
+  conversation(cid) {
+    return this.request("GET", `/api/v1/conversations/${encodeURIComponent(cid)}`);
+  }
+
+  createConversation(body) {
+    return this.request("POST", "/api/v1/conversations", { body });
+  }
+
+  updateConversation(cid, body) {
+    return this.request("PATCH", `/api/v1/conversations/${encodeURIComponent(cid)}`, { body });
+  }
+
+  deleteConversation(cid) {
+    return this.request("DELETE", `/api/v1/conversations/${encodeURIComponent(cid)}`);
+  }
+
+  messages(cid, limit = 200) {
+    return this.request("GET", `/api/v1/conversations/${encodeURIComponent(cid)}/messages`, {
+      query: { limit },
+    });
+  }
+
+  /** Send without waiting for the reply: 202 with both messages and the reply's events_url. */
+  send(cid, { content, clientMessageId, images }) {
+    const body = { content, client_message_id: clientMessageId };
+    if (images && images.length) body.images = images;
+    return this.request("POST", `/api/v1/conversations/${encodeURIComponent(cid)}/messages`, {
+      body,
+      query: { wait: "false" },
+    });
+  }
+
+  cancel(mid) {
+    return this.request("POST", `/api/v1/messages/${encodeURIComponent(mid)}/cancel`);
+  }
+
+  /** The personas the server offers; an empty list when it offers none (or no such route). */
+  async personas() {
+    try {
+      const data = await this.request("GET", "/api/v1/personas");
+      const list = Array.isArray(data) ? data : data?.items || data?.personas || [];
+      return list
+        .map((p) => (typeof p === "string" ? { name: p, description: "" } : p))
+        .filter((p) => p && typeof p.name === "string");
+    } catch (exc) {
+      if (exc instanceof ApiError && exc.status !== 401) return [];
+      throw exc;
+    }
+  }
+
+  socketUrl(cid) {
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    const path = `/api/v1/conversations/${encodeURIComponent(cid)}/ws`;
+    return `${scheme}://${window.location.host}${path}?token=${encodeURIComponent(this.token)}`;
+  }
+
+  eventsUrl(mid, after) {
+    const url = new URL(`/api/v1/messages/${encodeURIComponent(mid)}/events`, window.location.origin);
+    url.searchParams.set("after", String(after));
+    return url;
+  }
+}

@@ -1,0 +1,208 @@
+// One open conversation: its messages, and the connection that keeps them current.
+//
+// WebSocket first. When the socket opens, every reply the page already knows to be
+// streaming is resumed after the last seq applied: those replies started before this socket
+// existed, so the server follows them only when asked, contiguously from that point. Replies
+// that start while the socket is open arrive by themselves from seq 0. A reply the page
+// learns of while the socket is open (history, a send's answer) is resumed from -1: if the
+// socket already follows it, the server ignores the request; if not, the replay begins with
+// message.start, which resets the text. Either way nothing is cut and nothing doubled.
+//
+// When the socket cannot open twice in a row while plain HTTP works, something between the
+// browser and the server refuses WebSocket: the session falls back to SSE for good (one
+// stream per streaming reply, after its last seq) and polls the history for replies started
+// elsewhere.
+
+import { ApiError } from "./api.js";
+import { exponentialBackoff } from "./backoff.js";
+import { Chat } from "./chat.js";
+import { SocketConnection } from "./socket.js";
+import { SseFollower } from "./sse.js";
+
+const POLL_MS = 2500;
+
+export class ConversationSession {
+  constructor({ api, conversationId, transport, onStatus, onActivity, onGone, onFallback }) {
+    this.api = api;
+    this.id = conversationId;
+    this.transport = transport; // "ws" or "sse"
+    this.onStatus = onStatus;
+    this.onActivity = onActivity;
+    this.onGone = onGone;
+    this.onFallback = onFallback;
+    this.backoff = exponentialBackoff({ base: 400, cap: 8000 });
+    this.chat = new Chat(conversationId);
+    this.socket = null;
+    this.sse = null;
+    this.pollTimer = null;
+    this.closed = false;
+    this.networkFailures = 0;
+    this.onVisible = () => {
+      if (document.visibilityState === "visible") this.socket?.reconnectNow();
+    };
+    document.addEventListener("visibilitychange", this.onVisible);
+  }
+
+  /** Load the history, then connect. Throws the ApiError when the history cannot load. */
+  async open() {
+    this.status("connecting");
+    await this.refresh();
+    if (this.closed) return;
+    if (this.transport === "ws") this.startSocket();
+    else this.startSse();
+  }
+
+  status(state) {
+    if (!this.closed) this.onStatus(state, this.transport);
+  }
+
+  /** Fetch the history and take what is new; returns the replies added still streaming. */
+  async refresh() {
+    try {
+      const page = await this.api.messages(this.id);
+      this.networkFailures = 0;
+      return this.chat.absorb(page.items);
+    } catch (exc) {
+      if (exc instanceof ApiError && exc.status === 404) this.onGone();
+      throw exc;
+    }
+  }
+
+  // ---- WebSocket ------------------------------------------------------------------------
+
+  startSocket() {
+    this.socket = new SocketConnection({
+      url: this.api.socketUrl(this.id),
+      backoff: this.backoff,
+      onEvent: (event) => this.received(event),
+      onOpen: () => this.socketOpened(),
+      onDrop: (info) => this.socketDropped(info),
+      onFrameError: (frame) => console.warn("tokenwire: socket error frame", frame),
+    });
+    this.socket.start();
+  }
+
+  async socketOpened() {
+    this.status("connected");
+    // Known before this socket opened: the server follows these only when asked.
+    for (const reply of this.chat.streaming()) this.socket.resume(reply.id, reply.seq);
+    try {
+      // Replies that started while no socket was open (another tab, a lost connection).
+      for (const reply of await this.refresh()) this.socket?.resume(reply.id, -1);
+    } catch (exc) {
+      console.warn("tokenwire: history after reconnect", exc);
+    }
+  }
+
+  async socketDropped({ opened, failures }) {
+    this.status("reconnecting");
+    if (opened) return true;
+    try {
+      await this.api.conversation(this.id);
+    } catch (exc) {
+      if (!(exc instanceof ApiError) || !exc.network) return false; // 401, 404: handled
+      this.networkFailures += 1;
+      if (!navigator.onLine || this.networkFailures >= 2) this.status("offline");
+      return true;
+    }
+    this.networkFailures = 0;
+    if (failures < 2) return true;
+    // HTTP reaches the server with this token; only the WebSocket upgrade is refused.
+    this.switchToSse();
+    return false;
+  }
+
+  switchToSse() {
+    this.socket?.close();
+    this.socket = null;
+    this.transport = "sse";
+    this.onFallback();
+    this.startSse();
+  }
+
+  received(event) {
+    if (event.type === "message.start") this.onActivity();
+    const applied = this.chat.apply(event);
+    if (!applied && !this.chat.get(event.message_id)) {
+      // A reply we have not seen start: the history has it.
+      this.refresh().catch(() => {});
+    }
+  }
+
+  // ---- SSE fallback ---------------------------------------------------------------------
+
+  startSse() {
+    this.sse = new SseFollower({
+      api: this.api,
+      backoff: this.backoff,
+      cursor: (id) => this.chat.get(id)?.seq ?? -1,
+      onEvent: (event) => this.received(event),
+      onHealth: (ok, info) => {
+        if (ok) this.status("connected");
+        else if (info?.network && !navigator.onLine) this.status("offline");
+        else this.status("reconnecting");
+      },
+    });
+    this.status("connected");
+    this.followStreaming();
+    this.pollTimer = setInterval(() => this.poll(), POLL_MS);
+  }
+
+  followStreaming() {
+    for (const reply of this.chat.streaming()) this.sse.follow(reply.id);
+  }
+
+  async poll() {
+    if (document.visibilityState === "hidden") return;
+    try {
+      await this.refresh();
+      this.status("connected");
+      this.followStreaming();
+    } catch (exc) {
+      if (exc instanceof ApiError && exc.network) {
+        this.networkFailures += 1;
+        this.status(!navigator.onLine || this.networkFailures >= 2 ? "offline" : "reconnecting");
+      }
+    }
+  }
+
+  // ---- actions --------------------------------------------------------------------------
+
+  /** Send a draft {content, images, clientId}. Rejects with the ApiError when it fails. */
+  async send({ content, images, clientId }) {
+    this.chat.addPending({ clientId, content, images });
+    let answer;
+    try {
+      answer = await this.api.send(this.id, { content, images, clientMessageId: clientId });
+    } catch (exc) {
+      this.chat.removePending(clientId);
+      throw exc;
+    }
+    this.chat.ensureUser(answer.user_message);
+    this.chat.absorb([answer.assistant_message]);
+    const reply = this.chat.get(answer.assistant_message.id);
+    if (reply && reply.status === "streaming") {
+      if (this.transport === "sse") this.sse?.follow(reply.id);
+      else if (this.socket?.isOpen && !reply.live) this.socket.resume(reply.id, -1);
+    }
+    this.onActivity();
+    return answer;
+  }
+
+  /** Stop the newest streaming reply; its partial text is kept. */
+  async stop() {
+    const reply = this.chat.streaming().at(-1);
+    if (!reply) return null;
+    const stored = await this.api.cancel(reply.id);
+    this.chat.absorb([stored]);
+    return stored;
+  }
+
+  close() {
+    this.closed = true;
+    this.socket?.close();
+    this.sse?.close();
+    clearInterval(this.pollTimer);
+    document.removeEventListener("visibilitychange", this.onVisible);
+  }
+}

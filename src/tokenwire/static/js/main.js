@@ -1,0 +1,349 @@
+// The page: sign-in, the conversation list, one open conversation, the message box.
+// Routes live in the hash (#/new, #/c/<id>) so that a reload reopens the same conversation.
+
+import { Api, ApiError, forgetToken, saveToken, takeToken } from "./api.js";
+import { Composer, newId } from "./composer.js";
+import { ConversationSession } from "./conversation.js";
+import { announce, byId, h } from "./dom.js";
+import { sendErrorText } from "./errors.js";
+import { Sidebar, titleOf } from "./sidebar.js";
+import { ChatView } from "./view.js";
+
+const BADGE_TEXT = {
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  offline: "Offline",
+};
+
+const page = {
+  api: null,
+  session: null,
+  sidebar: null,
+  view: null,
+  composer: null,
+  personas: [],
+  transport: "ws", // becomes "sse" for the rest of the page's life once WebSocket is refused
+};
+
+function humanize(name) {
+  const words = String(name).replace(/[_-]+/g, " ").trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function titleFrom(content) {
+  // The first line, without the marks of a markdown heading, quote or list, or emphasis.
+  const line = content
+    .trim()
+    .split("\n")[0]
+    .replace(/^(?:#{1,6}|>|[-*+]|\d+[.)])\s+/, "")
+    .replace(/[*`]/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
+  return line.length > 80 ? `${line.slice(0, 77).trimEnd()}…` : line;
+}
+
+// ---- sign-in ----------------------------------------------------------------------------
+
+function showLogin(message = "") {
+  page.session?.close();
+  page.session = null;
+  byId("shell").hidden = true;
+  byId("login").hidden = false;
+  byId("login-error").textContent = message;
+  byId("login-token").focus();
+}
+
+function signOut(message) {
+  forgetToken();
+  window.location.hash = "";
+  showLogin(message);
+}
+
+byId("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const token = byId("login-token").value.trim();
+  if (!token) return;
+  const api = new Api(token);
+  try {
+    await api.conversations(1);
+  } catch (exc) {
+    byId("login-error").textContent =
+      exc.status === 401 ? "That token wasn't accepted. Check it and try again." : sendErrorText(exc);
+    return;
+  }
+  saveToken(token);
+  byId("login-token").value = "";
+  start(token);
+});
+
+// ---- the connection badge ----------------------------------------------------------------
+
+function setBadge(state, transport = page.transport) {
+  const badge = byId("badge");
+  badge.dataset.state = state;
+  badge.dataset.transport = transport;
+  let text = BADGE_TEXT[state] || state;
+  if (state === "connected" && transport === "sse") text = "Connected · SSE";
+  byId("badge-text").textContent = text;
+  badge.title =
+    transport === "sse"
+      ? "WebSocket is blocked on this network; replies stream over server-sent events."
+      : "Live updates over WebSocket.";
+  document.body.dataset.transport = transport;
+}
+
+function idleBadge() {
+  if (!page.session) setBadge(navigator.onLine ? "connected" : "offline");
+}
+
+window.addEventListener("online", idleBadge);
+window.addEventListener("offline", () => setBadge("offline"));
+
+// ---- the narrow-screen drawer --------------------------------------------------------------
+
+function setDrawer(open) {
+  const shell = byId("shell");
+  shell.classList.toggle("sidebar-open", open);
+  byId("scrim").hidden = !open;
+  byId("open-sidebar").setAttribute("aria-expanded", String(open));
+  if (open) byId("new-chat").focus();
+}
+
+byId("open-sidebar").addEventListener("click", () => setDrawer(true));
+byId("close-sidebar").addEventListener("click", () => {
+  setDrawer(false);
+  byId("open-sidebar").focus();
+});
+byId("scrim").addEventListener("click", () => setDrawer(false));
+
+// ---- personas --------------------------------------------------------------------------
+
+async function loadPersonas() {
+  page.personas = await page.api.personas();
+  const options = page.personas.length
+    ? page.personas
+    : [{ name: "", description: "The server's default assistant." }];
+  const preferred = options.find((p) => p.name === "general") || options[0];
+  byId("persona-options").replaceChildren(
+    ...options.map((persona) =>
+      h(
+        "label",
+        { class: "persona" },
+        h("input", {
+          type: "radio",
+          name: "persona",
+          value: persona.name,
+          checked: persona === preferred,
+        }),
+        h(
+          "span",
+          { class: "persona-text" },
+          h("span", { class: "persona-name" }, persona.name ? humanize(persona.name) : "Default"),
+          persona.description ? h("span", { class: "persona-desc" }, persona.description) : null,
+        ),
+      ),
+    ),
+  );
+}
+
+function chosenPersona() {
+  const checked = document.querySelector('input[name="persona"]:checked');
+  return checked && checked.value ? checked.value : undefined;
+}
+
+// ---- conversations -----------------------------------------------------------------------
+
+function showHeader(conversation) {
+  byId("chat-title").textContent = conversation ? titleOf(conversation) : "New chat";
+  document.title = conversation ? `${titleOf(conversation)} · tokenwire` : "tokenwire";
+  const tag = byId("chat-persona");
+  tag.hidden = !conversation?.persona;
+  tag.textContent = conversation?.persona ? humanize(conversation.persona) : "";
+}
+
+function closeSession() {
+  page.session?.close();
+  page.session = null;
+  page.composer.setStreaming(false);
+}
+
+function openNew() {
+  closeSession();
+  page.view.bind(null);
+  byId("welcome").hidden = false;
+  document.body.dataset.view = "new";
+  showHeader(null);
+  page.sidebar.setActive(null);
+  idleBadge();
+  page.composer.focus();
+}
+
+async function openConversation(id, known = null) {
+  if (page.session?.id === id) return;
+  closeSession();
+  const session = new ConversationSession({
+    api: page.api,
+    conversationId: id,
+    transport: page.transport,
+    onStatus: (state, transport) => {
+      if (page.session === session) setBadge(state, transport);
+    },
+    onActivity: () => page.sidebar.touch(page.sidebar.get(id) || { id }),
+    onGone: () => {
+      if (page.session !== session) return;
+      announce("That conversation no longer exists.");
+      page.sidebar.refresh().catch(() => {});
+      navigate("#/new");
+    },
+    onFallback: () => {
+      page.transport = "sse";
+    },
+  });
+  page.session = session;
+  page.view.bind(session.chat);
+  session.chat.subscribe(() => page.composer.setStreaming(session.chat.streaming().length > 0));
+  byId("welcome").hidden = true;
+  document.body.dataset.view = "chat";
+  page.sidebar.setActive(id);
+  const conversation = known || page.sidebar.get(id);
+  showHeader(conversation || { id, title: "" });
+  if (!conversation) {
+    page.api
+      .conversation(id)
+      .then((c) => page.session === session && showHeader(c))
+      .catch(() => {});
+  }
+  try {
+    await session.open();
+  } catch (exc) {
+    if (page.session === session && exc instanceof ApiError && exc.network) setBadge("offline");
+  }
+  page.composer.setStreaming(session.chat.streaming().length > 0);
+}
+
+function navigate(hash) {
+  if (window.location.hash === hash) route();
+  else window.location.hash = hash;
+}
+
+function route() {
+  setDrawer(false);
+  const match = /^#\/c\/([^/]+)$/.exec(window.location.hash);
+  if (match) openConversation(decodeURIComponent(match[1]));
+  else openNew();
+}
+
+// ---- sending and stopping ----------------------------------------------------------------
+
+async function sendDraft(draft) {
+  try {
+    if (!page.session) {
+      const conversation = await page.api.createConversation({
+        title: titleFrom(draft.content),
+        persona: chosenPersona(),
+      });
+      page.sidebar.touch(conversation);
+      window.history.pushState(null, "", `#/c/${encodeURIComponent(conversation.id)}`);
+      openConversation(conversation.id, conversation);
+    }
+    page.view.toBottom(false);
+    await page.session.send(draft);
+  } catch (exc) {
+    exc.userMessage = exc instanceof ApiError ? sendErrorText(exc) : String(exc.message || exc);
+    throw exc;
+  }
+}
+
+async function stopReply() {
+  try {
+    if (await page.session?.stop()) announce("Reply stopped.");
+  } catch (exc) {
+    page.composer.showError(
+      exc instanceof ApiError && exc.network ? "Couldn't reach the server to stop the reply." : `Stopping failed: ${exc.message}`,
+      { retry: false },
+    );
+  }
+}
+
+/** "Try again" on a failed reply: send the question it answered once more. */
+async function retryReply(reply) {
+  const question = reply.replyTo && page.session?.chat.get(reply.replyTo);
+  if (!question) return;
+  try {
+    await sendDraft({ content: question.text, images: question.images, clientId: newId() });
+  } catch (exc) {
+    page.composer.showError(exc.userMessage, { retry: false });
+  }
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || event.defaultPrevented) return;
+  if (byId("shell").classList.contains("sidebar-open")) {
+    setDrawer(false);
+    byId("open-sidebar").focus();
+    return;
+  }
+  if (page.session?.chat.streaming().length) {
+    event.preventDefault();
+    stopReply();
+  }
+});
+
+// ---- start -------------------------------------------------------------------------------
+
+async function start(token) {
+  page.api = new Api(token, {
+    onUnauthorized: () => signOut("That sign-in is no longer valid. Open the link the server printed, or paste a token."),
+  });
+  byId("login").hidden = true;
+  byId("shell").hidden = false;
+  page.view ||= new ChatView({
+    log: byId("log"),
+    scroller: byId("scroller"),
+    jump: byId("jump"),
+    onRetryReply: retryReply,
+  });
+  page.composer ||= new Composer({
+    form: byId("composer"),
+    input: byId("input"),
+    send: byId("send"),
+    stop: byId("stop"),
+    attach: byId("attach"),
+    fileInput: byId("file-input"),
+    list: byId("attachments"),
+    error: byId("send-error"),
+    errorText: byId("send-error-text"),
+    retry: byId("retry"),
+    dismiss: byId("dismiss-error"),
+    dropZone: byId("main"),
+    onSend: sendDraft,
+    onStop: stopReply,
+  });
+  page.sidebar = new Sidebar({
+    api: page.api,
+    container: byId("conversation-groups"),
+    empty: byId("conversation-empty"),
+    onDeleted: (conversation) => {
+      if (page.session?.id === conversation.id) navigate("#/new");
+    },
+    onRenamed: (conversation) => {
+      if (page.session?.id === conversation.id) showHeader(conversation);
+    },
+    onError: (exc) => page.composer.showError(sendErrorText(exc), { retry: false }),
+  });
+  try {
+    await Promise.all([page.sidebar.refresh(), loadPersonas()]);
+  } catch (exc) {
+    if (exc instanceof ApiError && exc.status === 401) return;
+    setBadge("offline");
+  }
+  route();
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("focus", () => page.sidebar?.refresh().catch(() => {}));
+
+const token = takeToken();
+if (token) start(token);
+else showLogin();

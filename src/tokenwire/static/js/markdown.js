@@ -1,0 +1,448 @@
+// A small Markdown renderer that is safe by construction.
+//
+// It never produces an HTML string: it builds DOM nodes with createElement and puts every
+// piece of source text in with createTextNode. Markup in the source (`<script>`, `<img
+// onerror=…>`) therefore shows as the characters it is made of. The only elements it makes
+// are the fixed set below, and the only attributes are a class, an ordered list's `start`,
+// a table cell's alignment class, and a link's `href`, which must parse as http(s) or mailto.
+//
+// Supported: paragraphs (single newlines are line breaks, as in chat), ATX headings, fenced
+// code blocks (an unclosed fence, as while a reply streams, runs to the end), indented
+// lists (ordered and not, nested), block quotes, tables, rules; inline code, strong,
+// emphasis, strike-through, links and bare URLs. Images are shown as links: the page
+// fetches nothing a model names.
+
+const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)[^`]*$/;
+const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
+const RULE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
+const QUOTE = /^ {0,3}> ?(.*)$/;
+const ITEM = /^( *)([-*+]|\d{1,9}[.)])(?:[ \t]+(.*))?$/;
+const TABLE_RULE = /^ *\|? *:?-+:? *(?:\| *:?-+:? *)*\|? *$/;
+
+/** Render `source` into a DocumentFragment. */
+export function renderMarkdown(source) {
+  const fragment = document.createDocumentFragment();
+  const lines = String(source).replace(/\r\n?/g, "\n").split("\n");
+  renderBlocks(lines, fragment, 0);
+  return fragment;
+}
+
+function renderBlocks(lines, parent, depth) {
+  let i = 0;
+  while (i < lines.length) {
+    const line = lines[i];
+    if (!line.trim()) {
+      i += 1;
+      continue;
+    }
+    const fence = FENCE.exec(line);
+    if (fence) {
+      i = codeBlock(lines, i, fence, parent);
+      continue;
+    }
+    const heading = HEADING.exec(line);
+    if (heading) {
+      const el = document.createElement(`h${Math.min(6, heading[1].length + 1)}`);
+      inline(heading[2] || "", el);
+      parent.append(el);
+      i += 1;
+      continue;
+    }
+    if (RULE.test(line)) {
+      parent.append(document.createElement("hr"));
+      i += 1;
+      continue;
+    }
+    if (QUOTE.test(line)) {
+      const inner = [];
+      while (i < lines.length && lines[i].trim() && QUOTE.test(lines[i])) {
+        inner.push(QUOTE.exec(lines[i])[1]);
+        i += 1;
+      }
+      const quote = document.createElement("blockquote");
+      if (depth < 8) renderBlocks(inner, quote, depth + 1);
+      else paragraph(inner, quote);
+      parent.append(quote);
+      continue;
+    }
+    if (ITEM.test(line) && depth < 8) {
+      i = list(lines, i, parent, depth);
+      continue;
+    }
+    if (line.includes("|") && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1])) {
+      i = table(lines, i, parent);
+      continue;
+    }
+    const para = [];
+    while (i < lines.length && lines[i].trim() && !startsBlock(lines, i)) {
+      para.push(lines[i]);
+      i += 1;
+    }
+    if (!para.length) {
+      // A line that looks like a block start but could not be one here: show it as text.
+      para.push(lines[i]);
+      i += 1;
+    }
+    const p = document.createElement("p");
+    paragraph(para, p);
+    parent.append(p);
+  }
+}
+
+function startsBlock(lines, i) {
+  const line = lines[i];
+  return (
+    FENCE.test(line) ||
+    HEADING.test(line) ||
+    RULE.test(line) ||
+    QUOTE.test(line) ||
+    ITEM.test(line) ||
+    (line.includes("|") && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1]))
+  );
+}
+
+function paragraph(lines, parent) {
+  lines.forEach((line, n) => {
+    if (n) parent.append(document.createElement("br"));
+    inline(n ? line.replace(/^\s+/, "") : line.trim(), parent);
+  });
+}
+
+function codeBlock(lines, start, fence, parent) {
+  const marker = fence[1];
+  const closing = new RegExp(`^ {0,3}${marker[0] === "`" ? "`" : "~"}{${marker.length},}\\s*$`);
+  const body = [];
+  let i = start + 1;
+  let closed = false;
+  while (i < lines.length) {
+    if (closing.test(lines[i])) {
+      closed = true;
+      i += 1;
+      break;
+    }
+    body.push(lines[i]);
+    i += 1;
+  }
+  const lang = (fence[2] || "").toLowerCase().replace(/[^a-z0-9_+#.-]/g, "").slice(0, 24);
+  parent.append(codeFigure(body.join("\n"), lang, closed));
+  return i;
+}
+
+function codeFigure(code, lang, closed) {
+  const figure = document.createElement("div");
+  figure.className = "codeblock";
+  if (!closed) figure.dataset.open = "true";
+  const head = document.createElement("div");
+  head.className = "codeblock-head";
+  const label = document.createElement("span");
+  label.className = "codeblock-lang";
+  label.textContent = lang || "code";
+  const copy = document.createElement("button");
+  copy.type = "button";
+  copy.className = "copy-btn";
+  copy.dataset.copy = "code";
+  copy.textContent = "Copy";
+  copy.setAttribute("aria-label", `Copy ${lang || "code"} to the clipboard`);
+  head.append(label, copy);
+  const pre = document.createElement("pre");
+  const el = document.createElement("code");
+  if (lang) el.className = `language-${lang}`;
+  el.textContent = code;
+  pre.append(el);
+  pre.tabIndex = 0; // a long line scrolls sideways: keyboard users can reach it
+  figure.append(head, pre);
+  return figure;
+}
+
+function list(lines, start, parent, depth) {
+  const first = ITEM.exec(lines[start]);
+  const indent = first[1].length;
+  const ordered = /\d/.test(first[2]);
+  const el = document.createElement(ordered ? "ol" : "ul");
+  if (ordered) {
+    const n = Number.parseInt(first[2], 10);
+    if (n !== 1) el.start = n;
+  }
+  let i = start;
+  let loose = false;
+  const items = [];
+  while (i < lines.length) {
+    const m = ITEM.exec(lines[i]);
+    if (!m || m[1].length !== indent || /\d/.test(m[2]) !== ordered) break;
+    const width = m[1].length + m[2].length + 1;
+    const body = [m[3] || ""];
+    i += 1;
+    while (i < lines.length) {
+      const line = lines[i];
+      if (!line.trim()) {
+        const next = lines.slice(i + 1).find((l) => l.trim());
+        const nextItem = next === undefined ? null : ITEM.exec(next);
+        if (next !== undefined && leading(next) >= width) {
+          body.push("");
+          loose = true;
+          i += 1;
+          continue;
+        }
+        if (nextItem && nextItem[1].length === indent && /\d/.test(nextItem[2]) === ordered) {
+          loose = true; // items of this list apart by a blank line
+        }
+        break;
+      }
+      const sub = ITEM.exec(line);
+      if (sub && sub[1].length <= indent) break;
+      if (leading(line) >= width) body.push(line.slice(width));
+      else if (sub || startsBlock(lines, i)) break;
+      else body.push(line.trim()); // a lazy continuation of the item's paragraph
+      i += 1;
+    }
+    items.push(body);
+    if (i < lines.length && !lines[i].trim()) i += 1;
+  }
+  for (const body of items) {
+    const li = document.createElement("li");
+    let simple = !loose && body.every((l) => l.trim());
+    for (let n = 1; simple && n < body.length; n += 1) simple = !startsBlock(body, n);
+    if (simple) paragraph(body, li);
+    else renderBlocks(body, li, depth + 1);
+    el.append(li);
+  }
+  parent.append(el);
+  // Stop at the first line that ends this list, even a blank one consumed above.
+  return i;
+}
+
+function leading(line) {
+  return line.length - line.trimStart().length;
+}
+
+function cells(line) {
+  let text = line.trim();
+  if (text.startsWith("|")) text = text.slice(1);
+  if (text.endsWith("|") && !text.endsWith("\\|")) text = text.slice(0, -1);
+  const out = [];
+  let cell = "";
+  for (let i = 0; i < text.length; i += 1) {
+    if (text[i] === "\\" && text[i + 1] === "|") {
+      cell += "|";
+      i += 1;
+    } else if (text[i] === "|") {
+      out.push(cell.trim());
+      cell = "";
+    } else cell += text[i];
+  }
+  out.push(cell.trim());
+  return out;
+}
+
+function table(lines, start, parent) {
+  const head = cells(lines[start]);
+  const aligns = cells(lines[start + 1]).map((c) =>
+    c.startsWith(":") && c.endsWith(":") ? "center" : c.endsWith(":") ? "right" : "",
+  );
+  const wrap = document.createElement("div");
+  wrap.className = "table-wrap";
+  wrap.tabIndex = 0;
+  const el = document.createElement("table");
+  const thead = document.createElement("thead");
+  const tr = document.createElement("tr");
+  head.forEach((text, n) => tr.append(cell("th", text, aligns[n])));
+  thead.append(tr);
+  el.append(thead);
+  const tbody = document.createElement("tbody");
+  let i = start + 2;
+  while (i < lines.length && lines[i].trim() && lines[i].includes("|")) {
+    const row = document.createElement("tr");
+    const values = cells(lines[i]);
+    head.forEach((_, n) => row.append(cell("td", values[n] ?? "", aligns[n])));
+    tbody.append(row);
+    i += 1;
+  }
+  el.append(tbody);
+  wrap.append(el);
+  parent.append(wrap);
+  return i;
+}
+
+function cell(tag, text, align) {
+  const el = document.createElement(tag);
+  if (align) el.className = `align-${align}`;
+  inline(text, el);
+  return el;
+}
+
+// ---- inline -----------------------------------------------------------------------------
+
+const PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+const BARE_URL = /^https?:\/\/[^\s<>"]+/i;
+
+/** A link target we are willing to put in href: absolute http(s) or mailto, nothing else. */
+export function safeHref(raw) {
+  const text = String(raw).trim();
+  if (!/^(https?:\/\/|mailto:)/i.test(text)) return null;
+  try {
+    const url = new URL(text);
+    return ["http:", "https:", "mailto:"].includes(url.protocol) ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function link(href, children) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.target = "_blank";
+  a.rel = "noopener noreferrer nofollow";
+  a.append(...children);
+  return a;
+}
+
+/** Render inline markdown of `text` into `parent`, text nodes for everything else. */
+function inline(text, parent, inLink = false, depth = 0) {
+  let buffer = "";
+  const flush = () => {
+    if (buffer) parent.append(document.createTextNode(buffer));
+    buffer = "";
+  };
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "\\" && i + 1 < text.length && PUNCTUATION.includes(text[i + 1])) {
+      buffer += text[i + 1];
+      i += 2;
+      continue;
+    }
+    if (c === "`") {
+      const run = /^`+/.exec(text.slice(i))[0];
+      const close = findRun(text, "`", run.length, i + run.length);
+      if (close >= 0) {
+        flush();
+        let code = text.slice(i + run.length, close).replace(/\n/g, " ");
+        if (/^ .*[^ ].* $/.test(code)) code = code.slice(1, -1);
+        const el = document.createElement("code");
+        el.textContent = code;
+        parent.append(el);
+        i = close + run.length;
+        continue;
+      }
+      buffer += run;
+      i += run.length;
+      continue;
+    }
+    if (depth < 6 && (c === "*" || c === "_" || c === "~")) {
+      const span = emphasis(text, i);
+      if (span) {
+        flush();
+        const el = document.createElement(span.tag);
+        inline(text.slice(span.start, span.end), el, inLink, depth + 1);
+        parent.append(el);
+        i = span.next;
+        continue;
+      }
+    }
+    if (!inLink && (c === "[" || (c === "!" && text[i + 1] === "["))) {
+      const found = linkAt(text, c === "!" ? i + 1 : i);
+      if (found) {
+        flush();
+        const label = document.createElement("span");
+        inline(found.label || found.url, label, true, depth + 1);
+        const href = safeHref(found.url);
+        if (href) parent.append(link(href, [...label.childNodes]));
+        else parent.append(...label.childNodes); // an unsafe target: keep only the words
+        i = found.next;
+        continue;
+      }
+    }
+    if (!inLink && (c === "h" || c === "H") && /[\s(]$|^$/.test(text.slice(Math.max(0, i - 1), i))) {
+      const match = BARE_URL.exec(text.slice(i));
+      if (match) {
+        const url = match[0].replace(/[.,;:!?)\]'"*_]+$/, "");
+        const href = safeHref(url);
+        if (href) {
+          flush();
+          parent.append(link(href, [document.createTextNode(url)]));
+          i += url.length;
+          continue;
+        }
+      }
+    }
+    if (c === "<" && !inLink) {
+      const auto = /^<(https?:\/\/[^\s<>]+|mailto:[^\s<>]+)>/i.exec(text.slice(i));
+      const href = auto && safeHref(auto[1]);
+      if (href) {
+        flush();
+        parent.append(link(href, [document.createTextNode(auto[1])]));
+        i += auto[0].length;
+        continue;
+      }
+    }
+    buffer += c;
+    i += 1;
+  }
+  flush();
+}
+
+function findRun(text, char, length, from) {
+  let i = from;
+  while (i < text.length) {
+    const at = text.indexOf(char, i);
+    if (at < 0) return -1;
+    let end = at;
+    while (text[end] === char) end += 1;
+    if (end - at === length) return at;
+    i = end;
+  }
+  return -1;
+}
+
+function emphasis(text, i) {
+  const c = text[i];
+  const double = text[i + 1] === c;
+  if (c === "~" && !double) return null;
+  const width = double ? 2 : 1;
+  const marker = c.repeat(width);
+  const start = i + width;
+  if (start >= text.length || /\s/.test(text[start])) return null;
+  // Underscores inside words (snake_case) are not emphasis.
+  if (c === "_" && i > 0 && /[\p{L}\p{N}]/u.test(text[i - 1])) return null;
+  let j = start;
+  while (j < text.length) {
+    const at = text.indexOf(marker, j);
+    if (at < 0) return null;
+    const tooLong = !double && text[at + 1] === c; // `*a **b** c*`: skip the inner pair
+    const before = text[at - 1];
+    const after = text[at + width];
+    const rightFlanking = at > start && !/\s/.test(before);
+    const wordAfter = c === "_" && after !== undefined && /[\p{L}\p{N}]/u.test(after);
+    if (rightFlanking && !wordAfter && !tooLong) {
+      const tag = c === "~" ? "del" : double ? "strong" : "em";
+      return { tag, start, end: at, next: at + width };
+    }
+    j = at + (tooLong ? 2 : 1);
+  }
+  return null;
+}
+
+function linkAt(text, i) {
+  let depth = 0;
+  let j = i;
+  for (; j < text.length; j += 1) {
+    if (text[j] === "\\") j += 1;
+    else if (text[j] === "[") depth += 1;
+    else if (text[j] === "]") {
+      depth -= 1;
+      if (depth === 0) break;
+    }
+  }
+  if (j >= text.length || text[j + 1] !== "(") return null;
+  const rest = /^\(\s*<?([^\s<>()]*(?:\([^\s<>()]*\)[^\s<>()]*)*)>?(?:\s+"[^"]*")?\s*\)/.exec(
+    text.slice(j + 1),
+  );
+  if (!rest) return null;
+  const start = text[i - 1] === "!" && i > 0 ? i - 1 : i;
+  return {
+    label: text.slice(i + 1, j),
+    url: rest[1],
+    next: j + 1 + rest[0].length,
+    image: start !== i,
+  };
+}

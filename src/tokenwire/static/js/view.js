@@ -1,0 +1,275 @@
+// The message log on screen. Changes are drawn once per animation frame, and a streaming
+// reply's text is revealed a few characters per frame so that it grows smoothly however the
+// network bunches the deltas. The view follows the newest text unless the reader has
+// scrolled up; then a "Latest" button brings them back.
+
+import { Chat, FINAL } from "./chat.js";
+import { announce, h, icon } from "./dom.js";
+import { replyErrorText } from "./errors.js";
+import { renderMarkdown } from "./markdown.js";
+
+const STICK_PX = 48;
+const IMAGE_URL = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]+$/;
+const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+
+function sortKey(message) {
+  // Ids are UUIDv7, which sort by creation time; messages not yet acknowledged go last.
+  return message.pending ? `~${message.id}` : message.id;
+}
+
+export class ChatView {
+  constructor({ log, scroller, jump, onRetryReply }) {
+    this.log = log;
+    this.scroller = scroller;
+    this.jump = jump;
+    this.onRetryReply = onRetryReply;
+    this.nodes = new Map(); // message id -> {el, body, meta, shown, rendered, key}
+    this.dirty = new Set();
+    this.frame = null;
+    this.stick = true;
+    this.chat = null;
+    this.unsubscribe = null;
+    scroller.addEventListener("scroll", () => this.scrolled(), { passive: true });
+    jump.addEventListener("click", () => this.toBottom(true));
+    log.addEventListener("click", (event) => this.clicked(event));
+  }
+
+  /** Show `chat` (or nothing, for null), replacing whatever was shown. */
+  bind(chat) {
+    this.unsubscribe?.();
+    this.log.replaceChildren();
+    this.nodes.clear();
+    this.dirty.clear();
+    this.chat = chat;
+    this.stick = true;
+    this.jump.hidden = true;
+    if (!chat) return;
+    for (const message of chat.messages.values()) this.changed(message, "add");
+    this.unsubscribe = chat.subscribe((message, change) => this.changed(message, change));
+  }
+
+  changed(message, change) {
+    if (change === "remove") {
+      this.nodes.get(message.id)?.el.remove();
+      this.nodes.delete(message.id);
+      this.dirty.delete(message.id);
+      return;
+    }
+    if (!this.nodes.has(message.id)) this.insert(message);
+    this.dirty.add(message.id);
+    this.schedule();
+  }
+
+  insert(message) {
+    const node = this.create(message);
+    // Text that was already there when the message appeared shows at once, not animated.
+    node.shown = Chat.shown(message).length;
+    this.nodes.set(message.id, node);
+    let before = null;
+    for (const other of this.nodes.values()) {
+      if (other !== node && other.key > node.key && (!before || other.key < before.key)) {
+        before = other;
+      }
+    }
+    this.log.insertBefore(node.el, before ? before.el : null);
+  }
+
+  create(message) {
+    const user = message.role === "user";
+    const body = h("div", { class: user ? "msg-body plain" : "msg-body md" });
+    const meta = h("div", { class: "msg-meta" });
+    const label = h("span", { class: "visually-hidden" }, user ? "You said:" : "Assistant:");
+    const el = h(
+      "article",
+      {
+        class: `msg ${message.role}`,
+        dataset: { role: message.role, messageId: message.id },
+      },
+      label,
+    );
+    if (user) {
+      const images = h("div", { class: "msg-images" });
+      el.append(h("div", { class: "bubble" }, images, body), meta);
+      return { el, body, meta, images, key: sortKey(message), rendered: null };
+    }
+    const typing = h(
+      "div",
+      { class: "typing", "aria-hidden": "true" },
+      h("span"),
+      h("span"),
+      h("span"),
+    );
+    el.append(
+      h("div", { class: "avatar", "aria-hidden": "true" }),
+      h("div", { class: "msg-main" }, body, typing, meta),
+    );
+    return { el, body, meta, typing, key: sortKey(message), rendered: null };
+  }
+
+  schedule() {
+    if (this.frame !== null) return;
+    // Hidden tabs get no animation frames; a timer keeps them current all the same.
+    this.frame =
+      document.visibilityState === "hidden"
+        ? setTimeout(() => this.flush(), 100)
+        : requestAnimationFrame(() => this.flush());
+  }
+
+  flush() {
+    this.frame = null;
+    const again = new Set();
+    for (const id of this.dirty) {
+      const message = this.chat?.get(id);
+      const node = this.nodes.get(id);
+      if (!message || !node) continue;
+      if (this.draw(message, node)) again.add(id);
+    }
+    this.dirty = again;
+    if (this.stick) this.toBottom(false);
+    else this.jump.hidden = false;
+    if (again.size) this.schedule();
+  }
+
+  /** Draw one message; true when its text is still being revealed. */
+  draw(message, node) {
+    const { el } = node;
+    el.dataset.status = message.status;
+    if (message.role === "user") {
+      el.classList.toggle("pending", message.pending);
+      if (node.rendered !== message.text) {
+        node.body.textContent = message.text;
+        node.rendered = message.text;
+      }
+      this.drawImages(message, node);
+      node.meta.textContent = message.pending ? "Sending…" : "";
+      return false;
+    }
+    const streaming = message.status === "streaming";
+    el.setAttribute("aria-busy", streaming ? "true" : "false");
+    const target = Chat.shown(message);
+    let shown = Math.min(node.shown, target.length);
+    if (shown < target.length) {
+      if (reducedMotion.matches || document.visibilityState === "hidden") shown = target.length;
+      else {
+        const backlog = target.length - shown;
+        shown += streaming ? Math.max(3, Math.ceil(backlog / 8)) : Math.max(24, Math.ceil(backlog / 3));
+        shown = Math.min(shown, target.length);
+        // Never cut a surrogate pair: half an emoji would flash as a replacement glyph.
+        const code = target.charCodeAt(shown);
+        if (shown < target.length && code >= 0xdc00 && code <= 0xdfff) shown += 1;
+      }
+    }
+    node.shown = shown;
+    const visible = target.slice(0, shown);
+    if (visible !== node.rendered) {
+      node.body.replaceChildren(renderMarkdown(visible));
+      node.rendered = visible;
+    }
+    const revealing = shown < target.length;
+    el.classList.toggle("streaming", streaming || revealing);
+    el.classList.toggle("empty", !visible);
+    node.typing.hidden = !streaming;
+    this.drawMeta(message, node, revealing);
+    return revealing;
+  }
+
+  drawImages(message, node) {
+    const urls = message.images.filter((url) => typeof url === "string" && IMAGE_URL.test(url));
+    if (node.images.childElementCount === urls.length) return;
+    node.images.replaceChildren(
+      ...urls.map((url, n) => h("img", { src: url, alt: `Attached image ${n + 1}`, loading: "lazy" })),
+    );
+    node.images.hidden = urls.length === 0;
+  }
+
+  drawMeta(message, node, revealing) {
+    const state = `${message.status}|${message.queue}|${revealing}`;
+    if (node.metaState === state) return;
+    const first = node.metaState === undefined;
+    node.metaState = state;
+    const parts = [];
+    if (message.status === "streaming" && message.queue) {
+      parts.push(h("span", { class: "queued" }, queueText(message.queue)));
+    }
+    if (message.status === "cancelled") {
+      parts.push(h("span", { class: "tag tag-muted" }, "Stopped"));
+      if (!first) announce("Reply stopped.");
+    }
+    if (message.status === "error" || message.status === "interrupted") {
+      const text = replyErrorText(message.error);
+      parts.push(
+        h("p", { class: "reply-error" }, text),
+        h(
+          "button",
+          { type: "button", class: "btn btn-small", dataset: { action: "retry-reply" } },
+          icon("retry"),
+          "Try again",
+        ),
+      );
+      if (!first) announce(text);
+    }
+    if (FINAL.has(message.status) && !revealing && message.text) {
+      parts.push(
+        h(
+          "button",
+          {
+            type: "button",
+            class: "icon-btn icon-btn-small msg-copy",
+            dataset: { action: "copy-reply" },
+            "aria-label": "Copy the reply",
+            title: "Copy",
+          },
+          icon("copy"),
+        ),
+      );
+    }
+    node.meta.replaceChildren(...parts);
+  }
+
+  clicked(event) {
+    const button = event.target.closest("button");
+    if (!button || !this.log.contains(button)) return;
+    const article = button.closest("article");
+    const message = article && this.chat?.get(article.dataset.messageId);
+    if (button.dataset.copy === "code") {
+      const code = button.closest(".codeblock")?.querySelector("code")?.textContent ?? "";
+      copy(code, button);
+    } else if (button.dataset.action === "copy-reply" && message) {
+      copy(message.text, button);
+    } else if (button.dataset.action === "retry-reply" && message) {
+      this.onRetryReply(message);
+    }
+  }
+
+  scrolled() {
+    const { scrollTop, scrollHeight, clientHeight } = this.scroller;
+    this.stick = scrollHeight - scrollTop - clientHeight < STICK_PX;
+    if (this.stick) this.jump.hidden = true;
+  }
+
+  /** Scroll to the newest text; `smooth` for a jump the reader asked for. */
+  toBottom(smooth) {
+    this.stick = true;
+    this.jump.hidden = true;
+    this.scroller.scrollTo({ top: this.scroller.scrollHeight, behavior: smooth ? "smooth" : "instant" });
+  }
+}
+
+function queueText(position) {
+  return position === 1 ? "Waiting for the model — you're next" : `Waiting for the model — ${position - 1} ahead`;
+}
+
+async function copy(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    return; // no clipboard outside a secure context: nothing to confirm
+  }
+  button.classList.add("copied");
+  if (button.dataset.copy) button.textContent = "Copied";
+  announce("Copied to the clipboard.");
+  setTimeout(() => {
+    button.classList.remove("copied");
+    if (button.dataset.copy) button.textContent = "Copy";
+  }, 1500);
+}

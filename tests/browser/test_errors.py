@@ -1,0 +1,157 @@
+"""When things go wrong: a message too large to send (413) is explained in plain words with
+the message and its image kept and a retry; a server that goes away mid-reply shows the reply
+as interrupted, the badge goes offline, and the page reconnects when the server is back."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext
+
+from tests.browser.pages import ChatPage, new_conversation, stored, words
+from tests.conftest import ServerFactory
+from tests.helpers.server import Server, start_server
+
+BODY_LIMIT = 8192  # the server's request body limit: a larger image cannot be sent
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG of random pixels: it does not compress, so its size is about w*h*3."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + os.urandom(width * 3) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture(scope="module")
+def image_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = start_server(
+        tmp_path_factory.mktemp("images"),
+        {"TOKENWIRE_MAX_BODY_BYTES": str(BODY_LIMIT), "TOKENWIRE_SCRIPTED_DELAY_MS": "20"},
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(10_000)
+    yield ctx
+    ctx.close()
+
+
+def test_image_errors_are_explained_and_the_message_is_kept(
+    context: BrowserContext, image_server: Server, screenshots: Path
+) -> None:
+    chat = ChatPage.open(context, image_server.url, image_server.token)
+    page = chat.page
+    page.wait_for_selector("#welcome:not([hidden])")
+    question = "What is in this picture?"
+
+    big = png(64, 64)
+    assert len(big) > BODY_LIMIT
+    page.fill("#input", question)
+    page.set_input_files(
+        "#file-input", [{"name": "big.png", "mimeType": "image/png", "buffer": big}]
+    )
+    page.wait_for_selector("#attachments li")
+    page.press("#input", "Enter")
+    page.wait_for_selector("#send-error:not([hidden])")
+    assert page.inner_text("#send-error-text") == (
+        "The message and its images are too large to send together. "
+        "Remove an image or use smaller ones."
+    )
+    assert page.input_value("#input") == question, "the message stays in the box"
+    assert page.locator("#attachments li").count() == 1, "and so does the image"
+    assert page.is_visible("#retry")
+    assert page.locator("article.user").count() == 0
+    page.mouse.move(0, 0)
+    page.screenshot(path=screenshots / "error.png")
+
+    # Retry sends the same draft again (it is still too large, and says so again).
+    page.click("#retry")
+    page.wait_for_selector("#send-error:not([hidden])")
+    assert "too large" in page.inner_text("#send-error-text")
+    assert page.input_value("#input") == question
+
+    page.click(".attachment-remove")
+    # A file that is not a picture at all is refused before it is sent.
+    page.set_input_files(
+        "#file-input", [{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}]
+    )
+    page.wait_for_function(
+        "() => document.getElementById('send-error-text').textContent.includes('notes.txt')"
+    )
+    assert page.locator("#attachments li").count() == 0
+
+    # A small picture goes through and shows in the question.
+    page.set_input_files(
+        "#file-input", [{"name": "small.png", "mimeType": "image/png", "buffer": png(8, 8)}]
+    )
+    page.wait_for_selector("#attachments li")
+    page.press("#input", "Enter")
+    mid = chat.new_reply([])
+    assert chat.watch(mid)[-1].status == "complete"
+    assert page.is_hidden("#send-error")
+    assert page.input_value("#input") == ""
+    page.wait_for_selector('article.user .msg-images img[src^="data:image/png;base64,"]')
+    reply = stored(image_server, mid)
+    with image_server.client() as client:
+        question_row = client.get(f"/api/v1/messages/{reply['reply_to']}").json()
+    assert question_row["content"] == question
+    assert len(question_row["images"]) == 1
+    assert chat.errors == []
+
+
+def test_server_gone_mid_reply_then_back(
+    context: BrowserContext, server_factory: ServerFactory, screenshots: Path
+) -> None:
+    server = server_factory(shutdown_grace_s=0, scripted_delay_ms=40, scripted_chunk_words=1)
+    cid = new_conversation(server, "Through a restart")
+    chat = ChatPage.open(context, server.url, server.token, cid)
+    chat.wait_connected()
+    text = words(300, "x")
+    chat.send(text)
+    mid = chat.new_reply([])
+    chat.wait_length(mid, 60)
+    server.stop()  # SIGTERM: replies still running end as interrupted, partial text kept
+    assert chat.watch(mid)[-1].status == "interrupted"
+    chat.page.wait_for_selector('#badge[data-state="offline"]')
+    article = f'article[data-message-id="{mid}"]'
+    assert "interrupted" in chat.page.inner_text(f"{article} .reply-error")
+    chat.page.screenshot(path=screenshots / "error-interrupted.png")
+
+    back = start_server(
+        server.data_dir,
+        {"TOKENWIRE_TOKEN": server.token, "TOKENWIRE_SCRIPTED_DELAY_MS": "20"},
+        port=server.port,
+    )
+    try:
+        chat.wait_connected(timeout=20)
+        # The same address and token as before the restart.
+        reply = stored(server, mid)
+        assert reply["status"] == "interrupted"
+        assert 0 < len(reply["content"]) < len(text)
+        assert chat.wait_text(mid, reply["content"]) == reply["content"]
+        # "Try again" asks the same question once more, on the server that is back.
+        chat.page.click(f'{article} [data-action="retry-reply"]')
+        retried = chat.new_reply([mid])
+        assert chat.watch(retried)[-1].status == "complete"
+        assert stored(server, retried)["content"] == text
+    finally:
+        back.stop()
