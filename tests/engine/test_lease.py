@@ -1,0 +1,89 @@
+"""Leases and commands between instances, against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from tokenwire.engine.commands import Commands
+from tokenwire.engine.lease import Leases
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def redis(redis_server: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server)
+    yield client
+    await client.aclose()
+
+
+def leases_of(redis: Redis, prefix: str, instance: str, ttl_s: float = 5.0) -> Leases:
+    return Leases(redis, prefix=prefix, instance=instance, ttl_s=ttl_s)
+
+
+async def test_one_instance_holds_a_lease_and_only_it_renews_or_releases_it(
+    redis: Redis, redis_prefix: str
+) -> None:
+    a, b = leases_of(redis, redis_prefix, "a"), leases_of(redis, redis_prefix, "b")
+    assert await a.acquire("m1")
+    assert not await b.acquire("m1")
+    assert await a.holds("m1")
+    assert not await b.holds("m1")
+    assert await b.renew(["m1"]) == {"m1"}, "b never held it"
+    await b.release("m1")
+    assert await a.holds("m1"), "b cannot release a's lease"
+    assert await a.renew(["m1"]) == set()
+    assert await a.unowned(["m1", "m2"]) == ["m2"]
+    await a.release("m1")
+    assert await b.acquire("m1")
+
+
+async def test_a_lease_that_is_not_renewed_lapses_and_can_be_taken(
+    redis: Redis, redis_prefix: str
+) -> None:
+    a = leases_of(redis, redis_prefix, "a", ttl_s=0.2)
+    b = leases_of(redis, redis_prefix, "b", ttl_s=0.2)
+    assert await a.acquire("m1")
+    await asyncio.sleep(0.1)
+    assert await a.renew(["m1"]) == set()
+    await asyncio.sleep(0.15)
+    assert not await b.acquire("m1"), "renewed: still a's"
+    await asyncio.sleep(0.3)
+    assert await b.acquire("m1")
+    assert await a.renew(["m1"]) == {"m1"}, "a learns that it lost it"
+
+
+async def test_a_cancel_reaches_every_instance_and_stays_readable(
+    redis: Redis, redis_prefix: str
+) -> None:
+    heard: list[tuple[str, str]] = []
+    both = asyncio.Event()
+
+    def hear(instance: str) -> Callable[[str], None]:
+        def on_cancel(message_id: str) -> None:
+            heard.append((instance, message_id))
+            if len(heard) == 2:
+                both.set()
+
+        return on_cancel
+
+    here, there = Commands(redis, prefix=redis_prefix), Commands(redis, prefix=redis_prefix)
+    await here.start(hear("here"))
+    await there.start(hear("there"))
+    try:
+        await here.cancel("m1")
+        await asyncio.wait_for(both.wait(), 5)
+        assert sorted(heard) == [("here", "m1"), ("there", "m1")]
+        assert await there.cancelled(["m1", "m2"]) == {"m1"}
+    finally:
+        await here.close()
+        await there.close()
