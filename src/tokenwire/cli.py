@@ -140,6 +140,23 @@ def gateway(
     )
 
 
+@app.command()
+def chat(
+    url: Annotated[
+        str | None, typer.Option(help="Server URL (default: the one `serve` runs here).")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="Bearer token (default: TOKENWIRE_TOKEN, or serve's).")
+    ] = None,
+    conversation: Annotated[str | None, typer.Option(help="Conversation id to open.")] = None,
+    persona: Annotated[str | None, typer.Option(help="Persona of new conversations.")] = None,
+) -> None:
+    """Chat in the terminal: replies stream in, Ctrl-C stops one (docs/client.md)."""
+    from tokenwire.chat import run
+
+    run(url=url, token=token, conversation=conversation, persona=persona)
+
+
 @users_app.command("create")
 def users_create(name: str) -> None:
     """Create a user; the new token is the last line printed (only its hash is stored)."""

@@ -153,6 +153,15 @@ class AsyncTokenwire:
             "GET", f"/api/v1/conversations/{conversation_id}", Conversation
         )
 
+    async def update_conversation(
+        self, conversation_id: str, *, title: str | None = None, persona: str | None = None
+    ) -> Conversation:
+        """Rename a conversation or give it another persona (the fields given change)."""
+        body = _params(title=title, persona=persona)
+        return await self._rest.call(
+            "PATCH", f"/api/v1/conversations/{conversation_id}", Conversation, json=body
+        )
+
     async def delete_conversation(self, conversation_id: str) -> None:
         await self._rest.request("DELETE", f"/api/v1/conversations/{conversation_id}")
 

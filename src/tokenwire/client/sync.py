@@ -81,9 +81,13 @@ class SyncReplyStream:
     def result(self) -> Reply:
         return self._runner.run(self._stream.result())
 
-    def cancel(self) -> None:
-        """Ask the server to stop the reply; iteration then ends with status CANCELLED."""
-        self._runner.run(self._stream.cancel())
+    def cancel(self, *, wait: bool = True) -> None:
+        """Ask the server to stop the reply; iteration then ends with status CANCELLED.
+        With ``wait=False`` the request is made in the background (it retries while the
+        server is away, and the iteration shows its effect)."""
+        future = self._runner.submit(self._stream.cancel())
+        if wait:
+            future.result()
 
     def close(self) -> None:
         self._runner.run(self._stream.aclose())
@@ -97,6 +101,7 @@ class Tokenwire:
     """Blocking client; takes the same arguments as ``AsyncTokenwire``."""
 
     def __init__(self, base_url: str, token: str, **options: Any) -> None:
+        self.base_url = base_url.rstrip("/")
         self._runner = _LoopThread()
 
         async def make() -> AsyncTokenwire:
@@ -133,6 +138,16 @@ class Tokenwire:
 
     def conversation(self, conversation_id: str) -> Conversation:
         return self._runner.run(self._client.conversation(conversation_id))
+
+    def update_conversation(
+        self, conversation_id: str, *, title: str | None = None, persona: str | None = None
+    ) -> Conversation:
+        return self._runner.run(
+            self._client.update_conversation(conversation_id, title=title, persona=persona)
+        )
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        self._runner.run(self._client.delete_conversation(conversation_id))
 
     def history(
         self, conversation_id: str, *, limit: int = 100, before: str | None = None
