@@ -19,7 +19,9 @@ that clients were sent: more than the last checkpoint, and exactly what they hav
   text arrive again.
 - ``takeover=interrupt``, a pending cancel, or no stream (expired, or Redis lost it: then
   nobody knows which seqs clients saw, so nothing may be added): the reply ends now,
-  ``interrupted`` (or ``cancelled``), with the text it has.
+  ``interrupted`` (or ``cancelled``), with the text it has. So does a reply whose stream has
+  its end but whose row does not (the database failed the owner's last write): the row gets
+  the stream's whole text.
 
 Either way no reply stays ``streaming`` while some instance is up.
 """
@@ -157,12 +159,13 @@ class Sweeper:
         except LogMiss:
             events = []
         stop: StopReason | None = None
-        if events and not is_terminal(events[-1]):
-            state = rebuild(current.id, events)
-            if self._settings.takeover == "interrupt":
+        if events:
+            ended = is_terminal(events[-1])  # its owner could not write the row's end
+            state = rebuild(current.id, events[:-1] if ended else events)
+            if ended or self._settings.takeover == "interrupt":
                 stop = "interrupted"
         else:
-            # Without the stream (or after its end) only the checkpoint is known.
+            # Without the stream only the checkpoint is known, and not which seqs clients saw.
             state = Checkpoint(current.id, current.content, current.marks, current.last_seq)
             stop = "interrupted"
         if await self._cluster.commands.cancelled([current.id]):
