@@ -251,3 +251,11 @@ async def test_a_file_that_is_not_a_model_fails_the_reply(tmp_path: Path, preloa
         assert caught.value.code == "model_unavailable"
     finally:
         await provider.aclose()
+
+
+async def test_a_closed_provider_refuses_replies() -> None:
+    provider = LlamaProvider(model_path=default_model_path())
+    await provider.aclose()
+    await provider.aclose()  # idempotent
+    with pytest.raises(ProviderError, match="shut down"):
+        await collect(provider, ask("Hi"))

@@ -110,11 +110,9 @@ class LlamaProvider:
         await loop.run_in_executor(self._executor, self._unload)
         self._executor.shutdown(wait=False)
 
-    async def load(self) -> None:
-        """Load the model now rather than on the first request."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
-
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        if self._closed:
+            raise ProviderError("the model is shut down", code="model_unavailable", retryable=True)
         ticket = self.queue.join()
         future: asyncio.Future[None] | None = None
         stop = threading.Event()
