@@ -116,9 +116,10 @@ class OpenAIProvider:
         temperature = request.temperature if request.temperature is not None else self._temperature
         if temperature is not None:
             body["temperature"] = temperature
-        max_tokens = request.max_tokens or self._max_tokens
-        if max_tokens is not None:
-            body["max_tokens"] = max_tokens
+        # The configured limit caps what a request may ask for, as for the embedded model.
+        limits = [n for n in (request.max_tokens, self._max_tokens) if n is not None]
+        if limits:
+            body["max_tokens"] = min(limits)
         return body
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
