@@ -64,8 +64,9 @@ CASES = [
         '<div class="codeblock"><div class="codeblock-head"><span class="codeblock-lang">js</span>'
         '<button type="button" class="copy-btn" data-copy="code" '
         'aria-label="Copy js to the clipboard">Copy</button></div>'
-        '<pre tabindex="0"><code class="language-js">'
-        "let a = '&lt;b&gt;' &amp;&amp; 1;</code></pre></div>",
+        '<pre tabindex="0"><code class="language-js"><span class="tok-k">let</span> a = '
+        '<span class="tok-s">\'&lt;b&gt;\'</span> &amp;&amp; <span class="tok-n">1</span>;'
+        "</code></pre></div>",
     ),
     (
         "| a | b |\n|---|--:|\n| 1 | 2 |",
@@ -104,8 +105,36 @@ def test_render(page: Page, source: str, html: str) -> None:
     assert page.evaluate(RENDER, source) == html
 
 
+HIGHLIGHT = [
+    (
+        "py",
+        'def f(x):  # "note"\n    return len("a#b") + 0x1F',
+        '<span class="tok-k">def</span> <span class="tok-f">f</span>(x):  '
+        '<span class="tok-c"># "note"</span>\n    <span class="tok-k">return</span> '
+        '<span class="tok-f">len</span>(<span class="tok-s">"a#b"</span>) + '
+        '<span class="tok-n">0x1F</span>',
+    ),
+    (
+        "ts",
+        "const s = `<img src=x onerror=alert(1)>`; // done",
+        '<span class="tok-k">const</span> s = <span class="tok-s">`&lt;img src=x '
+        'onerror=alert(1)&gt;`</span>; <span class="tok-c">// done</span>',
+    ),
+    ("brainfuck", "<script>+-</script>", "&lt;script&gt;+-&lt;/script&gt;"),
+    ("py", 'x = "unterminated', 'x = "unterminated'),
+]
+
+
+@pytest.mark.parametrize(("lang", "code", "html"), HIGHLIGHT, ids=[c[0] for c in HIGHLIGHT])
+def test_code_is_coloured_by_tokens_that_stay_text(
+    page: Page, lang: str, code: str, html: str
+) -> None:
+    got = page.evaluate(RENDER, f"```{lang}\n{code}\n```")
+    assert got.split("<code")[1].split(">", 1)[1].removesuffix("</code></pre></div>") == html
+
+
 def test_an_unclosed_fence_is_an_open_code_block(page: Page) -> None:
     # While a reply streams, its code block has not closed yet.
-    html = page.evaluate(RENDER, "Here:\n\n```py\nprint(1)\n")
+    html = page.evaluate(RENDER, "Here:\n\n```text\nprint(1)\n")
     assert '<div class="codeblock" data-open="true">' in html
-    assert '<code class="language-py">print(1)\n</code>' in html
+    assert '<code class="language-text">print(1)\n</code>' in html

@@ -97,6 +97,37 @@ def test_stop_keeps_the_partial_reply(context: BrowserContext, chat_server: Serv
     assert chat.wait_text(second, reply["content"]) == reply["content"]
 
 
+GAP = (
+    "() => { const s = document.getElementById('scroller');"
+    " return s.scrollHeight - s.scrollTop - s.clientHeight; }"
+)
+
+
+def test_the_view_follows_the_reply_unless_the_reader_scrolled_up(
+    context: BrowserContext, chat_server: Server
+) -> None:
+    chat = ChatPage.open(context, chat_server.url, chat_server.token)
+    page = chat.page
+    page.wait_for_selector("#welcome:not([hidden])")
+    chat.send(words(600, "a"))
+    mid = chat.new_reply([])
+    chat.wait_length(mid, 300)
+    assert page.evaluate(GAP) < 48, "the view follows the text"
+    page.mouse.move(640, 300)
+    page.mouse.wheel(0, -1500)
+    page.wait_for_selector("#jump", state="visible")
+    held = page.evaluate("document.getElementById('scroller').scrollTop")
+    shown = len(chat.read(mid).text)
+    chat.wait_length(mid, shown + 100)
+    assert page.evaluate("document.getElementById('scroller').scrollTop") == held
+    assert page.evaluate(GAP) > 200, "the text grew below; the view stayed where the reader is"
+    page.click("#jump")
+    page.wait_for_function(f"() => ({GAP})() < 48")
+    page.wait_for_selector("#jump", state="hidden")
+    page.keyboard.press("Escape")
+    assert chat.watch(mid)[-1].status == "cancelled"
+
+
 def test_reload_mid_reply_shows_the_text_so_far_and_streams_to_the_end(
     context: BrowserContext, chat_server: Server
 ) -> None:

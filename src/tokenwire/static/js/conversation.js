@@ -43,10 +43,17 @@ export class ConversationSession {
     document.addEventListener("visibilitychange", this.onVisible);
   }
 
-  /** Load the history, then connect. Throws the ApiError when the history cannot load. */
+  /** Load the history, then connect. When the server cannot be reached the connection still
+   * starts: it retries with backoff and loads the history once it is through. */
   async open() {
     this.status("connecting");
-    await this.refresh();
+    try {
+      await this.refresh();
+    } catch (exc) {
+      if (!(exc instanceof ApiError) || !exc.network) throw exc; // 401 and 404 are handled
+      this.networkFailures += 1;
+      this.status("offline");
+    }
     if (this.closed) return;
     if (this.transport === "ws") this.startSocket();
     else this.startSse();
@@ -143,7 +150,7 @@ export class ConversationSession {
         else this.status("reconnecting");
       },
     });
-    this.status("connected");
+    if (this.networkFailures === 0) this.status("connected");
     this.followStreaming();
     this.pollTimer = setInterval(() => this.poll(), POLL_MS);
   }

@@ -3,14 +3,16 @@
 // It never produces an HTML string: it builds DOM nodes with createElement and puts every
 // piece of source text in with createTextNode. Markup in the source (`<script>`, `<img
 // onerror=…>`) therefore shows as the characters it is made of. The only elements it makes
-// are the fixed set below, and the only attributes are a class, an ordered list's `start`,
-// a table cell's alignment class, and a link's `href`, which must parse as http(s) or mailto.
+// are the fixed set below (and highlight.js's colour spans); the only attributes are a class,
+// an ordered list's `start`, and a link's `href`, which must parse as http(s) or mailto.
 //
 // Supported: paragraphs (single newlines are line breaks, as in chat), ATX headings, fenced
 // code blocks (an unclosed fence, as while a reply streams, runs to the end), indented
 // lists (ordered and not, nested), block quotes, tables, rules; inline code, strong,
 // emphasis, strike-through, links and bare URLs. Images are shown as links: the page
 // fetches nothing a model names.
+
+import { highlight } from "./highlight.js";
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)[^`]*$/;
 const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
@@ -147,7 +149,7 @@ function codeFigure(code, lang, closed) {
   const pre = document.createElement("pre");
   const el = document.createElement("code");
   if (lang) el.className = `language-${lang}`;
-  el.textContent = code;
+  highlight(code, lang, el);
   pre.append(el);
   pre.tabIndex = 0; // a long line scrolls sideways: keyboard users can reach it
   figure.append(head, pre);
