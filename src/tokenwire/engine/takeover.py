@@ -118,11 +118,17 @@ class Sweeper:
     # sweeping ----------------------------------------------------------------------------
 
     async def _sweep_loop(self) -> None:
+        failing = False  # an outage is logged once, not every interval
         while True:
             try:
                 await self.sweep()
+                if failing:
+                    log.warning("sweeping again")
+                failing = False
             except Exception as exc:
-                log.warning("sweep failed: %s", exc)
+                if not failing:
+                    log.warning("sweep failed: %s; retrying every interval", exc)
+                failing = True
             await asyncio.sleep(self._settings.sweep_interval_s)
 
     async def sweep(self) -> None:
