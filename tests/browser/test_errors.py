@@ -4,37 +4,17 @@ as interrupted, the badge goes offline, and the page reconnects when the server 
 
 from __future__ import annotations
 
-import os
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext
 
-from tests.browser.pages import ChatPage, new_conversation, stored, words
+from tests.browser.pages import ChatPage, new_conversation, png, stored, words
 from tests.conftest import ServerFactory
 from tests.helpers.server import Server, start_server
 
 BODY_LIMIT = 8192  # the server's request body limit: a larger image cannot be sent
-
-
-def png(width: int, height: int) -> bytes:
-    """A real PNG of random pixels: it does not compress, so its size is about w*h*3."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + os.urandom(width * 3) for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture(scope="module")

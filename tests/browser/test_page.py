@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import Browser, BrowserContext, Route
 
-from tests.browser.pages import ChatPage, new_conversation, stored
+from tests.browser.pages import ChatPage, new_conversation, png, stored
 from tests.helpers.server import Server, start_server
 
 CODE = '''import asyncio
@@ -180,6 +180,54 @@ def test_model_output_with_script_and_img_onerror_runs_nothing(
     assert page.locator("[onerror], [onload], [onclick]").count() == 0
     # The markdown link with a javascript: target keeps its words, not its target.
     assert "click me" in (page.text_content("article.assistant .msg-body") or "")
+    assert chat.errors == []
+
+
+STRICT_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def test_the_page_runs_under_a_csp_without_unsafe_inline(
+    context: BrowserContext, writer: Server
+) -> None:
+    """No inline script, handler or style: the page works under a strict policy, WebSocket
+    and attached images included, and the browser reports no violation."""
+
+    def with_csp(route: Route) -> None:
+        response = route.fetch()
+        headers = {**response.headers, "content-security-policy": STRICT_CSP}
+        route.fulfill(response=response, headers=headers)
+
+    page = context.new_page()
+    page.route(f"{writer.url}/", with_csp)
+    page.add_init_script(
+        "window.violations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    chat = ChatPage(page)
+    page.goto(f"{writer.url}/?token={writer.token}")
+    page.wait_for_selector("#welcome:not([hidden])")
+    page.fill("#input", QUESTION)
+    page.set_input_files(
+        "#file-input", [{"name": "dot.png", "mimeType": "image/png", "buffer": png(2, 2)}]
+    )
+    page.wait_for_selector("#attachments li img")
+    page.press("#input", "Enter")
+    mid = chat.new_reply([])
+    assert chat.watch(mid)[-1].status == "complete"
+    chat.wait_connected()  # the WebSocket too
+    page.wait_for_selector("article.user .msg-images img")
+    assert page.evaluate("window.violations") == []
+    assert page.evaluate("document.querySelectorAll('[style]').length") == 0
+    # The policy is in force: a style attribute, which the page never uses, is refused.
+    page.evaluate(
+        "document.body.appendChild(document.createElement('b')).setAttribute('style', 'x')"
+    )
+    page.wait_for_function("window.violations.length > 0")
+    assert page.evaluate("window.violations") == ["style-src-attr inline"]
     assert chat.errors == []
 
 
