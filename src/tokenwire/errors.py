@@ -4,6 +4,7 @@
     ├── BadRequest                  400 invalid_request: malformed JSON, frames, fields
     │   └── PayloadTooLarge         413 payload_too_large
     ├── Unauthorized                401 unauthorized: missing or unknown token
+    ├── Forbidden                   403 forbidden: e.g. a WebSocket from a foreign origin
     ├── NotFound                    404 not_found: unknown ids, and other users' resources
     ├── Conflict                    409 conflict
     ├── Unprocessable               422 unprocessable: well-formed but unusable input
@@ -54,6 +55,13 @@ class PayloadTooLarge(BadRequest):
 class Unauthorized(TokenwireError):
     code = "unauthorized"
     status = 401
+
+
+class Forbidden(TokenwireError):
+    """Refused whoever asks (never for another user's data: that is ``NotFound``)."""
+
+    code = "forbidden"
+    status = 403
 
 
 class NotFound(TokenwireError):

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenwire.errors import TokenwireError
+from tokenwire.errors import Forbidden
 from tokenwire.ops.refusals import refuse
 
 __all__ = ["OriginCheck", "SecurityHeaders", "content_security_policy", "origin_allowed"]
@@ -25,11 +25,10 @@ Reject = Callable[[str], None]  # told the name of the limit that refused a requ
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
-class OriginNotAllowed(TokenwireError):
-    """A browser page of a foreign origin tried to open a WebSocket (403)."""
+class OriginNotAllowed(Forbidden):
+    """A browser page of a foreign origin tried to open a WebSocket."""
 
     code = "origin_not_allowed"
-    status = 403
 
 
 def content_security_policy(host: str | None) -> str:
