@@ -84,7 +84,10 @@ export class ConversationSession {
       onEvent: (event) => this.received(event),
       onOpen: () => this.socketOpened(),
       onDrop: (info) => this.socketDropped(info),
-      onFrameError: (frame) => console.warn("tokenwire: socket error frame", frame),
+      onFrameError: (frame) => {
+        // The server could not follow a reply for us: the stored copy says where it stands.
+        if (frame.message_id) this.refresh().catch(() => {});
+      },
     });
     this.socket.start();
   }
