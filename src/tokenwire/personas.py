@@ -31,7 +31,10 @@ from tokenwire.errors import TokenwireError, Unprocessable
 from tokenwire.settings import Settings
 from tokenwire.store.records import Conversation
 
-__all__ = ["BUILTIN", "Persona", "Personas"]
+__all__ = ["BUILTIN", "SYSTEM_KEY", "Persona", "Personas"]
+
+# The metadata key under which a client's own system text is kept.
+SYSTEM_KEY = "system"
 
 # Context is for the model to read, not a channel for arbitrary payloads: keep it short.
 _MAX_CONTEXT_ITEMS = 20
@@ -117,13 +120,18 @@ class Personas:
         return persona
 
     def system_prompt(self, conversation: Conversation) -> str | None:
-        """The system prompt for a turn of ``conversation``: its persona's prompt followed by
-        the conversation's context; None when there is neither."""
+        """The system prompt for a turn of ``conversation``: its persona's prompt, the system
+        text its client gave (``metadata.system``: OpenAI and AI SDK clients send one), then
+        the conversation's context; None when there is none of these."""
         persona = self.get(conversation.persona)
-        context = _context_lines(conversation.metadata)
+        metadata = dict(conversation.metadata)
+        given = metadata.pop(SYSTEM_KEY, None)
+        context = _context_lines(metadata)
         parts: list[str] = []
         if persona is not None:
             parts.append(persona.system_prompt)
+        if isinstance(given, str) and given.strip():
+            parts.append(given.strip())
         if context:
             parts.append("Context for this conversation:\n" + "\n".join(context))
         return "\n\n".join(parts) or None

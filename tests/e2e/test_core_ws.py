@@ -106,8 +106,10 @@ def test_malformed_frames_get_error_frames_and_the_socket_keeps_working(server: 
         assert recv(ws)["error"]["code"] == "invalid_frame"
         ws.send(b"\x00\x01")
         assert recv(ws)["error"]["code"] == "unsupported_frame"
-        ws.send('{"type":"message.send","content":"   "}')
-        assert recv(ws)["error"]["code"] == "empty_content"
+        ws.send('{"type":"message.send","content":"   ","client_message_id":"blank-1"}')
+        blank = recv(ws)
+        assert blank["error"]["code"] == "empty_content"
+        assert blank["client_message_id"] == "blank-1"
         ws.send('{"type":"message.cancel","message_id":"00000000-0000-7000-8000-000000000000"}')
         error = recv(ws)
         assert error["error"]["code"] == "not_found"

@@ -76,7 +76,7 @@ def start_server(
 ) -> Server:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    token = "tw_test_" + os.urandom(8).hex()
+    token = (env or {}).get("TOKENWIRE_TOKEN") or "tw_test_" + os.urandom(8).hex()
     full_env = {
         **os.environ,
         "TOKENWIRE_DATA_DIR": str(data_dir),

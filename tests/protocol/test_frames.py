@@ -21,6 +21,9 @@ def test_valid_frames() -> None:
     assert decode_client_frame(
         '{"type":"message.send","content":"hi","client_message_id":"c"}'
     ) == Send("hi", "c")
+    assert decode_client_frame(
+        '{"type":"message.send","content":"look","images":["data:image/png;base64,AA=="]}'
+    ) == Send("look", None, ("data:image/png;base64,AA==",))
     assert decode_client_frame('{"type":"message.cancel","message_id":"m"}') == Cancel("m")
     assert decode_client_frame('{"type":"stream.resume","message_id":"m","after":4}') == Resume(
         "m", 4
@@ -52,6 +55,10 @@ def test_server_frames() -> None:
     assert (
         error_frame("invalid_json", "bad")
         == b'{"type":"error","error":{"code":"invalid_json","message":"bad"}}'
+    )
+    assert error_frame("empty_content", "empty", client_message_id="c1") == (
+        b'{"type":"error","error":{"code":"empty_content","message":"empty"},'
+        b'"client_message_id":"c1"}'
     )
     assert error_frame("not_found", "gone", ref="m1") == (
         b'{"type":"error","error":{"code":"not_found","message":"gone"},"message_id":"m1"}'

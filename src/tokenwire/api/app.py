@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from tokenwire import __version__
-from tokenwire.api import conversations, errors, health, messages, ops, ws
+from tokenwire.api import conversations, errors, health, messages, ops, personas, ws
 from tokenwire.api.dialects import (
     chat_image,
     consultation,
@@ -25,6 +25,7 @@ from tokenwire.engine import Engine
 from tokenwire.engine.cluster import create_cluster
 from tokenwire.log.factory import create_event_log
 from tokenwire.ops import Operations
+from tokenwire.personas import Personas
 from tokenwire.providers import create_provider
 from tokenwire.settings import Settings
 from tokenwire.store import SQLStore
@@ -42,11 +43,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events = create_event_log(settings)
         provider = create_provider(settings)
         operations.watch(provider)
+        app.state.personas = Personas.from_settings(settings)
         engine = Engine(
             settings=settings,
             store=store,
             events=events,
             provider=provider,
+            personas=app.state.personas,
             hooks=operations.hooks,
             admission=operations.limiter,
             cluster=create_cluster(settings, events),
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ops.router)
     app.include_router(conversations.router)
+    app.include_router(personas.router)
     app.include_router(messages.router)
     app.include_router(ws.router)
     app.include_router(consultation.router)

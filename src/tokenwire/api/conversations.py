@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep, StoreDep
+from tokenwire.api.personas import PersonasDep
 from tokenwire.api.schemas import CreateConversation, UpdateConversation, conversation_json
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
@@ -14,8 +15,10 @@ router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
 @router.post("/conversations", status_code=201)
 async def create_conversation(
-    body: CreateConversation, user: CurrentUser, store: StoreDep
+    body: CreateConversation, user: CurrentUser, store: StoreDep, personas: PersonasDep
 ) -> dict[str, Any]:
+    if body.persona is not None:
+        personas.require(body.persona)  # 422 naming the known ones
     conversation = await store.create_conversation(
         user.id, title=body.title, persona=body.persona, model=body.model, metadata=body.metadata
     )
@@ -40,8 +43,10 @@ async def get_conversation(cid: str, user: CurrentUser, store: StoreDep) -> dict
 
 @router.patch("/conversations/{cid}")
 async def update_conversation(
-    cid: str, body: UpdateConversation, user: CurrentUser, store: StoreDep
+    cid: str, body: UpdateConversation, user: CurrentUser, store: StoreDep, personas: PersonasDep
 ) -> dict[str, Any]:
+    if body.persona is not None:
+        personas.require(body.persona)
     changes = body.model_dump(exclude_unset=True)
     conversation = await store.update_conversation(user.id, cid, **changes)
     return conversation_json(conversation)

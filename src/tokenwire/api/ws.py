@@ -126,7 +126,9 @@ class Session:
                 await self._handle(frame)
             except TokenwireError as exc:
                 ref = getattr(frame, "message_id", None)
-                await self.send(frames.error_frame(exc.code, exc.message, ref=ref))
+                sent = getattr(frame, "client_message_id", None)
+                error = frames.error_frame(exc.code, exc.message, ref=ref, client_message_id=sent)
+                await self.send(error)
 
     async def _handle(self, frame: frames.ClientFrame) -> None:
         if isinstance(frame, frames.Ping):
@@ -137,6 +139,7 @@ class Session:
                 self.conversation.id,
                 frame.content,
                 client_message_id=frame.client_message_id,
+                images=frame.images,
             )
             if not turn.created:
                 # A retried send: no new reply starts, so replay the first one to this socket.

@@ -19,18 +19,19 @@ from tokenwire.engine.cluster import Cluster, Lease
 from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.engine.run import Run, StopReason
 from tokenwire.engine.takeover import Sweeper
-from tokenwire.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable
+from tokenwire.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, Unprocessable
 from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
+from tokenwire.personas import Personas
 from tokenwire.protocol.events import Event, is_terminal
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
+from tokenwire.providers.images import validate_images
 from tokenwire.settings import Settings
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
 from tokenwire.store.store import Checkpoint, Outcome, SQLStore
 
 log = logging.getLogger("tokenwire.engine")
 
-SystemPrompt = Callable[[Conversation], str | None]
 Release = Callable[[], None]
 
 
@@ -51,7 +52,7 @@ class Engine:
         store: SQLStore,
         events: EventLog,
         provider: Provider,
-        system_prompt: SystemPrompt | None = None,
+        personas: Personas | None = None,
         hooks: Hooks | None = None,
         admission: Admission | None = None,
         cluster: Cluster | None = None,
@@ -61,7 +62,7 @@ class Engine:
         self.store = store
         self.events = events
         self.provider = provider
-        self._system_prompt = system_prompt
+        self.personas = personas or Personas.from_settings(settings)
         self.hooks = hooks or Hooks()
         self.admission = admission
         self.runs: dict[MessageId, Run] = {}
@@ -142,10 +143,13 @@ class Engine:
                 " per message",
                 code="too_many_images",
             )
-        if images and not self.provider.supports_images:
-            raise BadRequest(
-                f"the model {self.provider.model} does not take images", code="images_unsupported"
-            )
+        if images:
+            if not self.provider.supports_images:
+                raise Unprocessable(
+                    f"the model {self.provider.model} does not take images",
+                    code="images_unsupported",
+                )
+            images = validate_images(images, max_bytes=self.settings.max_image_bytes)
         conversation = await self.store.get_conversation(user_id, conversation_id)
         release = await self.admission.admit(user_id) if self.admission else None
         try:
@@ -156,7 +160,7 @@ class Engine:
                 content=content,
                 client_message_id=client_message_id,
                 images=images,
-                model=conversation.model or self.provider.model,
+                model=self._model(conversation),
             )
             if turn.created:
                 reply_id = turn.assistant_message.id
@@ -262,9 +266,17 @@ class Engine:
         if release is not None:
             release()
 
+    def _model(self, conversation: Conversation) -> str:
+        """The model a reply asks for: the conversation's, else its persona's, else the
+        provider's own."""
+        persona = self.personas.get(conversation.persona)
+        if conversation.model:
+            return conversation.model
+        return persona.model if persona and persona.model else self.provider.model
+
     async def _request(self, conversation: Conversation, reply: Message) -> GenerationRequest:
         turns: list[ChatTurn] = []
-        system = self._system_prompt(conversation) if self._system_prompt else None
+        system = self.personas.system_prompt(conversation)
         if system:
             turns.append(ChatTurn("system", system))
         for message in await self.store.history(conversation.id, reply.id):
@@ -272,7 +284,12 @@ class Engine:
                 turns.append(ChatTurn("user", message.content, message.images))
             elif message.role == "assistant" and message.content:
                 turns.append(ChatTurn("assistant", message.content))
-        return GenerationRequest(messages=turns, model=conversation.model)
+        persona = self.personas.get(conversation.persona)
+        return GenerationRequest(
+            messages=turns,
+            model=conversation.model or (persona.model if persona else None),
+            temperature=persona.temperature if persona else None,
+        )
 
     # cancelling --------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Canonical WebSocket frames: what a client may send, and the frames only WebSocket has.
 
 Client frames (JSON text):
-    {"type": "message.send", "content": str, "client_message_id"?: str}
+    {"type": "message.send", "content": str, "client_message_id"?: str, "images"?: [str]}
     {"type": "message.cancel", "message_id": str}
     {"type": "stream.resume", "message_id": str, "after": int}
     {"type": "ping"}
@@ -31,6 +31,7 @@ class Send(
 ):
     content: str
     client_message_id: str | None = None
+    images: tuple[str, ...] = ()  # base64 or data URLs, as in the HTTP send
 
 
 class Cancel(msgspec.Struct, frozen=True, tag="message.cancel", tag_field="type"):
@@ -77,9 +78,14 @@ def pong() -> bytes:
     return b'{"type":"pong"}'
 
 
-def error_frame(code: str, message: str, *, ref: str | None = None) -> bytes:
-    """``{"type":"error","error":{"code","message"}}``; ``ref`` names the message it concerns."""
+def error_frame(
+    code: str, message: str, *, ref: str | None = None, client_message_id: str | None = None
+) -> bytes:
+    """``{"type":"error","error":{"code","message"}}``; ``ref`` names the message it concerns,
+    ``client_message_id`` the send that failed."""
     body: dict[str, Any] = {"type": "error", "error": {"code": code, "message": message}}
     if ref is not None:
         body["message_id"] = ref
+    if client_message_id is not None:
+        body["client_message_id"] = client_message_id
     return _encoder.encode(body)
