@@ -38,6 +38,8 @@ def local_token(settings: Settings) -> str:
 
 
 async def _prepare(settings: Settings, token: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+
     from tokenwire.store import SQLStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -46,9 +48,13 @@ async def _prepare(settings: Settings, token: str) -> None:
         await store.migrate()
         user = await store.user_by_name(LOCAL_USER)
         if user is None:
-            await store.create_user(LOCAL_USER, token)
-        else:
-            await store.set_token(user.id, token)
+            try:
+                await store.create_user(LOCAL_USER, token)
+                return
+            except IntegrityError:  # another instance, starting at the same moment, made it
+                user = await store.user_by_name(LOCAL_USER)
+                assert user is not None
+        await store.set_token(user.id, token)
     finally:
         await store.close()
 

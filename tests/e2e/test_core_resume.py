@@ -210,7 +210,9 @@ def test_shutdown_saves_in_flight_replies_as_interrupted(server_factory: ServerF
 
     restarted = server_factory(data_dir=server.data_dir)
     with restarted.client() as client:  # same local user, its token rotated by the restart
-        stored = client.get(f"/api/v1/messages/{mid}").json()
+        response = client.get(f"/api/v1/messages/{mid}")
+        assert response.status_code == 200, (response.text, restarted.log())
+        stored = response.json()
         assert stored["status"] == "interrupted"
         assert stored["content"] == text_of(events)
         assert LONG.startswith(stored["content"])

@@ -166,8 +166,17 @@ async def conversation_socket(websocket: WebSocket, cid: str) -> None:
     engine, user, conversation = opened
     await websocket.accept()
     session = Session(websocket, engine, user, conversation)
-    with contextlib.suppress(WebSocketDisconnect):
+    try:
         await session.run()
+    except WebSocketDisconnect:
+        pass
+    except TokenwireError as exc:
+        # The event log is out of reach (Redis down): say so, and close with "try again
+        # later" (RFC 6455, 7.4.1: 1013) rather than failing inside the handler.
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+            await websocket.send_text(frames.error_frame(exc.code, exc.message).decode())
+            await websocket.close(code=1013, reason=exc.message[:120])
+        return
     if websocket.application_state is WebSocketState.CONNECTED:
         with contextlib.suppress(RuntimeError, OSError):
             await websocket.close()
