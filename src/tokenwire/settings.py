@@ -85,7 +85,6 @@ class Settings(BaseSettings):
     # Input limits
     max_content_chars: int = Field(default=32_000, ge=1)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
-    max_title_chars: int = Field(default=200, ge=1)
     max_images_per_message: int = Field(default=8, ge=0)  # 0: no images at all
 
     # Abuse limits (docs/operations.md); 0 turns one off. Shared through Redis when configured.
