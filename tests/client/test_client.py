@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import msgspec
 import pytest
 
 from tests.client.conftest import FAST, quick_backoff
@@ -197,3 +198,40 @@ async def test_the_client_follows_a_server_restart(server_factory: ServerFactory
             assert reply.transport is TransportKind.WEBSOCKET
         finally:
             again.stop()
+
+
+async def test_sockets_of_conversations_left_behind_are_closed(fast_server: Server) -> None:
+    # The server allows a user 20 sockets; going through more conversations than that must
+    # not run out of them.
+    async with client_for(fast_server, TransportKind.WEBSOCKET) as client:
+        for n in range(25):
+            conversation = await client.create_conversation()
+            reply = await client.send(conversation.id, f"number {n}").result()
+            assert reply.text == f"number {n}"
+            assert reply.transport is TransportKind.WEBSOCKET
+
+
+@pytest.mark.parametrize("kinds", [ALL, (TransportKind.WEBSOCKET,)], ids=["detour", "reset"])
+async def test_a_follower_the_socket_cannot_serve_goes_another_way(
+    fast_server: Server, kinds: tuple[TransportKind, ...]
+) -> None:
+    # The reader's socket takes the reply from a later point than a second follower
+    # needs; the server would not send the earlier part there again. The follower takes
+    # one attempt over SSE, or (WebSocket only) the socket starts afresh.
+    async with (
+        client_for(fast_server, TransportKind.WEBSOCKET) as sender,
+        client_for(fast_server, *kinds) as reader,
+    ):
+        conversation = await sender.create_conversation()
+        sending = sender.send(conversation.id, LONG)
+        async for reply in sending:
+            if len(reply.text) > 30:
+                break
+        partial = (await reader.history(conversation.id)).items[-1]
+        later = reader.resume(partial)
+        first = await anext(later)
+        assert first.text.startswith(partial.content)
+        from_start = reader.resume(msgspec.structs.replace(partial, content="", seq=-1))
+        assert (await from_start.result()).text == LONG
+        assert (await later.result()).text == LONG
+        await sending.aclose()

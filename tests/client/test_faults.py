@@ -90,3 +90,35 @@ async def test_text_delivered_equals_text_stored(fast_server: Server, seed: int)
     assert "".join(deltas) == reply.text == row["content"] == content
     history = await stored(fast_server, f"/api/v1/conversations/{cid}/messages")
     assert [m["role"] for m in history["items"]] == ["user", "assistant"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("seed", range(100, 100 + RUNS // 3))
+async def test_a_reply_taken_up_again_from_history(fast_server: Server, seed: int) -> None:
+    # The caller stops reading at a random point and, later, continues from the stored
+    # message (history's content and seq) while the reply still streams: the stored
+    # content plus what follows is the reply, each character once.
+    rng = random.Random(seed)
+    content = message(seed)
+    cid = await new_conversation(fast_server)
+    async with (
+        FaultProxy(
+            fast_server.port, seed=seed, cut_rate=0.4, max_offset=REPLY_BYTES[MODES[0]]
+        ) as proxy,
+        AsyncTokenwire(
+            proxy.url, fast_server.token, backoff=quick_backoff(seed), poll_interval=0.02
+        ) as client,
+    ):
+        first = client.send(cid, content)
+        stop_after = rng.randint(1, 10)
+        seen = ""
+        async for reply in first:
+            seen += reply.delta
+            if len(seen.split()) >= stop_after:
+                break
+        await first.aclose()
+        partial = (await client.history(cid)).items[-1]
+        rest = [reply.delta async for reply in client.resume(partial)]
+    row = await stored(fast_server, f"/api/v1/messages/{partial.id}")
+    assert row["content"] == content
+    assert content.startswith(seen)
+    assert partial.content + "".join(rest) == content

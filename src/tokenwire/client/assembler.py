@@ -50,6 +50,20 @@ class ReplyAssembler:
         self.user_message_id: str | None = None
         self.version = 0
 
+    @classmethod
+    def from_message(cls, message: Message) -> ReplyAssembler:
+        """Continue from a stored reply: its ``content`` is the text up to its ``seq``."""
+        assembler = cls(
+            message_id=message.id,
+            conversation_id=message.conversation_id,
+            text=message.content,
+            seq=message.seq,
+        )
+        assembler.user_message_id = message.reply_to
+        if message.status is not ReplyStatus.STREAMING:
+            assembler.apply_message(message)
+        return assembler
+
     @property
     def done(self) -> bool:
         return self.status is not ReplyStatus.STREAMING

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -21,6 +22,9 @@ from tokenwire.client.state import ConnectionState, ConnectionStatus, Listener, 
 from tokenwire.client.stream import Connector, ReplyStream
 from tokenwire.client.transports import Transports
 from tokenwire.client.websocket import ConversationLink
+
+T = TypeVar("T")
+GET_RETRIES = 3
 
 
 class AsyncTokenwire:
@@ -109,7 +113,7 @@ class AsyncTokenwire:
             kind = self._ladder.current()
             try:
                 if kind is TransportKind.WEBSOCKET and self._focus is not None:
-                    await self._transports.link(self._focus).open()
+                    await (await self._transports.link(self._focus)).open()
                 else:
                     await self._rest.request("GET", "/healthz")
             except TransportRefused as exc:
@@ -144,14 +148,10 @@ class AsyncTokenwire:
     ) -> Page[Conversation]:
         """The user's conversations, newest activity first."""
         params = _params(limit=limit, before=before)
-        return await self._rest.call(
-            "GET", "/api/v1/conversations", Page[Conversation], params=params
-        )
+        return await self._get("/api/v1/conversations", Page[Conversation], params)
 
     async def conversation(self, conversation_id: str) -> Conversation:
-        return await self._rest.call(
-            "GET", f"/api/v1/conversations/{conversation_id}", Conversation
-        )
+        return await self._get(f"/api/v1/conversations/{conversation_id}", Conversation)
 
     async def update_conversation(
         self, conversation_id: str, *, title: str | None = None, persona: str | None = None
@@ -171,16 +171,14 @@ class AsyncTokenwire:
         """A conversation's messages, oldest first."""
         self._focus = conversation_id
         params = _params(limit=limit, before=before)
-        return await self._rest.call(
-            "GET", f"/api/v1/conversations/{conversation_id}/messages", Page[Message], params=params
-        )
+        path = f"/api/v1/conversations/{conversation_id}/messages"
+        return await self._get(path, Page[Message], params)
 
     async def message(self, message_id: str) -> Message:
-        return await self._rest.call("GET", f"/api/v1/messages/{message_id}", Message)
+        return await self._get(f"/api/v1/messages/{message_id}", Message)
 
     async def personas(self) -> list[Persona]:
-        response = await self._rest.request("GET", "/api/v1/personas")
-        body = msgspec.json.decode(response.content)
+        body = await self._get("/api/v1/personas", object)
         items = body.get("items", body.get("personas", [])) if isinstance(body, dict) else body
         return msgspec.convert(items, list[Persona])
 
@@ -212,12 +210,7 @@ class AsyncTokenwire:
         self._start()
         if isinstance(reply, Message):
             self._focus = reply.conversation_id
-            assembler = ReplyAssembler(
-                message_id=reply.id,
-                conversation_id=reply.conversation_id,
-                text=reply.content,
-                seq=reply.seq,
-            )
+            assembler = ReplyAssembler.from_message(reply)
         else:
             assembler = ReplyAssembler(message_id=reply)
         return self._track(ReplyStream(self._connector, assembler))
@@ -232,10 +225,7 @@ class AsyncTokenwire:
                     "POST", f"/api/v1/messages/{message_id}/cancel", Message
                 )
             except ClientError as exc:
-                delay = next(delays, None) if exc.retryable else None
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
+                await _retry_or_raise(exc, delays)
 
     # life cycle ------------------------------------------------------------------------
 
@@ -259,6 +249,16 @@ class AsyncTokenwire:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    async def _get(self, path: str, into: type[T], params: dict[str, Any] | None = None) -> T:
+        """A read, tried again after a cut: it changes nothing on the server. A few times
+        only, so that a call made while the server is away fails rather than hangs."""
+        delays = itertools.islice(self._backoff(), GET_RETRIES)
+        while True:
+            try:
+                return await self._rest.call("GET", path, into, params=params)
+            except ClientError as exc:
+                await _retry_or_raise(exc, delays)
 
     def _start(self) -> None:
         if self._keepalive_s is not None and self._keepalive is None:
@@ -285,6 +285,15 @@ class AsyncTokenwire:
             answer_timeout=self._timeout,
             on_drop=lambda error: self._board.down(error, TransportKind.WEBSOCKET),
         )
+
+
+async def _retry_or_raise(exc: ClientError, delays: Iterator[float]) -> None:
+    delay = next(delays, None) if exc.retryable else None
+    if delay is None:
+        raise exc
+    if isinstance(exc, APIError) and exc.retry_after:
+        delay = max(delay, exc.retry_after)
+    await asyncio.sleep(delay)
 
 
 def _params(**values: Any) -> dict[str, Any]:

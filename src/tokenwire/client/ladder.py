@@ -50,6 +50,11 @@ class TransportLadder:
                 return kind
         return self._order[-1]
 
+    def below(self, kind: TransportKind) -> TransportKind | None:
+        """The next transport down from ``kind``, benched or not; None at the bottom."""
+        lower = self._order[self._order.index(kind) + 1 :] if kind in self._order else ()
+        return lower[0] if lower else None
+
     def refused(self, kind: TransportKind) -> None:
         """Something refused ``kind``: bench it, for longer each time in a row."""
         strikes = self._strikes.get(kind, 0)

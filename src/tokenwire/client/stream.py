@@ -24,6 +24,7 @@ from tokenwire.client.errors import APIError, ClientError, ConnectionFailed, Tra
 from tokenwire.client.ladder import TransportLadder
 from tokenwire.client.models import Message, Reply, TransportKind
 from tokenwire.client.state import StatusBoard
+from tokenwire.client.tracks import Detour
 from tokenwire.client.transports import Attempt, Transports
 
 
@@ -193,14 +194,20 @@ class ReplyStream:
     async def _follow(self) -> None:
         c = self._connector
         delays = c.backoff()
+        detour: TransportKind | None = None
         while not self._asm.done:
-            kind = c.ladder.current()
+            kind, detour = detour or c.ladder.current(), None
             self._progressed = False
             try:
                 if not self._asm.conversation_id:
                     await self._locate()
                 else:
                     await self._attempt(kind)
+            except Detour:
+                # The socket has this reply from another point: one attempt another way.
+                detour = c.ladder.below(kind)
+                if detour is None:
+                    await c.transports.reset(self._asm.conversation_id)
             except ConnectionFailed as exc:
                 c.board.down(exc, kind)
                 if isinstance(exc, TransportRefused):
@@ -248,7 +255,7 @@ class ReplyStream:
                     self._progressed = True
                     self._notify()
         except ConnectionFailed as exc:
-            if not delivered and exc.reachable and not isinstance(exc, TransportRefused):
+            if not delivered and exc.reachable and not isinstance(exc, TransportRefused | Detour):
                 c.ladder.failed(kind)
             raise
         finally:

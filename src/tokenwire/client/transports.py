@@ -40,7 +40,8 @@ class _Accepted(msgspec.Struct):
     assistant_message: Message
 
 
-async def websocket_items(link: ConversationLink, attempt: Attempt) -> AsyncGenerator[Item, None]:
+async def websocket_items(transports: Transports, attempt: Attempt) -> AsyncGenerator[Item, None]:
+    link = await transports.link(attempt.conversation_id)
     if attempt.message_id is None:
         sub = await link.send_message(attempt.content, attempt.client_message_id)
     else:
@@ -106,7 +107,10 @@ async def polling_items(
 
 
 class Transports:
-    """Opens the iterator for a transport kind; keeps one WebSocket per conversation."""
+    """Opens the iterator for a transport kind; keeps one WebSocket per conversation in use.
+
+    Sockets of other conversations are closed once idle: a client that goes through many
+    conversations keeps few sockets open (the server limits them per user)."""
 
     def __init__(
         self,
@@ -120,15 +124,25 @@ class Transports:
         self._poll_interval = poll_interval
         self.links: dict[str, ConversationLink] = {}
 
-    def link(self, conversation_id: str) -> ConversationLink:
+    async def link(self, conversation_id: str) -> ConversationLink:
+        """The link of ``conversation_id`` (not opened yet); idle links of others close."""
+        for other, idle in list(self.links.items()):
+            if other != conversation_id and idle.idle:
+                del self.links[other]
+                await idle.close()
         link = self.links.get(conversation_id)
         if link is None:
             link = self.links[conversation_id] = self._make_link(conversation_id)
         return link
 
+    async def reset(self, conversation_id: str) -> None:
+        """Start the conversation's socket afresh (its followers resume on the new one)."""
+        if (link := self.links.get(conversation_id)) is not None:
+            await link.reset()
+
     def items(self, kind: TransportKind, attempt: Attempt) -> AsyncGenerator[Item, None]:
         if kind is TransportKind.WEBSOCKET:
-            return websocket_items(self.link(attempt.conversation_id), attempt)
+            return websocket_items(self, attempt)
         if kind is TransportKind.SSE:
             return sse_items(self.rest, attempt)
         return polling_items(self.rest, attempt, self._poll_interval)

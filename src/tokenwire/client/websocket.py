@@ -1,10 +1,11 @@
 """The WebSocket transport: one socket per conversation, shared by all its replies.
 
 The server pushes every reply that starts in the conversation once the socket is open, and
-follows an earlier one on ``stream.resume`` (``api/ws.py``). A reader task routes each
-event to the subscription of its message; a reply this client sent is recognised by the
-``client_message_id`` its ``message.start`` carries. When the socket fails, every
-subscription receives the error, and each reply's driver resumes on its own.
+follows an earlier one on ``stream.resume`` (``api/ws.py``). A reader task files each event
+in the ``Tracks`` of this socket, which hand it to the followers of its message; a reply
+this client sent is recognised by the ``client_message_id`` its ``message.start`` carries.
+When the socket fails, every follower receives the error, and each reply's driver resumes
+on its own.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from tokenwire.client.errors import (
     translated,
 )
 from tokenwire.client.http import Credentials
-from tokenwire.protocol.events import Event, MessageStart, decode, is_terminal
+from tokenwire.client.tracks import Detour, Subscription, Tracks
+from tokenwire.protocol.events import MessageStart, decode
 
 
 class _Kind(msgspec.Struct):
@@ -37,22 +39,6 @@ class _ErrorFrame(msgspec.Struct):
 
 
 _encode = msgspec.json.Encoder().encode
-
-
-class Subscription:
-    """What one reply's driver receives from a link: its events, or the error ending them."""
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[Event | ClientError] = asyncio.Queue()
-
-    def put(self, item: Event | ClientError) -> None:
-        self._queue.put_nowait(item)
-
-    async def get(self) -> Event:
-        item = await self._queue.get()
-        if isinstance(item, ClientError):
-            raise item
-        return item
 
 
 class ConversationLink:
@@ -78,13 +64,18 @@ class ConversationLink:
         self._reader: asyncio.Task[None] | None = None
         self._open_lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
-        self._subs: dict[str, Subscription] = {}
+        self._tracks = Tracks()
         self._pending: dict[str, Subscription] = {}
         self._answer: asyncio.Future[str] | None = None
 
     @property
     def is_open(self) -> bool:
         return self._ws is not None
+
+    @property
+    def idle(self) -> bool:
+        """Nobody waits on this socket: no reply followed, no send unanswered."""
+        return not self._tracks.followed and not self._pending and not self._send_lock.locked()
 
     async def open(self) -> ClientConnection:
         """The open socket, connecting first if there is none."""
@@ -119,8 +110,12 @@ class ConversationLink:
         names no message, so only order tells which send it answers."""
         async with self._send_lock:
             ws = await self.open()
-            sub = Subscription()
-            self._pending[client_message_id] = sub
+            known = self._tracks.by_client_id(client_message_id)
+            if known is not None:
+                # Sent before on this socket: the server would only point at frames that
+                # are here already, or on their way.
+                return known.attach(Subscription(-1))
+            sub = self._pending[client_message_id] = Subscription(-1)
             answer = self._answer = asyncio.get_running_loop().create_future()
             frame = {
                 "type": "message.send",
@@ -139,18 +134,33 @@ class ConversationLink:
             return sub
 
     async def follow(self, message_id: str, after: int) -> Subscription:
-        """Ask for ``message_id``'s events after ``after`` (``stream.resume``)."""
+        """The events of ``message_id`` after ``after``: from what this socket has, else
+        asked for with ``stream.resume``."""
         ws = await self.open()
-        sub = self._subs[message_id] = Subscription()
+        track = self._tracks.get(message_id)
+        if track is not None:
+            if not track.covers(after):
+                # The server would not send that part again here.
+                raise Detour(f"this socket has {message_id} from another point than {after}")
+            return track.attach(Subscription(after))
+        sub = self._tracks.open(message_id, after).attach(Subscription(after))
         frame = {"type": "stream.resume", "message_id": message_id, "after": after}
         with translated():
             await ws.send(_encode(frame).decode())
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
-        for mid, known in list(self._subs.items()):
-            if known is sub:
-                del self._subs[mid]
+        self._tracks.unsubscribe(sub)
+
+    async def reset(self) -> None:
+        """Close the socket as if it had failed: its followers resume, on a new one, where
+        the server follows each from where it asks."""
+        ws, reader = self._ws, self._reader
+        if ws is None or reader is None:
+            return
+        with contextlib.suppress(Exception):
+            await ws.close()
+        await asyncio.gather(reader, return_exceptions=True)
 
     async def close(self) -> None:
         ws, self._ws = self._ws, None
@@ -174,11 +184,10 @@ class ConversationLink:
     def _fail(self, ws: ClientConnection, error: ConnectionFailed) -> None:
         if self._ws is ws:
             self._ws = None
-        subs = [*self._subs.values(), *self._pending.values()]
-        self._subs.clear()
-        self._pending.clear()
-        for sub in subs:
-            sub.put(error)
+        self._tracks.clear(error)
+        pending, self._pending = list(self._pending.values()), {}
+        for sub in pending:
+            sub.fail(error)
         if self._answer is not None and not self._answer.done():
             self._answer.set_exception(error)
         self._on_drop(error)
@@ -192,23 +201,17 @@ class ConversationLink:
             event = decode(raw)
         except msgspec.DecodeError:
             return  # pong, or a frame type newer than this client: nothing to act on
+        track = self._tracks.add(event)
         if isinstance(event, MessageStart):
             cmid = event.user_message.client_message_id
             if cmid is not None and (sub := self._pending.pop(cmid, None)) is not None:
-                self._subs[event.message_id] = sub
+                track.attach(sub)
                 if self._answer is not None and not self._answer.done():
                     self._answer.set_result(event.message_id)
-        sub = self._subs.get(event.message_id)
-        if sub is None:
-            return  # a reply started elsewhere in the conversation, which nobody here follows
-        sub.put(event)
-        if is_terminal(event):
-            del self._subs[event.message_id]
 
     def _dispatch_error(self, frame: _ErrorFrame) -> None:
         error = from_frame(frame.error)
         if frame.message_id is not None:
-            if (sub := self._subs.pop(frame.message_id, None)) is not None:
-                sub.put(error)
+            self._tracks.fail(frame.message_id, error)
         elif self._answer is not None and not self._answer.done():
             self._answer.set_exception(error)
