@@ -14,7 +14,13 @@ import msgspec
 
 from tokenwire.client.assembler import ReplyAssembler
 from tokenwire.client.backoff import Backoff, BackoffPolicy
-from tokenwire.client.errors import APIError, ClientError, ConnectionFailed, TransportRefused
+from tokenwire.client.errors import (
+    APIError,
+    ClientError,
+    ConnectionFailed,
+    NotFoundError,
+    TransportRefused,
+)
 from tokenwire.client.http import Credentials, RestAPI, TokenRefresher
 from tokenwire.client.ladder import ORDER, TransportLadder
 from tokenwire.client.models import Conversation, Message, Page, Persona, TransportKind
@@ -123,7 +129,10 @@ class AsyncTokenwire:
                     continue
             except ConnectionFailed as exc:
                 self._board.down(exc, kind)
-            except APIError as exc:
+            except NotFoundError:
+                self._focus = None  # the conversation is gone: ask the server's health instead
+                continue
+            except ClientError as exc:
                 self._board.down(ConnectionFailed(str(exc)), kind)
             else:
                 self._ladder.worked(kind)
