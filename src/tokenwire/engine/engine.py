@@ -11,15 +11,16 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 from tokenwire.engine import replay
 from tokenwire.engine.cluster import Cluster, Lease
+from tokenwire.engine.following import Follower
 from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.engine.run import Run, StopReason
 from tokenwire.engine.takeover import Sweeper
-from tokenwire.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, Unprocessable
+from tokenwire.errors import BadRequest, PayloadTooLarge, Unavailable, Unprocessable
 from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.personas import Personas
@@ -72,6 +73,7 @@ class Engine:
         self._checkpointer: asyncio.Task[None] | None = None
         self.cluster = cluster
         self._sweeper: Sweeper | None = None
+        self.follower = Follower(settings=settings, store=store, events=events, hooks=self.hooks)
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -328,70 +330,14 @@ class Engine:
 
     # following ---------------------------------------------------------------------------
 
-    async def follow(self, reply: Message, after: int = -1) -> AsyncIterator[list[Event]]:
-        """The reply's events with seq > ``after`` in batches, live until the terminal event.
-
-        From the event log while it has them; from the stored row once it does not.
-        """
-        self.hooks.follow_started(reply.id, after)
-        async with contextlib.aclosing(self._events(reply, after)) as batches:
-            async for events in batches:
-                yield events
-
-    async def _events(self, reply: Message, after: int) -> AsyncGenerator[list[Event]]:
-        batch = self.settings.subscriber_batch
-        position = after
-        try:
-            async for events in self.events.read(reply.id, position, batch=batch):
-                position = events[-1].seq
-                yield events
-            return
-        except LogMiss:
-            pass
-        except Unavailable as exc:
-            # Redis is down: what is committed is still served, from the stored row.
-            log.warning("following reply %s from the store: %s", reply.id, exc)
-        async for events in self._follow_store(reply, position):
-            yield events
-
-    async def _follow_store(self, reply: Message, after: int) -> AsyncIterator[list[Event]]:
-        if after < 0:
-            if reply.reply_to is None:
-                raise NotFound(f"message {reply.id} is not a reply")
-            user_message = await self.store.find_message(reply.reply_to)
-            if user_message is None:
-                raise NotFound(f"message {reply.reply_to} not found")
-            yield [replay.start_event(reply, user_message)]
-            after = 0
-        current: Message | None = reply
-        while current is not None:
-            out: list[Event] = []
-            delta = replay.text_after(current, after)
-            if delta is not None:
-                out.append(delta)
-                after = delta.seq
-            if current.status.is_final:
-                if current.last_seq > after:
-                    out.append(replay.terminal_event(current))
-                if out:
-                    yield out
-                return
-            if out:
-                yield out
-            # Still streaming on another process: poll its checkpoints until it ends.
-            await asyncio.sleep(self.settings.checkpoint_interval_s / 2)
-            current = await self.store.find_message(reply.id)
+    def follow(self, reply: Message, after: int = -1) -> AsyncIterator[list[Event]]:
+        """The reply's events with seq > ``after`` in batches, live until the terminal event:
+        from the event log while it has them, from the stored row once it does not."""
+        return self.follower.follow(reply, after)
 
     async def wait(self, reply: Message) -> Message:
         """Wait for the reply to end and return it as stored."""
-        # Not ``follow``: waiting for the end is not a client following the reply.
-        async for events in self._events(reply, 0):
-            if is_terminal(events[-1]):
-                break
-        final = await self.store.find_message(reply.id)
-        if final is None:
-            raise NotFound(f"message {reply.id} not found")
-        return final
+        return await self.follower.wait(reply)
 
     async def in_flight(self, conversation_id: ConversationId) -> list[Message]:
         return await self.store.streaming_messages(conversation_id)

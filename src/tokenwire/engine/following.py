@@ -1,0 +1,98 @@
+"""Following a reply: its events from any seq, live to its end.
+
+From the event log while it has them; from the stored row once it does not (expired, or
+Redis out of reach), polling the row's checkpoints while another process still runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+
+from tokenwire.engine import replay
+from tokenwire.engine.hooks import Hooks
+from tokenwire.errors import NotFound, Unavailable
+from tokenwire.log.base import EventLog, LogMiss
+from tokenwire.protocol.events import Event, is_terminal
+from tokenwire.settings import Settings
+from tokenwire.store.records import Message
+from tokenwire.store.store import SQLStore
+
+log = logging.getLogger("tokenwire.engine")
+
+
+class Follower:
+    def __init__(
+        self, *, settings: Settings, store: SQLStore, events: EventLog, hooks: Hooks
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._log = events
+        self._hooks = hooks
+
+    async def follow(self, reply: Message, after: int = -1) -> AsyncIterator[list[Event]]:
+        """The reply's events with seq > ``after`` in batches, live until the terminal event.
+
+        From the event log while it has them; from the stored row once it does not.
+        """
+        self._hooks.follow_started(reply.id, after)
+        async with contextlib.aclosing(self._events(reply, after)) as batches:
+            async for events in batches:
+                yield events
+
+    async def _events(self, reply: Message, after: int) -> AsyncGenerator[list[Event]]:
+        batch = self._settings.subscriber_batch
+        position = after
+        try:
+            async for events in self._log.read(reply.id, position, batch=batch):
+                position = events[-1].seq
+                yield events
+            return
+        except LogMiss:
+            pass
+        except Unavailable as exc:
+            # Redis is down: what is committed is still served, from the stored row.
+            log.warning("following reply %s from the store: %s", reply.id, exc)
+        async for events in self._follow_store(reply, position):
+            yield events
+
+    async def _follow_store(self, reply: Message, after: int) -> AsyncIterator[list[Event]]:
+        if after < 0:
+            if reply.reply_to is None:
+                raise NotFound(f"message {reply.id} is not a reply")
+            user_message = await self._store.find_message(reply.reply_to)
+            if user_message is None:
+                raise NotFound(f"message {reply.reply_to} not found")
+            yield [replay.start_event(reply, user_message)]
+            after = 0
+        current: Message | None = reply
+        while current is not None:
+            out: list[Event] = []
+            delta = replay.text_after(current, after)
+            if delta is not None:
+                out.append(delta)
+                after = delta.seq
+            if current.status.is_final:
+                if current.last_seq > after:
+                    out.append(replay.terminal_event(current))
+                if out:
+                    yield out
+                return
+            if out:
+                yield out
+            # Still streaming on another process: poll its checkpoints until it ends.
+            await asyncio.sleep(self._settings.checkpoint_interval_s / 2)
+            current = await self._store.find_message(reply.id)
+
+    async def wait(self, reply: Message) -> Message:
+        """Wait for the reply to end and return it as stored."""
+        # Not ``follow``: waiting for the end is not a client following the reply.
+        async for events in self._events(reply, 0):
+            if is_terminal(events[-1]):
+                break
+        final = await self._store.find_message(reply.id)
+        if final is None:
+            raise NotFound(f"message {reply.id} not found")
+        return final
