@@ -265,5 +265,7 @@ def run(
         Chat(client, console, persona).run(conversation)
     except ConnectionFailed as exc:
         raise SystemExit(f"cannot reach {url}: {exc.message}") from None
+    except ClientError as exc:  # at start-up: a bad token, conversation or persona
+        raise SystemExit(f"tokenwire chat: {exc.message}") from None
     finally:
         client.close()
