@@ -196,13 +196,13 @@ class ReplyStream:
         delays = c.backoff()
         detour: TransportKind | None = None
         while not self._asm.done:
-            kind, detour = detour or c.ladder.current(), None
+            kind, detoured, detour = detour or c.ladder.current(), detour is not None, None
             self._progressed = False
             try:
                 if not self._asm.conversation_id:
                     await self._locate()
                 else:
-                    await self._attempt(kind)
+                    await self._attempt(kind, report=not detoured)
             except Detour:
                 # The socket has this reply from another point: one attempt another way.
                 detour = c.ladder.below(kind)
@@ -230,8 +230,9 @@ class ReplyStream:
             self._progressed = True
             self._notify()
 
-    async def _attempt(self, kind: TransportKind) -> None:
-        """Follow the reply on ``kind`` until its end; raises ``ConnectionFailed`` if cut."""
+    async def _attempt(self, kind: TransportKind, *, report: bool = True) -> None:
+        """Follow the reply on ``kind`` until its end; raises ``ConnectionFailed`` if cut.
+        A detour does not ``report``: it says nothing of how well ``kind`` works."""
         c = self._connector
         asm = self._asm
         attempt = Attempt(
@@ -247,15 +248,17 @@ class ReplyStream:
             async for item in items:
                 if not delivered:
                     delivered = True
-                    c.ladder.worked(kind)
-                    c.board.up(kind)
                     self._transport = kind
+                    if report:
+                        c.ladder.worked(kind)
+                        c.board.up(kind)
                 applied = asm.apply_message(item) if isinstance(item, Message) else asm.apply(item)
                 if applied:
                     self._progressed = True
                     self._notify()
         except ConnectionFailed as exc:
-            if not delivered and exc.reachable and not isinstance(exc, TransportRefused | Detour):
+            benign = isinstance(exc, TransportRefused | Detour)
+            if report and not delivered and exc.reachable and not benign:
                 c.ladder.failed(kind)
             raise
         finally:
