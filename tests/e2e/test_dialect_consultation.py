@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,7 +14,24 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.conftest import ServerFactory
-from tests.helpers.server import Server
+from tests.helpers.server import Server, start_server
+
+PERSONAS = """
+personas:
+  coach: {system_prompt: You are a patient running coach.}
+  observer: {system_prompt: You watch and summarise.}
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """This module's server knows two personas besides the built-in ones: a consultation
+    must name a persona the server has (an unknown one is a 422)."""
+    data = tmp_path_factory.mktemp("consultations")
+    (data / "personas.yaml").write_text(PERSONAS)
+    srv = start_server(data, {"TOKENWIRE_PERSONAS_FILE": str(data / "personas.yaml")})
+    yield srv
+    srv.stop()
 
 
 class WebSocketMessageWrapper(msgspec.Struct):
@@ -200,3 +218,12 @@ def test_a_dropped_socket_does_not_stop_the_reply(server_factory: ServerFactory)
                 break
             time.sleep(0.1)
     assert messages[-1]["content"] == text
+
+
+def test_an_unknown_persona_is_refused_in_the_dialects_error_shape(server: Server) -> None:
+    with server.client() as client:
+        response = client.post("/api/v1/consultations", json={"persona": "nobody"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "unknown_persona"
+    assert "coach" in body["error"]
