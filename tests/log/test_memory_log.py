@@ -73,3 +73,17 @@ async def test_watchers_hear_announcements_made_after_they_registered() -> None:
         await log.announce(ConversationId("other"), MessageId("m3"))
         assert await asyncio.wait_for(anext(ids), 1) == "m2"
     await log.announce(cid, MessageId("after"))  # nobody listens; nothing is kept
+
+
+async def test_a_reader_that_goes_away_is_not_woken_again() -> None:
+    log = MemoryEventLog()
+    await log.append(MessageDelta(MID, 0, "a"))
+    readers = [asyncio.create_task(collect(log, 0)) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    readers[0].cancel()
+    await asyncio.sleep(0.01)
+    # Peeking at the stream's waiters: the cancelled reader left, the two others still wait.
+    assert len(log._streams[MID].waiters) == 2
+    await log.append(end(1))
+    assert [[e.seq for e in await r] for r in readers[1:]] == [[1], [1]]
+    assert readers[0].cancelled()

@@ -22,18 +22,25 @@ from tokenwire.protocol.events import Event, is_terminal
 class _Stream:
     events: list[Event] = field(default_factory=list)
     closed: bool = False
-    waiter: asyncio.Future[None] | None = None
+    # One future per waiting reader: a reader that goes away (its task cancelled) cancels
+    # only its own, and waking costs one set_result per reader, with no shield around it.
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
     expiry: asyncio.TimerHandle | None = None
 
     def wake(self) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-        self.waiter = None
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def changed(self) -> None:
-        if self.waiter is None:
-            self.waiter = asyncio.get_running_loop().create_future()
-        await asyncio.shield(self.waiter)
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter.cancelled() and waiter in self.waiters:  # the reader went away
+                self.waiters.remove(waiter)
 
 
 class MemoryEventLog:
