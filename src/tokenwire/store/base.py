@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tokenwire.errors import NotFound
 from tokenwire.ids import UserId, is_uuid
-from tokenwire.store.tables import ConversationRow
+from tokenwire.store.tables import ConversationRow, MessageRow
+
+
+def columns(table: Table) -> list[ColumnElement[Any]]:
+    """A table's columns labelled with the mapped attribute names, so that a Core row reads
+    like an ORM row (``row.meta``) and one converter serves both."""
+    return [c.label("meta") if c.key == "metadata" else c for c in table.c]
+
+
+CONVERSATION_COLUMNS = columns(ConversationRow.__table__)  # type: ignore[arg-type]
+MESSAGE_COLUMNS = columns(MessageRow.__table__)  # type: ignore[arg-type]
 
 
 class Queries:
+    engine: AsyncEngine
     _session: async_sessionmaker[AsyncSession]
 
     async def _owned_conversation(

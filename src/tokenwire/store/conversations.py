@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from tokenwire.errors import Conflict, NotFound
 from tokenwire.ids import UserId, is_uuid, uuid7
 from tokenwire.store import convert
-from tokenwire.store.base import Queries
+from tokenwire.store.base import CONVERSATION_COLUMNS, Queries
 from tokenwire.store.records import Conversation, Page
 from tokenwire.store.tables import ConversationRow, MessageRow
+
+C: Table = ConversationRow.__table__  # type: ignore[assignment]
 
 _UNSET: Any = object()
 
@@ -96,8 +98,14 @@ class ConversationQueries(Queries):
         return True
 
     async def get_conversation(self, user_id: UserId, cid: str) -> Conversation:
-        async with self._session() as s:
-            return convert.conversation(await self._owned_conversation(s, user_id, cid))
+        if not is_uuid(cid):
+            raise NotFound(f"conversation {cid} not found")
+        query = select(*CONVERSATION_COLUMNS).where(C.c.id == cid, C.c.user_id == user_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        if row is None:
+            raise NotFound(f"conversation {cid} not found")
+        return convert.conversation(row)
 
     async def list_conversations(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.store.records import Conversation, Message, MessageStatus, User
@@ -27,7 +28,8 @@ def user(row: UserRow) -> User:
     return User(id=UserId(row.id), name=row.name, created_at=aware(row.created_at))
 
 
-def conversation(row: ConversationRow) -> Conversation:
+def conversation(row: ConversationRow | Any) -> Conversation:
+    # An ORM row, or a Core row selected with base.CONVERSATION_COLUMNS (same names).
     return Conversation(
         id=ConversationId(row.id),
         user_id=UserId(row.user_id),
@@ -42,7 +44,8 @@ def conversation(row: ConversationRow) -> Conversation:
     )
 
 
-def message(row: MessageRow) -> Message:
+def message(row: MessageRow | Any) -> Message:
+    # An ORM row, or a Core row selected with base.MESSAGE_COLUMNS (same names).
     return Message(
         id=MessageId(row.id),
         conversation_id=ConversationId(row.conversation_id),

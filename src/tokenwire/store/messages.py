@@ -4,16 +4,19 @@ checkpoints of streaming replies, and how a reply ended."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import Table, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tokenwire.errors import NotFound
 from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid, uuid7
 from tokenwire.store import convert
-from tokenwire.store.base import Queries
+from tokenwire.store.base import MESSAGE_COLUMNS, Queries
 from tokenwire.store.records import Checkpoint, Message, MessageStatus, Outcome, Page, Turn
 from tokenwire.store.tables import MessageRow
+
+T: Table = MessageRow.__table__  # type: ignore[assignment]
 
 
 class MessageQueries(Queries):
@@ -113,8 +116,8 @@ class MessageQueries(Queries):
         """A message by id for the engine's own use: no ownership check."""
         if not is_uuid(mid):
             return None
-        async with self._session() as s:
-            row = await s.get(MessageRow, mid)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(*MESSAGE_COLUMNS).where(T.c.id == mid))).one_or_none()
         return convert.message(row) if row else None
 
     async def list_messages(
@@ -141,20 +144,16 @@ class MessageQueries(Queries):
 
     async def history(self, cid: ConversationId, upto: MessageId) -> list[Message]:
         """Every message of the conversation created before ``upto``, oldest first: the prompt."""
-        async with self._session() as s:
-            anchor = await s.get(MessageRow, upto)
-            if anchor is None:
-                return []
-            query = (
-                select(MessageRow)
-                .where(
-                    MessageRow.conversation_id == cid,
-                    tuple_(MessageRow.created_at, MessageRow.id)
-                    < tuple_(anchor.created_at, anchor.id),
-                )
-                .order_by(MessageRow.created_at, MessageRow.id)
+        anchor = select(T.c.created_at).where(T.c.id == upto).scalar_subquery()
+        query = (
+            select(*MESSAGE_COLUMNS)
+            .where(
+                T.c.conversation_id == cid, tuple_(T.c.created_at, T.c.id) < tuple_(anchor, upto)
             )
-            rows = (await s.execute(query)).scalars().all()
+            .order_by(T.c.created_at, T.c.id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
         return [convert.message(r) for r in rows]
 
     async def checkpoint(self, checkpoints: Sequence[Checkpoint]) -> None:
@@ -182,22 +181,30 @@ class MessageQueries(Queries):
         """Write how a reply ended. Only a streaming reply can end: a reply that already ended
         (or whose conversation was deleted) is left as it is and ``None`` comes back."""
         MessageStatus.STREAMING.check_transition(outcome.status)
-        async with self._session.begin() as s:
-            row = await s.get(MessageRow, mid, with_for_update=True)
-            if row is None or row.status != MessageStatus.STREAMING.value:
-                return None
-            row.status = outcome.status.value
-            row.content = outcome.content
-            row.marks = [list(m) for m in outcome.marks]
-            row.last_seq = outcome.last_seq
-            row.finish_reason = outcome.finish_reason
-            row.usage = outcome.usage
-            row.timings = outcome.timings
-            row.error = outcome.error
+        values: dict[str, Any] = {
+            "status": outcome.status.value,
+            "content": outcome.content,
+            "marks": [list(m) for m in outcome.marks],
+            "last_seq": outcome.last_seq,
+            "finish_reason": outcome.finish_reason,
+            "usage": outcome.usage,
+            "timings": outcome.timings,
+            "error": outcome.error,
+            "updated_at": convert.utcnow(),
+        }
+        streaming = (T.c.id == mid) & (T.c.status == MessageStatus.STREAMING.value)
+        async with self.engine.begin() as conn:
             if outcome.metadata:
-                row.meta = {**(row.meta or {}), **outcome.metadata}
-            row.updated_at = convert.utcnow()
-        return convert.message(row)
+                current = (
+                    await conn.execute(select(T.c.metadata).where(streaming).with_for_update())
+                ).scalar_one_or_none()
+                if current is None:
+                    return None
+                values["metadata"] = {**current, **outcome.metadata}
+            # One statement: the status test and the write cannot be split by another writer.
+            query = update(T).where(streaming).values(values).returning(*MESSAGE_COLUMNS)
+            row = (await conn.execute(query)).one_or_none()
+        return None if row is None else convert.message(row)
 
     async def streaming_messages(self, cid: str | None = None) -> list[Message]:
         """Replies still marked streaming: of one conversation, or all of them."""
