@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_, update
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tokenwire.errors import NotFound
@@ -157,25 +157,33 @@ class MessageQueries(Queries):
         return [convert.message(r) for r in rows]
 
     async def checkpoint(self, checkpoints: Sequence[Checkpoint]) -> None:
-        """Save the partial text of streaming replies, all in one transaction."""
+        """Save the partial text of streaming replies, all in one transaction and one
+        executemany: with thousands of replies streaming, a statement each would cost more
+        than the replies themselves."""
         if not checkpoints:
             return
         now = convert.utcnow()
-        async with self._session.begin() as s:
-            for c in checkpoints:
-                await s.execute(
-                    update(MessageRow)
-                    .where(
-                        MessageRow.id == c.message_id,
-                        MessageRow.status == MessageStatus.STREAMING.value,
-                    )
-                    .values(
-                        content=c.content,
-                        marks=[list(m) for m in c.marks],
-                        last_seq=c.last_seq,
-                        updated_at=now,
-                    )
-                )
+        query = (
+            update(T)
+            .where(T.c.id == bindparam("mid"), T.c.status == MessageStatus.STREAMING.value)
+            .values(
+                content=bindparam("content"),
+                marks=bindparam("marks"),
+                last_seq=bindparam("seq"),
+                updated_at=now,
+            )
+        )
+        rows = [
+            {
+                "mid": c.message_id,
+                "content": c.content,
+                "marks": [list(m) for m in c.marks],
+                "seq": c.last_seq,
+            }
+            for c in checkpoints
+        ]
+        async with self.engine.begin() as conn:
+            await conn.execute(query, rows)
 
     async def finish(self, mid: MessageId, outcome: Outcome) -> Message | None:
         """Write how a reply ended. Only a streaming reply can end: a reply that already ended
