@@ -5,8 +5,8 @@ Starts ``tokenwire serve`` with the scripted model (one word every ``--delay-ms`
 run:
 
 - server CPU time per token delivered (from /proc, user + system), in microseconds;
-- added latency per token: how much longer each stream took than the model's own pacing,
-  divided by its tokens (p50 and p99 over the streams);
+- added latency per token: how late each token arrives against the model's own pacing
+  (the first token's arrival plus i times the delay), p50, p99 and max over all tokens;
 - that every stream's text equals what was sent (the scripted model echoes).
 
     .venv/bin/python benchmarks/streams.py --streams 2000 --words 100 --delay-ms 20
@@ -61,8 +61,10 @@ async def create_conversation(host: str, port: int, token: str) -> str:
     return str(json.loads(data.split(b"\r\n\r\n", 1)[1])["id"])
 
 
-async def stream(host: str, port: int, token: str, cid: str, text: str) -> tuple[float, int, str]:
-    """One SSE reply; returns (seconds from first delta to end, deltas, text)."""
+async def stream(
+    host: str, port: int, token: str, cid: str, text: str, delay: float
+) -> tuple[list[float], int, str]:
+    """One SSE reply; returns (each token's lateness in seconds, delta frames, text)."""
     body = json.dumps({"content": text}).encode()
     reader, writer = await request(
         host,
@@ -76,7 +78,9 @@ async def stream(host: str, port: int, token: str, cid: str, text: str) -> tuple
     assert b" 200 " in head.split(b"\r\n", 1)[0], head
     decoder = SSEDecoder()
     parts: list[str] = []
-    first = end = 0.0
+    first = 0.0
+    late: list[float] = []
+    index = 0  # of the next token: a merged delta carries several
     deltas = 0
     done = False
     while not done:
@@ -88,26 +92,29 @@ async def stream(host: str, port: int, token: str, cid: str, text: str) -> tuple
         for event in decoder.feed(chunk[:-2]):
             payload = json.loads(event.data)
             if payload["type"] == "message.delta":
+                now = time.monotonic()
                 if not first:
-                    first = time.monotonic()
+                    first = now
                 deltas += 1
                 parts.append(payload["text"])
+                for _ in payload["text"].split():
+                    late.append(now - (first + index * delay))
+                    index += 1
             elif payload["type"] in ("message.end", "message.error"):
-                end = time.monotonic()
                 done = True
     writer.close()
-    return end - first, deltas, "".join(parts)
+    return late, deltas, "".join(parts)
 
 
 async def phase(
-    host: str, port: int, token: str, pid: int, streams: int, words: int
+    host: str, port: int, token: str, pid: int, streams: int, words: int, delay: float
 ) -> dict[str, float]:
     """``streams`` concurrent replies of ``words`` tokens each; CPU, pacing and exactness."""
     text = " ".join(f"w{i}" for i in range(words))
     cids = await asyncio.gather(*(create_conversation(host, port, token) for _ in range(streams)))
     cpu_before = cpu_seconds(pid)
     wall = time.monotonic()
-    results = await asyncio.gather(*(stream(host, port, token, c, text) for c in cids))
+    results = await asyncio.gather(*(stream(host, port, token, c, text, delay) for c in cids))
     wall = time.monotonic() - wall
     cpu = cpu_seconds(pid) - cpu_before
     return {
@@ -116,7 +123,7 @@ async def phase(
         "tokens": streams * words,
         "frames": sum(d for _, d, _ in results),
         "exact": sum(1 for _, _, got in results if got == text),
-        "durations": [seconds for seconds, _, _ in results],  # type: ignore[dict-item]
+        "late": sorted(x for late, _, _ in results for x in late),  # type: ignore[dict-item]
     }
 
 
@@ -138,19 +145,18 @@ async def main(args: argparse.Namespace) -> None:
         )
         try:
             where = ("127.0.0.1", server.port, server.token, server.proc.pid)
-            await phase(*where, min(args.streams, 50), short)  # warm up
-            a = await phase(*where, args.streams, short)
-            b = await phase(*where, args.streams, long)
+            delay = args.delay_ms / 1000
+            await phase(*where, min(args.streams, 50), short, delay)  # warm up
+            a = await phase(*where, args.streams, short, delay)
+            b = await phase(*where, args.streams, long, delay)
         finally:
             server.stop()
     # Replies of two lengths in one run: the difference isolates the per-token cost from
     # the per-reply cost (HTTP request, auth, the transactions of a turn).
     per_token = (b["cpu"] - a["cpu"]) / (b["tokens"] - a["tokens"])
     per_reply = (a["cpu"] - per_token * a["tokens"]) / args.streams
-    paced = (long - 1) * args.delay_ms / 1000  # the model's own pacing per stream
-    durations = b["durations"]
-    assert isinstance(durations, list)
-    added = sorted(max(0.0, d - paced) / long * 1000 for d in durations)
+    late = b["late"]
+    assert isinstance(late, list)
     print(f"streams               {args.streams} concurrent; one token every {args.delay_ms} ms")
     print(f"exact text            {a['exact'] + b['exact']:.0f}/{2 * args.streams}")
     print(
@@ -164,8 +170,9 @@ async def main(args: argparse.Namespace) -> None:
     print(f"server CPU per token  {per_token * 1e6:.1f} us (marginal, between the two lengths)")
     print(f"server CPU per reply  {per_reply * 1e3:.2f} ms (request, auth, stored turn)")
     print(
-        f"added latency / token p50 {statistics.median(added):.3f} ms, "
-        f"p99 {added[max(0, int(len(added) * 0.99) - 1)]:.3f} ms (beyond the model's pacing)"
+        f"added latency / token p50 {statistics.median(late) * 1e3:.2f} ms, "
+        f"p99 {late[int(len(late) * 0.99)] * 1e3:.2f} ms, max {late[-1] * 1e3:.2f} ms "
+        f"(arrival against the model's pacing, {long}-token replies)"
     )
 
 
