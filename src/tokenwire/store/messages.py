@@ -4,9 +4,11 @@ checkpoints of streaming replies, and how a reply ended."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, tuple_, update
+from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tokenwire.errors import NotFound
@@ -14,9 +16,10 @@ from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid, uuid7
 from tokenwire.store import convert
 from tokenwire.store.base import MESSAGE_COLUMNS, Queries
 from tokenwire.store.records import Checkpoint, Message, MessageStatus, Outcome, Page, Turn
-from tokenwire.store.tables import MessageRow
+from tokenwire.store.tables import ConversationRow, MessageRow
 
 T: Table = MessageRow.__table__  # type: ignore[assignment]
+C: Table = ConversationRow.__table__  # type: ignore[assignment]
 
 
 class MessageQueries(Queries):
@@ -33,60 +36,39 @@ class MessageQueries(Queries):
         """Commit the user message and its streaming assistant message in one transaction.
 
         A ``client_message_id`` seen before in this conversation returns the earlier turn
-        (``created=False``) instead: a retried send never makes a second reply.
+        (``created=False``) instead: a retried send never makes a second reply. The insert is
+        tried first and the unique constraint settles it, so a first send (nearly every send)
+        costs no lookup.
         """
-        if client_message_id is not None:
-            existing = await self._turn_by_client_id(user_id, cid, client_message_id)
-            if existing is not None:
-                return existing
+        if not is_uuid(cid):
+            raise NotFound(f"conversation {cid} not found")
         now = convert.utcnow()
-        user_row = MessageRow(
-            id=uuid7(),
-            conversation_id=cid,
-            user_id=user_id,
-            role="user",
-            content=content,
-            status=MessageStatus.COMPLETE.value,
-            client_message_id=client_message_id,
-            images=list(images),
-            meta={},
-            marks=[],
-            last_seq=0,
-            created_at=now,
-            updated_at=now,
+        user_values = _new_row(
+            cid, user_id, now, role="user", content=content, status=MessageStatus.COMPLETE
         )
-        reply_row = MessageRow(
-            id=uuid7(),
-            conversation_id=cid,
-            user_id=user_id,
-            role="assistant",
-            content="",
-            status=MessageStatus.STREAMING.value,
-            reply_to=user_row.id,
-            model=model,
-            images=[],
-            meta={},
-            marks=[],
-            last_seq=0,
-            created_at=now,
-            updated_at=now,
+        user_values.update(client_message_id=client_message_id, images=list(images))
+        reply_values = _new_row(
+            cid, user_id, now, role="assistant", content="", status=MessageStatus.STREAMING
         )
+        reply_values.update(reply_to=user_values["id"], model=model)
         try:
-            async with self._session.begin() as s:
-                conv = await self._owned_conversation(s, user_id, cid)
-                conv.updated_at = now
-                s.add(user_row)
-                await s.flush()  # the user message row first: the reply references it
-                s.add(reply_row)
+            async with self.engine.begin() as conn:
+                touched = await conn.execute(
+                    update(C).where(C.c.id == cid, C.c.user_id == user_id).values(updated_at=now)
+                )
+                if touched.rowcount == 0:
+                    raise NotFound(f"conversation {cid} not found")
+                await conn.execute(insert(T), [user_values, reply_values])
         except IntegrityError:
-            # A concurrent send with the same client_message_id won the race.
+            # The client_message_id was used before in this conversation (or a concurrent
+            # send with it won the race): that turn is the answer.
             if client_message_id is None:
                 raise
             existing = await self._turn_by_client_id(user_id, cid, client_message_id)
             if existing is None:
                 raise
             return existing
-        return Turn(convert.message(user_row), convert.message(reply_row), created=True)
+        return Turn(_record(user_values), _record(reply_values), created=True)
 
     async def _turn_by_client_id(self, user_id: UserId, cid: str, client_id: str) -> Turn | None:
         async with self._session() as s:
@@ -226,3 +208,35 @@ class MessageQueries(Queries):
                 .all()
             )
         return [convert.message(r) for r in rows]
+
+
+def _new_row(
+    cid: str, user_id: UserId, now: datetime, *, role: str, content: str, status: MessageStatus
+) -> dict[str, Any]:
+    """The column values of a new message (column names: ``metadata``, not ``meta``)."""
+    return {
+        "id": uuid7(),
+        "conversation_id": cid,
+        "user_id": user_id,
+        "role": role,
+        "content": content,
+        "status": status.value,
+        "client_message_id": None,
+        "reply_to": None,
+        "model": None,
+        "finish_reason": None,
+        "usage": None,
+        "timings": None,
+        "error": None,
+        "metadata": {},
+        "images": [],
+        "marks": [],
+        "last_seq": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _record(values: dict[str, Any]) -> Message:
+    fields = {("meta" if k == "metadata" else k): v for k, v in values.items()}
+    return convert.message(SimpleNamespace(**fields))
