@@ -12,7 +12,8 @@ A malformed frame is answered with an ``error`` frame; the socket stays open.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -49,13 +50,17 @@ class Ping(msgspec.Struct, frozen=True, tag="ping", tag_field="type"):
 
 ClientFrame = Send | Cancel | Resume | Ping
 
+T = TypeVar("T")
+
 _KNOWN = {"message.send", "message.cancel", "stream.resume", "ping"}
-_decoder = msgspec.json.Decoder(ClientFrame)
+_decoder: msgspec.json.Decoder[ClientFrame] = msgspec.json.Decoder(ClientFrame)
 _encoder = msgspec.json.Encoder()
 
 
-def decode_client_frame(data: str | bytes) -> ClientFrame:
-    """Parse one client frame or raise ``FrameError`` saying exactly what is wrong with it."""
+def decode_frame(data: str | bytes, decoder: msgspec.json.Decoder[T], known: Collection[str]) -> T:
+    """Parse one frame with ``decoder`` (a tagged union over ``type``), or raise
+    ``FrameError``: ``invalid_json``, ``invalid_frame`` or ``unknown_type``. Every dialect's
+    client frames go through here, so a bad frame is described the same way on every wire."""
     try:
         raw: Any = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
@@ -65,13 +70,18 @@ def decode_client_frame(data: str | bytes) -> ClientFrame:
     kind = raw.get("type")
     if not isinstance(kind, str):
         raise FrameError("invalid_frame", "a frame needs a string 'type'")
-    if kind not in _KNOWN:
-        raise FrameError("unknown_type", f"unknown frame type {kind!r}")
+    if kind not in known:
+        expected = ", ".join(sorted(known))
+        raise FrameError("unknown_type", f"unknown frame type {kind!r}; expected one of {expected}")
     try:
-        frame: ClientFrame = _decoder.decode(data)
-        return frame
+        return decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise FrameError("invalid_frame", f"{kind}: {exc}") from exc
+
+
+def decode_client_frame(data: str | bytes) -> ClientFrame:
+    """Parse one canonical client frame or raise ``FrameError`` saying what is wrong with it."""
+    return decode_frame(data, _decoder, _KNOWN)
 
 
 def pong() -> bytes:

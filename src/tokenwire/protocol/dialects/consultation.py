@@ -25,9 +25,9 @@ from __future__ import annotations
 import msgspec
 
 from tokenwire.errors import BadRequest
-from tokenwire.protocol.dialects.client_frames import decode_frame
 from tokenwire.protocol.dialects.timestamps import Clock, utc_now
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
+from tokenwire.protocol.frames import decode_frame
 
 __all__ = [
     "Cancel",

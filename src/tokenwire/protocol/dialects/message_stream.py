@@ -27,9 +27,9 @@ from typing import Any
 
 import msgspec
 
-from tokenwire.protocol.dialects.client_frames import decode_frame
 from tokenwire.protocol.dialects.timestamps import Clock, utc_now
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
+from tokenwire.protocol.frames import decode_frame
 
 __all__ = [
     "Agent",
