@@ -3,7 +3,12 @@ deployment works again once Redis is back."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from tests.helpers.server import sse_events, start_server, text_of
 from tests.helpers.services import ThrowawayRedis
@@ -43,6 +48,16 @@ def test_redis_down_is_a_503_and_loses_nothing(tmp_path: Path, postgres_url: str
             events = follow(server, kept["id"])
             assert text_of(events) == "kept"
             assert events[-1]["type"] == "message.end"
+            # A socket cannot watch the conversation: it is told so, and closed with 1013.
+            url = f"{server.ws_url}/api/v1/conversations/{cid}/ws?token={server.token}"
+            with connect(url) as ws:
+                error = json.loads(ws.recv(timeout=10))
+                assert error["type"] == "error"
+                assert error["error"]["code"] == "unavailable"
+                with pytest.raises(ConnectionClosed) as closed:
+                    ws.recv(timeout=10)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1013
 
             redis = ThrowawayRedis(port=redis.port)
             response = client.post(

@@ -9,16 +9,15 @@ message's text; a delta whose seq is not above the last one applied is dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
-from starlette.websockets import WebSocketState
 
 from tokenwire.api.deps import authenticate, get_engine
 from tokenwire.api.errors import error_response
+from tokenwire.api.sockets import run_socket, text_frames
 from tokenwire.engine import Engine
 from tokenwire.errors import NotFound, TokenwireError
 from tokenwire.ids import MessageId
@@ -109,11 +108,7 @@ class Session:
             pass  # the socket went away; the reply goes on without it
 
     async def _read(self) -> None:
-        while True:
-            message = await self.ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            data = message.get("text")
+        async for data in text_frames(self.ws):
             if data is None:
                 await self.send(frames.error_frame("unsupported_frame", "send JSON text frames"))
                 continue
@@ -166,17 +161,4 @@ async def conversation_socket(websocket: WebSocket, cid: str) -> None:
     engine, user, conversation = opened
     await websocket.accept()
     session = Session(websocket, engine, user, conversation)
-    try:
-        await session.run()
-    except WebSocketDisconnect:
-        pass
-    except TokenwireError as exc:
-        # The event log is out of reach (Redis down): say so, and close with "try again
-        # later" (RFC 6455, 7.4.1: 1013) rather than failing inside the handler.
-        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
-            await websocket.send_text(frames.error_frame(exc.code, exc.message).decode())
-            await websocket.close(code=1013, reason=exc.message[:120])
-        return
-    if websocket.application_state is WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError, OSError):
-            await websocket.close()
+    await run_socket(websocket, session.run, lambda exc: frames.error_frame(exc.code, exc.message))

@@ -10,14 +10,13 @@ opens (a reconnect) is followed from its start, so the client sees all of its te
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 
 from fastapi import WebSocket, WebSocketDisconnect
-from starlette.websockets import WebSocketState
 
+from tokenwire.api.sockets import run_socket, text_frames
 from tokenwire.engine import Engine
 from tokenwire.errors import TokenwireError
 from tokenwire.ids import MessageId, uuid7
@@ -131,11 +130,7 @@ class ReplySocket(ABC):
                     await self.send(frame)
 
     async def _read(self) -> None:
-        while True:
-            message = await self.ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            data = message.get("text")
+        async for data in text_frames(self.ws):
             if data is None:
                 await self.send(self.rejected("unsupported_frame", "send JSON text frames"))
                 continue
@@ -149,8 +144,4 @@ class ReplySocket(ABC):
 
 async def serve(socket: ReplySocket) -> None:
     """Run an accepted socket to its end and close it cleanly."""
-    with contextlib.suppress(WebSocketDisconnect):
-        await socket.run()
-    if socket.ws.application_state is WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError, OSError):
-            await socket.ws.close()
+    await run_socket(socket.ws, socket.run, lambda exc: socket.rejected(exc.code, exc.message))
