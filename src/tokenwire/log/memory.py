@@ -8,13 +8,13 @@ comes back it takes everything pending at once, and the subscriber merges the de
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import LogMiss
+from tokenwire.log.watchers import Watchers
 from tokenwire.protocol.events import Event, is_terminal
 
 
@@ -47,9 +47,7 @@ class MemoryEventLog:
     def __init__(self, *, ttl_s: float = 3600.0) -> None:
         self._ttl = ttl_s
         self._streams: dict[MessageId, _Stream] = {}
-        self._watchers: defaultdict[ConversationId, set[asyncio.Queue[MessageId]]] = defaultdict(
-            set
-        )
+        self._watchers = Watchers()
 
     async def append(self, event: Event) -> None:
         mid = MessageId(event.message_id)
@@ -98,28 +96,12 @@ class MemoryEventLog:
             stream.expiry.cancel()
 
     async def announce(self, conversation_id: ConversationId, message_id: MessageId) -> None:
-        for queue in self._watchers.get(conversation_id, ()):
-            queue.put_nowait(message_id)
+        self._watchers.publish(conversation_id, message_id)
 
-    @asynccontextmanager
-    async def watch(
+    def watch(
         self, conversation_id: ConversationId
-    ) -> AsyncIterator[AsyncIterator[MessageId]]:
-        queue: asyncio.Queue[MessageId] = asyncio.Queue()
-        self._watchers[conversation_id].add(queue)  # registered before the caller goes on
-
-        async def ids() -> AsyncIterator[MessageId]:
-            while True:
-                yield await queue.get()
-
-        try:
-            yield ids()
-        finally:
-            watchers = self._watchers.get(conversation_id)
-            if watchers is not None:
-                watchers.discard(queue)
-                if not watchers:
-                    del self._watchers[conversation_id]
+    ) -> AbstractAsyncContextManager[AsyncIterator[MessageId]]:
+        return self._watchers.watch(conversation_id)
 
     async def close(self) -> None:
         for stream in self._streams.values():

@@ -22,11 +22,9 @@ pile up in memory. Redis errors become ``Unavailable`` (503) here, and only here
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Self
 
 from redis.asyncio import Redis
@@ -39,6 +37,7 @@ from tokenwire.errors import Unavailable
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import LogMiss
 from tokenwire.log.pubsub import Channel
+from tokenwire.log.watchers import Watchers
 from tokenwire.protocol.events import Event, decode, encode, is_terminal
 from tokenwire.settings import Settings
 
@@ -83,9 +82,7 @@ class RedisEventLog:
         self.prefix = prefix
         self._ttl_ms = max(1, round(ttl_s * 1000))
         self._append = redis.register_script(_APPEND)
-        self._watchers: defaultdict[ConversationId, set[asyncio.Queue[MessageId]]] = defaultdict(
-            set
-        )
+        self._watchers = Watchers()
         self._announcements = Channel(redis, prefix + "announce", self._announced)
 
     @classmethod
@@ -185,31 +182,14 @@ class RedisEventLog:
 
     def _announced(self, payload: bytes) -> None:
         conversation_id, _, message_id = payload.decode().partition(" ")
-        for queue in self._watchers.get(ConversationId(conversation_id), ()):
-            queue.put_nowait(MessageId(message_id))
+        self._watchers.publish(ConversationId(conversation_id), MessageId(message_id))
 
-    @asynccontextmanager
-    async def watch(
+    def watch(
         self, conversation_id: ConversationId
-    ) -> AsyncIterator[AsyncIterator[MessageId]]:
-        queue: asyncio.Queue[MessageId] = asyncio.Queue()
-        self._watchers[conversation_id].add(queue)
-
-        async def ids() -> AsyncIterator[MessageId]:
-            while True:
-                yield await queue.get()
-
-        try:
-            # The process-wide subscription is confirmed before the caller goes on: an
-            # announcement published after this point reaches the queue.
-            await self._announcements.ready()
-            yield ids()
-        finally:
-            watchers = self._watchers.get(conversation_id)
-            if watchers is not None:
-                watchers.discard(queue)
-                if not watchers:
-                    del self._watchers[conversation_id]
+    ) -> AbstractAsyncContextManager[AsyncIterator[MessageId]]:
+        # The process-wide subscription is confirmed before the caller goes on: an
+        # announcement published after that point reaches the watch.
+        return self._watchers.watch(conversation_id, ready=self._announcements.ready)
 
     async def close(self) -> None:
         await self._announcements.close()
