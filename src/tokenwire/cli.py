@@ -103,7 +103,7 @@ def serve(
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
-        ws="websockets",
+        ws="websockets-sansio",
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
         log_level=settings.log_level,
@@ -111,9 +111,9 @@ def serve(
         access_log=False,  # tokenwire.http logs each request, with more in it
     )
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    typer.echo(f"tokenwire {settings.provider} on {settings.resolved_database_url}", err=True)
-    typer.echo(f"Open http://{shown}:{settings.port}/?token={token}", err=True)
-    print(f"http://{shown}:{settings.port}/?token={token}", flush=True)
+    typer.echo(f"tokenwire: {settings.provider} model, {settings.resolved_database_url}", err=True)
+    # The login URL, like Jupyter's, alone on stdout so that scripts can take it from there.
+    typer.echo(f"http://{shown}:{settings.port}/?token={token}")
     _server_class()(config).run()
 
 

@@ -113,7 +113,7 @@ def test_every_line_of_the_server_log_is_json(ops_server: Server) -> None:
     # The login URL is printed for the person who started the server (to stdout, which the
     # test server writes to the same file); everything else is JSON.
     for raw in ops_server.log().splitlines():
-        if raw.startswith(("tokenwire ", "Open http", "http://")):
+        if raw.startswith(("tokenwire: ", "http://")):
             continue
         entry = json.loads(raw)
         assert {"ts", "level", "logger", "msg"} <= entry.keys()

@@ -87,6 +87,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(_LEVELS.get(settings.log_level, logging.ERROR))
+    # Alembic announces each of its plugins at info level on every start: not news.
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
     logging.captureWarnings(True)  # warnings too, as lines of the same format
 
 
