@@ -7,6 +7,7 @@
     ├── Forbidden                   403 forbidden: e.g. a WebSocket from a foreign origin
     ├── NotFound                    404 not_found: unknown ids, and other users' resources
     ├── Conflict                    409 conflict
+    │   └── LeaseLost               409 lease_lost: another instance owns the reply now
     ├── Unprocessable               422 unprocessable: well-formed but unusable input
     ├── RateLimited                 429 rate_limited (retry_after)
     ├── Unavailable                 503 unavailable (retry_after): queue full, backend down
@@ -72,6 +73,12 @@ class NotFound(TokenwireError):
 class Conflict(TokenwireError):
     code = "conflict"
     status = 409
+
+
+class LeaseLost(Conflict):
+    """An instance wrote to a reply whose lease another instance had taken over."""
+
+    code = "lease_lost"
 
 
 class Unprocessable(TokenwireError):

@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 
 from tests.helpers.server import free_port
 from tests.helpers.services import ThrowawayRedis
-from tokenwire.errors import Unavailable
+from tokenwire.errors import LeaseLost, Unavailable
 from tokenwire.ids import ConversationId, MessageId
+from tokenwire.log.base import Fence
 from tokenwire.log.redis import LIVE_TTL_S, RedisEventLog
 from tokenwire.protocol.events import MessageDelta, MessageEnd, Timings, Usage
 
@@ -89,3 +90,22 @@ async def test_a_stalled_redis_holds_the_writer_back() -> None:
     finally:
         await log.close()
         server.stop()
+
+
+async def test_a_fenced_append_is_refused_once_the_lease_is_someone_elses(
+    logs: list[RedisEventLog],
+) -> None:
+    """An owner that stalled past its lease cannot write after the instance that took the
+    reply over: the lease check and the append are one atomic step."""
+    stalled, taker = logs
+    lease = stalled.key(MID) + ":lease"
+    await stalled.redis.set(lease, "instance-a")
+    await stalled.append(MessageDelta(MID, 0, "a"), fence=Fence(lease, "instance-a"))
+    await stalled.redis.set(lease, "instance-b")  # instance a's lease lapsed; b took it
+    with pytest.raises(LeaseLost):
+        await stalled.append(MessageDelta(MID, 1, "late"), fence=Fence(lease, "instance-a"))
+    await taker.append(MessageDelta(MID, 1, "b"), fence=Fence(lease, "instance-b"))
+    reader = taker.read(MID, -1, batch=10)
+    events = await anext(reader)
+    await reader.aclose()
+    assert [(e.seq, e.text) for e in events if isinstance(e, MessageDelta)] == [(0, "a"), (1, "b")]

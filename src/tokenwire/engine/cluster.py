@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tokenwire.log.base import EventLog
+from tokenwire.log.base import EventLog, Fence
 from tokenwire.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,6 +30,11 @@ class Lease:
 
     leases: Leases
     message_id: str
+
+    @property
+    def fence(self) -> Fence:
+        """The condition on this run's appends: the lease is still this instance's."""
+        return Fence(self.leases.key(self.message_id), self.leases.instance)
 
     async def holds(self) -> bool:
         return await self.leases.holds(self.message_id)

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.errors import TokenwireError, Unavailable
 from tokenwire.ids import ConversationId, MessageId
-from tokenwire.log.base import EventLog
+from tokenwire.log.base import EventLog, Fence
 from tokenwire.protocol.events import (
     ErrorInfo,
     Event,
@@ -39,6 +39,11 @@ StopReason = Literal["cancelled", "interrupted"]
 
 class Ownership(Protocol):
     """The lease on a reply when several instances share it (``engine/cluster.py``)."""
+
+    @property
+    def fence(self) -> Fence:
+        """The condition every append of the run carries (``log.base.Fence``)."""
+        ...
 
     async def holds(self) -> bool:
         """Whether this instance still owns the reply: checked before its end is written."""
@@ -147,7 +152,7 @@ class Run:
     # the work ----------------------------------------------------------------------------
 
     async def _append(self, event: Event) -> None:
-        await self._log.append(event)
+        await self._log.append(event, fence=self._owner.fence if self._owner else None)
 
     async def _deliver(self, event: Event) -> None:
         """Append one event of the pump, which already counted it in ``seq`` (and its text).
@@ -281,6 +286,14 @@ class Run:
         if not await self._still_owner():
             # Another instance took the reply over while this one stalled: its end is theirs.
             log.warning("reply %s is owned elsewhere now; leaving its end alone", self.message_id)
+            self._hooks.reply_ended(
+                self.info,
+                status="handed_over",
+                error_code="lease_lost",
+                completion_tokens=completion,
+                ttft_seconds=None if ttft_ms is None else ttft_ms / 1000,
+                seconds=total_ms / 1000,
+            )
             return
         # The row first, then the event: a client that sees the end and reloads history
         # must find the final text there.

@@ -10,10 +10,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.protocol.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """A condition on an append: ``key`` must hold ``holder`` (the writer's lease). A log
+    shared by several instances refuses a fenced append whose condition fails, with
+    ``tokenwire.errors.LeaseLost``, in the same atomic step as the append: an owner that
+    stalled past its lease cannot write after the instance that took the reply over."""
+
+    key: str
+    holder: str
 
 
 class LogMiss(LookupError):
@@ -21,9 +33,9 @@ class LogMiss(LookupError):
 
 
 class EventLog(Protocol):
-    async def append(self, event: Event) -> None:
+    async def append(self, event: Event, *, fence: Fence | None = None) -> None:
         """Add ``event`` (its seq is the next one) and wake the readers. A terminal event
-        closes the stream and starts its TTL."""
+        closes the stream and starts its TTL. ``fence``: see ``Fence``."""
         ...
 
     def read(self, message_id: MessageId, after: int, *, batch: int) -> AsyncIterator[list[Event]]:

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from tokenwire.ids import ConversationId, MessageId
-from tokenwire.log.base import LogMiss
+from tokenwire.log.base import Fence, LogMiss
 from tokenwire.log.watchers import Watchers
 from tokenwire.protocol.events import Event, is_terminal
 
@@ -49,7 +49,8 @@ class MemoryEventLog:
         self._streams: dict[MessageId, _Stream] = {}
         self._watchers = Watchers()
 
-    async def append(self, event: Event) -> None:
+    async def append(self, event: Event, *, fence: Fence | None = None) -> None:
+        # One process owns every reply here: there is no lease to check ``fence`` against.
         mid = MessageId(event.message_id)
         stream = self._streams.get(mid)
         if stream is None:

@@ -6,10 +6,11 @@ Keys and channels (all under ``settings.redis_prefix``):
                         ``e`` (the canonical JSON of the event) and ``t`` (``1`` if terminal)
     announce            a pub/sub channel: ``<conversation id> <message id>`` per reply start
 
-One Lua script appends: it checks that the seq is the next one and that the stream has not
-ended, adds the entry and sets the key's expiry, atomically. Two writers of one reply (an
-owner presumed dead that was only slow, and the instance that took over) therefore cannot
-interleave: the second append with a given seq is refused. A stream expires ``log_ttl_s``
+One Lua script appends: it checks the writer's lease (when the append is fenced), that the
+seq is the next one and that the stream has not ended, adds the entry and sets the key's
+expiry, atomically. Two writers of one reply (an owner presumed dead that was only slow, and
+the instance that took over) therefore cannot interleave, and the slow one is the one
+refused: its lease is gone. A stream expires ``log_ttl_s``
 after its terminal event (past that, the engine replays from the store). A stream that gets
 no write for ``LIVE_TTL_S`` goes away too: its writer is gone and its end could not be
 appended, and readers blocked on it then finish from the store.
@@ -33,9 +34,9 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
-from tokenwire.errors import Unavailable
+from tokenwire.errors import LeaseLost, Unavailable
 from tokenwire.ids import ConversationId, MessageId
-from tokenwire.log.base import LogMiss
+from tokenwire.log.base import Fence, LogMiss
 from tokenwire.log.pubsub import Channel
 from tokenwire.log.watchers import Watchers
 from tokenwire.protocol.events import Event, decode, encode, is_terminal
@@ -45,6 +46,9 @@ LIVE_TTL_S = 15 * 60
 BLOCK_MS = 2000  # below the socket timeout: a blocked read must not look like a dead socket
 
 _APPEND = """
+if KEYS[2] and redis.call('GET', KEYS[2]) ~= ARGV[5] then
+  return redis.error_reply('ERR lease lost')
+end
 local seq = tonumber(ARGV[1])
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #top == 0 then
@@ -107,15 +111,24 @@ class RedisEventLog:
 
     # writing -----------------------------------------------------------------------------
 
-    async def append(self, event: Event) -> None:
+    async def append(self, event: Event, *, fence: Fence | None = None) -> None:
         terminal = is_terminal(event)
         ttl_ms = self._ttl_ms if terminal else LIVE_TTL_S * 1000
+        keys = [self.key(event.message_id)]
+        args: list[str | int] = [
+            event.seq,
+            encode(event).decode(),
+            "1" if terminal else "0",
+            ttl_ms,
+        ]
+        if fence is not None:
+            keys.append(fence.key)
+            args.append(fence.holder)
         try:
-            await self._append(
-                keys=[self.key(event.message_id)],
-                args=[event.seq, encode(event), "1" if terminal else "0", ttl_ms],
-            )
+            await self._append(keys=keys, args=args)
         except ResponseError as exc:
+            if "lease lost" in str(exc):
+                raise LeaseLost(f"reply {event.message_id} is owned elsewhere now") from exc
             if "out of order" in str(exc) or "seq 0" in str(exc) or "ended" in str(exc):
                 raise ValueError(f"{event.message_id}: {exc}") from exc
             raise _unavailable(exc) from exc
