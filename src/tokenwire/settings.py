@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     subscriber_batch: int = Field(default=512, ge=1)
 
     # Several instances on one Redis (docs/deploy.md)
+    redis_max_connections: int = Field(default=64, ge=4)  # per instance, for the event log
     redis_prefix: str = "tokenwire:"  # of every key and channel, so deployments can share a Redis
     lease_ttl_s: float = Field(default=5.0, gt=0)  # a dead owner's replies are taken over after it
     sweep_interval_s: float = Field(default=1.0, gt=0)  # how often to look for orphaned replies

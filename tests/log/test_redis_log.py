@@ -14,7 +14,7 @@ from tests.helpers.services import ThrowawayRedis
 from tokenwire.errors import LeaseLost, Unavailable
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import Fence
-from tokenwire.log.redis import LIVE_TTL_S, RedisEventLog
+from tokenwire.log.redis import LIVE_TTL_S, RedisEventLog, connect
 from tokenwire.protocol.events import MessageDelta, MessageEnd, Timings, Usage
 
 pytestmark = pytest.mark.anyio
@@ -109,3 +109,47 @@ async def test_a_fenced_append_is_refused_once_the_lease_is_someone_elses(
     events = await anext(reader)
     await reader.aclose()
     assert [(e.seq, e.text) for e in events if isinstance(e, MessageDelta)] == [(0, "a"), (1, "b")]
+
+
+async def test_many_live_followers_share_one_blocking_read(
+    redis_server: str, redis_prefix: str
+) -> None:
+    """Two hundred clients following live replies on one instance: every one gets every
+    event, while the instance keeps to its bounded pool instead of a connection each."""
+    writer = RedisEventLog(connect(redis_server), prefix=redis_prefix, ttl_s=30)
+    reader = RedisEventLog(
+        connect(redis_server, max_connections=8, name="many-followers"),
+        prefix=redis_prefix,
+        ttl_s=30,
+    )
+    ids = [MessageId(f"live-{i}") for i in range(20)]
+    try:
+        for mid in ids:
+            await writer.append(MessageDelta(mid, 0, "start"))
+        followers = [asyncio.create_task(collect(reader, mid)) for mid in ids for _ in range(10)]
+        await asyncio.sleep(0.3)  # all of them caught up and waiting
+        assert 1 <= await connections(writer, "many-followers") <= 8
+        for seq in range(1, 6):
+            for mid in ids:
+                await writer.append(MessageDelta(mid, seq, f" {seq}"))
+            await asyncio.sleep(0.01)
+        for mid in ids:
+            await writer.append(MessageEnd(mid, 6, "stop", Usage(1, 5), Timings(1.0, 2.0)))
+        results = await asyncio.wait_for(asyncio.gather(*followers), 20)
+        assert all(text == "start 1 2 3 4 5" for text in results)
+        assert await connections(writer, "many-followers") <= 8
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def connections(log: RedisEventLog, name: str) -> int:
+    """How many connections Redis itself counts under ``name``."""
+    return sum(1 for client in await log.redis.client_list() if client.get("name") == name)
+
+
+async def collect(log: RedisEventLog, mid: MessageId) -> str:
+    parts = []
+    async for batch in log.read(mid, -1, batch=100):
+        parts += [e.text for e in batch if isinstance(e, MessageDelta)]
+    return "".join(parts)

@@ -16,19 +16,22 @@ no write for ``LIVE_TTL_S`` goes away too: its writer is gone and its end could 
 appended, and readers blocked on it then finish from the store.
 
 Readers keep only a cursor (the last seq). They take everything pending at once, up to
-``batch`` entries (where the subscriber coalesces), and block in ``XREAD`` when there is
-nothing new. Appends await Redis: a stalled Redis slows the writer instead of letting events
-pile up in memory. Redis errors become ``Unavailable`` (503) here, and only here.
+``batch`` entries (where the subscriber coalesces), with a non-blocking ``XRANGE``; when
+there is nothing new they wait for the process's one shared blocking ``XREAD`` (``tail.py``)
+to signal that their stream grew, so live followers cost no Redis connection each. Appends
+await Redis: a stalled Redis slows the writer instead of letting events pile up in memory.
+Redis errors become ``Unavailable`` (503) here, and only here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Self
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -38,6 +41,7 @@ from tokenwire.errors import LeaseLost, Unavailable
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import Fence, LogMiss
 from tokenwire.log.pubsub import Channel
+from tokenwire.log.tail import Tail
 from tokenwire.log.watchers import Watchers
 from tokenwire.protocol.events import Event, decode, encode, is_terminal
 from tokenwire.settings import Settings
@@ -70,6 +74,27 @@ return seq
 """
 
 
+def connect(url: str, *, max_connections: int = 64, name: str = "tokenwire") -> Redis:
+    """A client on a bounded pool: a burst of readers queues for a connection instead of
+    opening one each (and keeping them all open afterwards). Its connections carry ``name``
+    in ``CLIENT LIST``."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        client_name=name,
+        timeout=10,  # waiting this long for a free connection: Redis is as good as down
+        socket_timeout=10,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        # A pooled connection may have died with a Redis restart: reconnect and retry once
+        # or twice. Timeouts are not retried: a stalled Redis must slow the writer down,
+        # not be waited on several times over.
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        retry_on_error=[RedisConnectionError],
+    )
+    return Redis.from_pool(pool)  # which closes the pool with the client
+
+
 def _entry_seq(entry_id: bytes) -> int:
     return int(entry_id.rpartition(b"-")[2])
 
@@ -88,23 +113,17 @@ class RedisEventLog:
         self._append = redis.register_script(_APPEND)
         self._watchers = Watchers()
         self._announcements = Channel(redis, prefix + "announce", self._announced)
+        self._tail = Tail(redis, block_ms=BLOCK_MS)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         if not settings.redis_url:
             raise ValueError("RedisEventLog needs TOKENWIRE_REDIS_URL")
-        redis = Redis.from_url(
-            settings.redis_url,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            health_check_interval=30,
-            # A pooled connection may have died with a Redis restart: reconnect and retry once
-            # or twice. Timeouts are not retried: a stalled Redis must slow the writer down,
-            # not be waited on several times over.
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-            retry_on_error=[RedisConnectionError],
+        return cls(
+            connect(settings.redis_url, max_connections=settings.redis_max_connections),
+            prefix=settings.redis_prefix,
+            ttl_s=settings.log_ttl_s,
         )
-        return cls(redis, prefix=settings.redis_prefix, ttl_s=settings.log_ttl_s)
 
     def key(self, message_id: str) -> str:
         return f"{self.prefix}log:{message_id}"
@@ -142,30 +161,47 @@ class RedisEventLog:
     ) -> AsyncIterator[list[Event]]:
         key = self.key(message_id)
         cursor = max(after, -1)
-        block: int | None = None  # first take what is there without waiting
-        while True:
-            try:
-                reply: Any = await self.redis.xread(
-                    {key: f"1-{cursor}" if cursor >= 0 else "0-0"}, count=batch, block=block
-                )
-            except RedisError as exc:
-                raise _unavailable(exc) from exc
-            if reply:
-                events = [decode(fields[b"e"]) for _id, fields in reply[0][1]]
-                cursor = events[-1].seq
-                yield events
-                if is_terminal(events[-1]):
-                    return
-                block = None
-                continue
-            # Nothing new: is there a stream at all, and has it already ended?
-            top = await self._top(key)
-            if top is None:
-                raise LogMiss(message_id)
-            top_seq, top_terminal = top
-            if top_seq <= cursor and top_terminal:
+        # What is there already is taken without the shared reader: replays of finished
+        # replies, the most common reads, never involve it.
+        while events := await self._take(key, cursor, batch):
+            cursor = events[-1].seq
+            yield events
+            if is_terminal(events[-1]):
                 return
-            block = None if top_seq > cursor else BLOCK_MS
+        if await self._ended(message_id, key, cursor):
+            return
+        async with self._tail.follow(key, cursor) as grew:
+            while True:
+                grew.clear()  # before the read: growth from now on sets it again
+                events = await self._take(key, cursor, batch)
+                if events:
+                    cursor = events[-1].seq
+                    yield events
+                    if is_terminal(events[-1]):
+                        return
+                    continue
+                if await self._ended(message_id, key, cursor):
+                    return
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(BLOCK_MS / 1000):
+                        await grew.wait()
+
+    async def _take(self, key: str, cursor: int, batch: int) -> list[Event]:
+        """Up to ``batch`` events after ``cursor``, without waiting."""
+        start = f"(1-{cursor}" if cursor >= 0 else "-"
+        try:
+            entries: Any = await self.redis.xrange(key, min=start, max="+", count=batch)
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return [decode(fields[b"e"]) for _id, fields in entries]
+
+    async def _ended(self, message_id: MessageId, key: str, cursor: int) -> bool:
+        """Nothing after ``cursor``: has the stream ended there? ``LogMiss`` if it is gone."""
+        top = await self._top(key)
+        if top is None:
+            raise LogMiss(message_id)
+        top_seq, top_terminal = top
+        return top_seq <= cursor and top_terminal
 
     async def _top(self, key: str) -> tuple[int, bool] | None:
         try:
@@ -205,6 +241,7 @@ class RedisEventLog:
         return self._watchers.watch(conversation_id, ready=self._announcements.ready)
 
     async def close(self) -> None:
+        await self._tail.close()
         await self._announcements.close()
         with contextlib.suppress(RedisError, OSError):
             await self.redis.aclose()
