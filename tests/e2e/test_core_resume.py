@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.helpers.server import Server, sse_events, text_of
+from tests.helpers.server import Server, send_streaming, sse_events, text_of
 
 LONG = " ".join(f"word{i}" for i in range(60)) + " ✓ ünïcode\nand a second line."
 
@@ -39,12 +39,7 @@ def read_until(response: httpx.Response, count: int) -> list[dict[str, Any]]:
 def test_resume_after_cut_is_byte_exact(server: Server, cut_after: int) -> None:
     with server.client() as client:
         cid = client.post("/api/v1/conversations", json={}).json()["id"]
-        with client.stream(
-            "POST",
-            f"/api/v1/conversations/{cid}/messages",
-            json={"content": LONG},
-            headers={"Accept": "text/event-stream"},
-        ) as response:
+        with send_streaming(client, cid, LONG) as response:
             before = read_until(response, cut_after)
         mid = before[0]["message_id"]
         last = before[-1]["seq"]
@@ -82,12 +77,7 @@ def test_resume_after_the_log_expired_is_served_from_the_store(
     server = server_factory(log_ttl_s=0.5, scripted_delay_ms=5)
     with server.client() as client:
         cid = client.post("/api/v1/conversations", json={}).json()["id"]
-        with client.stream(
-            "POST",
-            f"/api/v1/conversations/{cid}/messages",
-            json={"content": LONG},
-            headers={"Accept": "text/event-stream"},
-        ) as response:
+        with send_streaming(client, cid, LONG) as response:
             events = list(sse_events(response))
         mid = events[0]["message_id"]
         time.sleep(1.0)  # past the log's TTL: only the stored row is left
@@ -114,12 +104,7 @@ def test_cancel_stops_the_reply_and_keeps_the_partial(server_factory: ServerFact
     server = server_factory(scripted_delay_ms=100, scripted_chunk_words=1)
     with server.client() as client:
         cid = client.post("/api/v1/conversations", json={}).json()["id"]
-        with client.stream(
-            "POST",
-            f"/api/v1/conversations/{cid}/messages",
-            json={"content": LONG},
-            headers={"Accept": "text/event-stream"},
-        ) as response:
+        with send_streaming(client, cid, LONG) as response:
             events: list[dict[str, Any]] = []
             for event in sse_events(response):
                 events.append(event)
@@ -146,12 +131,7 @@ def test_cancel_stops_the_reply_and_keeps_the_partial(server_factory: ServerFact
 def test_client_disconnect_does_not_stop_the_reply(server: Server) -> None:
     with server.client() as client:
         cid = client.post("/api/v1/conversations", json={}).json()["id"]
-        with client.stream(
-            "POST",
-            f"/api/v1/conversations/{cid}/messages",
-            json={"content": LONG},
-            headers={"Accept": "text/event-stream"},
-        ) as response:
+        with send_streaming(client, cid, LONG) as response:
             first = read_until(response, 2)
         mid = first[0]["message_id"]
         deadline = time.monotonic() + 20
@@ -189,12 +169,7 @@ def test_shutdown_saves_in_flight_replies_as_interrupted(server_factory: ServerF
     server = server_factory(scripted_delay_ms=200, scripted_chunk_words=1, shutdown_grace_s=0.5)
     with server.client() as client:
         cid = client.post("/api/v1/conversations", json={}).json()["id"]
-        with client.stream(
-            "POST",
-            f"/api/v1/conversations/{cid}/messages",
-            json={"content": LONG},
-            headers={"Accept": "text/event-stream"},
-        ) as response:
+        with send_streaming(client, cid, LONG) as response:
             events: list[dict[str, Any]] = []
             for event in sse_events(response):
                 events.append(event)

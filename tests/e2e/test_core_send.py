@@ -6,7 +6,7 @@ import threading
 
 import httpx
 
-from tests.helpers.server import Server, sse_events, text_of
+from tests.helpers.server import Server, send_streaming, sse_events, text_of
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, then naps in the sun for a while."
 
@@ -20,12 +20,7 @@ def new_conversation(client: httpx.Client, **body: object) -> str:
 def test_sse_send_streams_the_reply_and_stores_it(server: Server) -> None:
     with server.client() as client:
         cid = new_conversation(client, title="greeting")
-        with client.stream(
-            "POST",
-            f"/api/v1/conversations/{cid}/messages",
-            json={"content": SENTENCE},
-            headers={"Accept": "text/event-stream"},
-        ) as response:
+        with send_streaming(client, cid, SENTENCE) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             assert response.headers["cache-control"] == "no-cache"
@@ -58,12 +53,7 @@ def test_sse_send_streams_the_reply_and_stores_it(server: Server) -> None:
 def test_sse_event_framing_has_id_event_and_data(server: Server) -> None:
     with server.client() as client:
         cid = new_conversation(client)
-        with client.stream(
-            "POST",
-            f"/api/v1/conversations/{cid}/messages",
-            json={"content": "one two"},
-            headers={"Accept": "text/event-stream"},
-        ) as response:
+        with send_streaming(client, cid, "one two") as response:
             raw = b"".join(response.iter_raw())
     blocks = [b for b in raw.split(b"\n\n") if b and not b.startswith(b":")]
     assert blocks[0].startswith(b'id: 0\nevent: message.start\ndata: {"type":"message.start"')

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,19 @@ def start_server(
         time.sleep(0.1)
     server.stop(signal.SIGKILL)
     raise RuntimeError(f"server did not come up:\n{server.log()}")
+
+
+def send_streaming(
+    client: httpx.Client, cid: str, content: str
+) -> AbstractContextManager[httpx.Response]:
+    """Send ``content`` to conversation ``cid`` asking for the reply as SSE; the response
+    streams it (read it with ``sse_events``)."""
+    return client.stream(
+        "POST",
+        f"/api/v1/conversations/{cid}/messages",
+        json={"content": content},
+        headers={"Accept": "text/event-stream"},
+    )
 
 
 def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:

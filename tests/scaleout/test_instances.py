@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-from tests.helpers.server import Server, sse_events, text_of
+from tests.helpers.server import Server, send_streaming, sse_events, text_of
 from tests.scaleout.conftest import Deployment
 
 LONG = " ".join(f"word{i}" for i in range(60)) + " ✓ ünïcode\nand a second line."
@@ -45,12 +45,7 @@ def test_a_reply_started_on_one_instance_resumes_byte_exact_on_another(
     a, b = deployment(2, scripted_delay_ms=30, scripted_chunk_words=2)
     with a.client() as client:
         cid = new_conversation(client)
-        with client.stream(
-            "POST",
-            f"/api/v1/conversations/{cid}/messages",
-            json={"content": LONG},
-            headers={"Accept": "text/event-stream"},
-        ) as response:
+        with send_streaming(client, cid, LONG) as response:
             before: list[dict[str, Any]] = []
             for event in sse_events(response):
                 before.append(event)
