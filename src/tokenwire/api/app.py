@@ -73,6 +73,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="AI chat replies, token by token, to any client; every conversation kept.",
         lifespan=lifespan,
+        # The schema is served; FastAPI's docs pages are not: they load their scripts from a
+        # CDN, which neither an offline laptop nor the page's CSP (script-src 'self') allows.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.ops = operations
