@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     lease_ttl_s: float = Field(default=5.0, gt=0)  # a dead owner's replies are taken over after it
     sweep_interval_s: float = Field(default=1.0, gt=0)  # how often to look for orphaned replies
     takeover: Literal["continue", "interrupt"] = "continue"  # what becomes of an orphaned reply
+    max_takeovers: int = Field(default=3, ge=0)  # then a reply is ended, not continued again
 
     # Input limits
     max_content_chars: int = Field(default=32_000, ge=1)

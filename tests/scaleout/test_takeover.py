@@ -6,6 +6,8 @@ import signal
 import time
 from typing import Any
 
+from redis import Redis
+
 from tests.helpers.server import Server, sse_events, text_of
 from tests.scaleout.conftest import Deployment
 from tests.scaleout.test_instances import LONG, follow, new_conversation, start_reply
@@ -118,3 +120,51 @@ def test_a_cancel_for_a_dead_owners_reply_ends_it_when_taken_over(
     assert events[-1]["type"] == "message.end"
     assert events[-1]["finish_reason"] == "cancelled"
     assert text_of(events) == row["content"]
+
+
+def test_a_reply_that_keeps_losing_its_instance_is_not_continued_forever(
+    deployment: Deployment, redis_server: str, redis_prefix: str
+) -> None:
+    """With ``max_takeovers=1``: the first takeover continues the reply, the second (its new
+    instance died too) ends it ``interrupted`` with the text clients were sent."""
+    servers = deployment(3, takeover="continue", max_takeovers=1, **SLOW)
+    with servers[0].client() as client:
+        mid = start_reply(client, new_conversation(client))
+    first = servers[0]
+    time.sleep(0.6)  # some text first
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(10)
+    redis = Redis.from_url(redis_server)
+    try:
+        second = wait_for_owner(redis, f"{redis_prefix}lease:{mid}", servers, first)
+    finally:
+        redis.close()
+    time.sleep(0.6)  # the reply goes on there for a while
+    second.proc.send_signal(signal.SIGKILL)
+    second.proc.wait(10)
+    survivor = next(s for s in servers if s.proc.poll() is None)
+    deadline = time.monotonic() + 20
+    while (row := stored(survivor, mid))["status"] == "streaming":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert row["status"] == "interrupted"
+    assert row["metadata"]["takeover"]["outcome"] == "interrupted"
+    assert row["metadata"]["takeover"]["count"] == 2
+    assert row["content"]
+    assert LONG.startswith(row["content"])
+    events = follow(survivor, mid)
+    assert text_of(events) == row["content"]
+    assert events[-1]["error"]["code"] == "interrupted"
+
+
+def wait_for_owner(redis: Redis, lease: str, servers: list[Server], dead: Server) -> Server:
+    """The instance that took the lease over from ``dead`` (its value names the pid)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        holder = redis.get(lease)
+        if holder is not None:
+            pid = int(holder.decode().split(":")[1])
+            if pid != dead.proc.pid:
+                return next(s for s in servers if s.proc.pid == pid)
+        time.sleep(0.05)
+    raise AssertionError("nobody took the reply over")

@@ -99,6 +99,20 @@ class Leases:
             raise _unavailable(exc) from exc
         return [m for m, h in zip(message_ids, holders, strict=True) if h is None]
 
+    async def count_takeover(self, message_id: str) -> int:
+        """Count one more takeover of the reply; returns how many there have been. The count
+        outlives the leases (a day), so a reply that keeps taking its instances down is
+        not continued forever."""
+        key = f"{self._prefix}takeovers:{message_id}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, 24 * 3600)
+                count, _ = await pipe.execute()
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return int(count)
+
     async def release(self, message_id: str) -> None:
         try:
             await self._release(keys=[self.key(message_id)], args=[self.instance])

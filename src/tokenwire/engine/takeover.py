@@ -17,8 +17,10 @@ that clients were sent: more than the last checkpoint, and exactly what they hav
 - ``takeover=continue``: a new run goes on from the stream's last seq, its provider asked to
   continue that text (``GenerationRequest.prefix``). Readers blocked on the stream just see
   text arrive again.
-- ``takeover=interrupt``, a pending cancel, or no stream (expired, or Redis lost it: then
-  nobody knows which seqs clients saw, so nothing may be added): the reply ends now,
+- ``takeover=interrupt``, a pending cancel, more than ``max_takeovers`` takeovers of the
+  same reply (each continuation ended with its instance gone), or no stream (expired, or
+  Redis lost it: then nobody knows which seqs clients saw, so nothing may be added): the
+  reply ends now,
   ``interrupted`` (or ``cancelled``), with the text it has. So does a reply whose stream has
   its end but whose row does not (the database failed the owner's last write): the row gets
   the stream's whole text.
@@ -174,6 +176,11 @@ class Sweeper:
             # Without the stream only the checkpoint is known, and not which seqs clients saw.
             state = Checkpoint(current.id, current.content, current.marks, current.last_seq)
             stop = "interrupted"
+        count = await self._cluster.leases.count_takeover(current.id)
+        if stop is None and count > self._settings.max_takeovers:
+            # Each continuation of this reply so far ended with its instance gone: it may be
+            # what takes them down. End it with what it has rather than risk another.
+            stop = "interrupted"
         if await self._cluster.commands.cancelled([current.id]):
             stop = "cancelled"
         conversation = await engine.store.get_conversation(current.user_id, current.conversation_id)
@@ -195,6 +202,7 @@ class Sweeper:
                     "by": self._cluster.instance,
                     "at_seq": state.last_seq,
                     "outcome": stop or "continued",
+                    "count": count,
                 }
             },
         )
