@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import BrowserContext
 
 from tests.browser.pages import ChatPage, new_conversation, png, stored, words
 from tests.conftest import ServerFactory
@@ -25,14 +25,6 @@ def image_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     yield server
     server.stop()
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    ctx.set_default_timeout(10_000)
-    yield ctx
-    ctx.close()
 
 
 def test_image_errors_are_explained_and_the_message_is_kept(

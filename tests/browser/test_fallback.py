@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import BrowserContext
 
 from tests.browser.pages import ChatPage, new_conversation, stored, words
 from tests.browser.proxy import Proxy
@@ -18,14 +18,6 @@ def blocking_proxy(chat_server: Server) -> Iterator[Proxy]:
     proxy = Proxy(chat_server.port, refuse_upgrades=True)
     yield proxy
     proxy.close()
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    ctx.set_default_timeout(10_000)
-    yield ctx
-    ctx.close()
 
 
 def test_websocket_refused_falls_back_to_sse(

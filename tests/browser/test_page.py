@@ -59,14 +59,6 @@ def writer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    ctx.set_default_timeout(10_000)
-    yield ctx
-    ctx.close()
-
-
 def test_login_by_url_token_then_the_empty_state(
     context: BrowserContext, chat_server: Server, screenshots: Path
 ) -> None:

@@ -4,11 +4,9 @@ connection loses nothing and doubles nothing, and two tabs show the same reply."
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import BrowserContext
 
 from tests.browser.pages import ChatPage, Sample, new_conversation, stored, words
 from tests.browser.proxy import Proxy
@@ -21,14 +19,6 @@ RECORD_BADGE = """() => {
   new MutationObserver(() => window.badgeStates.push(badge.dataset.state))
     .observe(badge, {attributes: true, attributeFilter: ["data-state"]});
 }"""
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    ctx.set_default_timeout(10_000)
-    yield ctx
-    ctx.close()
 
 
 def test_reply_text_grows_while_it_streams(
