@@ -1,0 +1,57 @@
+"""What a request may set for one turn: the one options struct every dialect parses into.
+
+``Engine.start_turn(user, ref, prompt, options)`` takes a ``TurnOptions``; whatever a dialect
+accepts from its client lands here, so a field is honoured everywhere or refused by name,
+never dropped on the way. ``Sampling`` is the part a provider reads; the rest is the engine's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Sampling(msgspec.Struct, frozen=True, kw_only=True):
+    """Length and sampling settings, passed to the provider as given (``None``: its default).
+
+    ``max_tokens`` is already capped by the server's own limit when it reaches a provider.
+    ``stop`` sequences end the reply without being emitted (OpenAI's semantics).
+    """
+
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    user: str | None = None
+
+
+class TurnOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a request may set for one turn besides the prompt itself.
+
+    ``model``/``persona``/``system`` apply to a conversation the turn creates, and ``model`` to
+    the reply; ``parent_id`` names the message the new user message answers (a branch), the
+    conversation's current leaf when ``None``; ``client_message_id`` makes a retried send
+    return the first turn. ``tools``, ``tool_choice``, ``parallel_tool_calls`` and
+    ``response_format`` are OpenAI's shapes, kept as the client sent them.
+    """
+
+    model: str | None = None
+    persona: str | None = None
+    system: str | None = None
+    title: str | None = None
+    sampling: Sampling = Sampling()
+    images: tuple[str, ...] = ()
+    parent_id: str | None = None
+    client_message_id: str | None = None
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
