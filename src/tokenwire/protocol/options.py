@@ -55,3 +55,30 @@ class TurnOptions(msgspec.Struct, frozen=True, kw_only=True):
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ById(msgspec.Struct, frozen=True):
+    """A conversation named by its id (any case): the canonical API, the seeds' own ids."""
+
+    id: str
+
+
+class ByKey(msgspec.Struct, frozen=True):
+    """A conversation a client names itself (seed 002's session id, the AI SDK's chat id):
+    the one made under ``key`` in dialect ``kind``, made on first use."""
+
+    kind: str
+    key: str
+
+
+class ByHistory(msgspec.Struct, frozen=True):
+    """A stateless client's conversation (OpenAI): the one whose stored turns are exactly
+    ``history`` (found by its digest), else a new one holding ``history`` as prior turns.
+    Each turn is ``(role, content, images)``."""
+
+    kind: str
+    history: tuple[tuple[str, str, tuple[str, ...]], ...]
+    system: str | None = None
+
+
+ConversationRef = ById | ByKey | ByHistory
