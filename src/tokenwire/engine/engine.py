@@ -11,27 +11,39 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from tokenwire.engine import replay
+import msgspec
+
+from tokenwire.engine import references, replay
 from tokenwire.engine.cluster import Cluster, Lease
 from tokenwire.engine.following import Follower
 from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.engine.run import Run, StopReason
 from tokenwire.engine.takeover import Sweeper
-from tokenwire.errors import BadRequest, PayloadTooLarge, Unavailable, Unprocessable
+from tokenwire.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    ProviderError,
+    Unavailable,
+    Unprocessable,
+)
 from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.personas import Personas
 from tokenwire.protocol.events import Event, is_terminal
+from tokenwire.protocol.options import ByHistory, ConversationRef, TurnOptions
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
 from tokenwire.providers.images import validate_images
 from tokenwire.settings import Settings
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
-from tokenwire.store.store import Checkpoint, Outcome, SQLStore
+from tokenwire.store.store import Checkpoint, NewTurn, Outcome, SQLStore
 
 log = logging.getLogger("tokenwire.engine")
+
+REQUEST = "request"  # reply metadata: the options its provider request is built from
+NO_OPTIONS = TurnOptions()
 
 Release = Callable[[], None]
 
@@ -122,55 +134,53 @@ class Engine:
 
     # sending -----------------------------------------------------------------------------
 
-    async def send(
+    async def start_turn(
         self,
         user_id: UserId,
-        conversation_id: str,
-        content: str,
-        *,
-        client_message_id: str | None = None,
-        images: Sequence[str] = (),
+        ref: ConversationRef,
+        prompt: str,
+        options: TurnOptions = NO_OPTIONS,
     ) -> Turn:
-        """Commit the user message and its reply row, then start generating.
+        """Start a reply to ``prompt`` in the conversation ``ref`` names: the one way any
+        route starts a turn.
 
-        Returns once both rows are committed; the reply streams in the background. A repeated
-        ``client_message_id`` returns the first turn and starts nothing.
+        Everything that can refuse the send is checked first (content, images, persona,
+        the user's stream limit, the model's queue); only then, in one transaction, is the
+        conversation found or made, a stateless client's history stored and the turn added.
+        A refused send writes nothing. Returns once the turn is committed; the reply streams
+        in the background. A repeated ``client_message_id`` returns the first turn and
+        starts nothing.
         """
         if not self._accepting:
             raise Unavailable("the server is shutting down", retry_after=5)
-        self.check_content(content)
-        if len(images) > self.settings.max_images_per_message:
-            raise PayloadTooLarge(
-                f"{len(images)} images; the limit is {self.settings.max_images_per_message}"
-                " per message",
-                code="too_many_images",
-            )
-        if images:
-            if not self.provider.supports_images:
-                raise Unprocessable(
-                    f"the model {self.provider.model} does not take images",
-                    code="images_unsupported",
-                )
-            images = validate_images(images, max_bytes=self.settings.max_image_bytes)
-        conversation = await self.store.get_conversation(user_id, conversation_id)
+        self.check_content(prompt)
+        images = self._checked_images(options.images)
+        if options.persona is not None:
+            self.personas.require(options.persona)
         release = await self.admission.admit(user_id) if self.admission else None
         try:
             self.provider.admit()
-            turn = await self.store.add_turn(
+            conversation, turn = await self.store.open_turn(
                 user_id,
-                conversation.id,
-                content=content,
-                client_message_id=client_message_id,
-                images=images,
-                model=self._model(conversation),
+                references.target(ref, prompt, options),
+                NewTurn(
+                    content=prompt,
+                    client_message_id=options.client_message_id,
+                    images=images,
+                    model=lambda c: options.model or self._model(c),
+                    reply_metadata=_request_metadata(options),
+                ),
             )
             if turn.created:
                 reply_id = turn.assistant_message.id
                 if release is not None:
                     # Held until the run ends (_run_done), or given back if it never starts.
                     self._releases[reply_id], release = release, None
+                complete = None
+                if isinstance(ref, ByHistory):
+                    complete = self._remember_history(user_id, conversation, ref, prompt, images)
                 try:
-                    await self._start(conversation, turn)
+                    await self._start(conversation, turn, on_complete=complete)
                 except BaseException:
                     self._release(reply_id)
                     raise
@@ -178,6 +188,38 @@ class Engine:
             if release is not None:
                 release()
         return turn
+
+    def _remember_history(
+        self,
+        user_id: UserId,
+        conversation: Conversation,
+        ref: ByHistory,
+        prompt: str,
+        images: Sequence[str],
+    ) -> Callable[[str], Awaitable[None]]:
+        """Once the reply completes, name the conversation by the history the client then
+        holds, so that its next request continues it (on any instance, after a restart)."""
+
+        async def remember(reply: str) -> None:
+            key = references.continued_key(ref, prompt, images, reply)
+            await self.store.set_conversation_key(user_id, conversation.id, key)
+
+        return remember
+
+    async def result(self, reply: Message) -> Message:
+        """Wait for the reply to end and return it as stored; a reply that failed raises its
+        error (``ProviderError``), one the server stopped raises ``Unavailable``: an answer
+        that is not streamed never passes a failure off as a success."""
+        final = await self.follower.wait(reply)
+        if final.status is MessageStatus.INTERRUPTED:
+            raise Unavailable("the server stopped before the reply finished", retry_after=1)
+        if final.status is MessageStatus.ERROR:
+            error = final.error or {}
+            raise ProviderError(
+                str(error.get("message", "the reply failed")),
+                code=str(error.get("code", "provider_error")),
+            )
+        return final
 
     def check_content(self, content: str) -> None:
         if not content.strip():
@@ -189,7 +231,29 @@ class Engine:
                 code="content_too_long",
             )
 
-    async def _start(self, conversation: Conversation, turn: Turn) -> None:
+    def _checked_images(self, images: Sequence[str]) -> list[str]:
+        if len(images) > self.settings.max_images_per_message:
+            raise PayloadTooLarge(
+                f"{len(images)} images; the limit is {self.settings.max_images_per_message}"
+                " per message",
+                code="too_many_images",
+            )
+        if not images:
+            return []
+        if not self.provider.supports_images:
+            raise Unprocessable(
+                f"the model {self.provider.model} does not take images",
+                code="images_unsupported",
+            )
+        return validate_images(images, max_bytes=self.settings.max_image_bytes)
+
+    async def _start(
+        self,
+        conversation: Conversation,
+        turn: Turn,
+        *,
+        on_complete: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         reply = turn.assistant_message
         started = time.monotonic()
         lease: Lease | None = None
@@ -203,7 +267,7 @@ class Engine:
                 with contextlib.suppress(Exception):
                     await lease.release()
             raise Unavailable("the event log is unavailable", retry_after=5) from exc
-        self.launch(conversation, reply, started=started, owner=lease)
+        self.launch(conversation, reply, started=started, owner=lease, on_complete=on_complete)
         try:
             await self.events.announce(conversation.id, reply.id)
         except Unavailable as exc:
@@ -220,6 +284,7 @@ class Engine:
         owner: Lease | None = None,
         stop: StopReason | None = None,
         metadata: dict[str, Any] | None = None,
+        on_complete: Callable[[str], Awaitable[None]] | None = None,
     ) -> Run:
         """Start the run of a reply whose ``message.start`` is in the log: a new one, or with
         ``resume`` one taken over from another instance (``stop`` ends it at once)."""
@@ -250,6 +315,7 @@ class Engine:
             hooks=self.hooks,
             resume=resume,
             owner=owner,
+            on_complete=on_complete,
         )
         run.metadata.update(metadata or {})
         self.runs[reply.id] = run
@@ -277,6 +343,10 @@ class Engine:
         return persona.model if persona and persona.model else self.provider.model
 
     async def _request(self, conversation: Conversation, reply: Message) -> GenerationRequest:
+        """The provider's request, rebuilt from the stored conversation and the options the
+        turn was started with (kept with the reply, so an instance taking it over asks the
+        model exactly what the first one did)."""
+        options = msgspec.convert(reply.metadata.get(REQUEST, {}), TurnOptions)
         turns: list[ChatTurn] = []
         system = self.personas.system_prompt(conversation)
         if system:
@@ -287,10 +357,15 @@ class Engine:
             elif message.role == "assistant" and message.content:
                 turns.append(ChatTurn("assistant", message.content))
         persona = self.personas.get(conversation.persona)
+        sampling = options.sampling
+        temperature = sampling.temperature
+        if temperature is None and persona is not None:
+            temperature = persona.temperature
         return GenerationRequest(
             messages=turns,
-            model=conversation.model or (persona.model if persona else None),
-            temperature=persona.temperature if persona else None,
+            model=reply.model or conversation.model or (persona.model if persona else None),
+            temperature=temperature,
+            max_tokens=sampling.max_tokens,
         )
 
     # cancelling --------------------------------------------------------------------------
@@ -357,6 +432,25 @@ class Engine:
             c for run in list(self.runs.values()) if (c := run.take_checkpoint()) is not None
         ]
         await self.store.checkpoint(pending)
+
+
+def _request_metadata(options: TurnOptions) -> dict[str, Any]:
+    """What the reply row keeps of the options: those the provider's request is built from.
+    The rest is stored elsewhere (images with the user message, model in its column) or
+    shapes the conversation."""
+    kept = msgspec.structs.replace(
+        options,
+        model=None,
+        persona=None,
+        system=None,
+        title=None,
+        images=(),
+        parent_id=None,
+        client_message_id=None,
+        metadata={},
+    )
+    request = msgspec.to_builtins(kept)
+    return {REQUEST: request} if request else {}
 
 
 def _interrupted(reply: Message) -> Outcome:

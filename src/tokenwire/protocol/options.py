@@ -7,12 +7,12 @@ never dropped on the way. ``Sampling`` is the part a provider reads; the rest is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 
-class Sampling(msgspec.Struct, frozen=True, kw_only=True):
+class Sampling(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Length and sampling settings, passed to the provider as given (``None``: its default).
 
     ``max_tokens`` is already capped by the server's own limit when it reaches a provider.
@@ -32,7 +32,7 @@ class Sampling(msgspec.Struct, frozen=True, kw_only=True):
     user: str | None = None
 
 
-class TurnOptions(msgspec.Struct, frozen=True, kw_only=True):
+class TurnOptions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Everything a request may set for one turn besides the prompt itself.
 
     ``model``/``persona``/``system`` apply to a conversation the turn creates, and ``model`` to
@@ -71,13 +71,21 @@ class ByKey(msgspec.Struct, frozen=True):
     key: str
 
 
+class PriorTurn(msgspec.Struct, frozen=True):
+    """One message a stateless client resent before its prompt."""
+
+    role: Literal["user", "assistant"]
+    content: str
+    images: tuple[str, ...] = ()
+
+
 class ByHistory(msgspec.Struct, frozen=True):
-    """A stateless client's conversation (OpenAI): the one whose stored turns are exactly
-    ``history`` (found by its digest), else a new one holding ``history`` as prior turns.
-    Each turn is ``(role, content, images)``."""
+    """A stateless client's conversation (OpenAI, the AI SDK): the one whose stored turns are
+    exactly ``history`` (found by its digest), else a new one holding ``history`` as prior
+    turns. ``system`` is part of what identifies it."""
 
     kind: str
-    history: tuple[tuple[str, str, tuple[str, ...]], ...]
+    history: tuple[PriorTurn, ...]
     system: str | None = None
 
 
