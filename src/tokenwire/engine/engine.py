@@ -20,6 +20,7 @@ from tokenwire.engine import references, replay
 from tokenwire.engine.cluster import Cluster, Lease
 from tokenwire.engine.following import Follower
 from tokenwire.engine.hooks import Hooks, ReplyInfo
+from tokenwire.engine.reads import Reads
 from tokenwire.engine.run import Run, StopReason
 from tokenwire.engine.takeover import Sweeper
 from tokenwire.errors import (
@@ -29,7 +30,7 @@ from tokenwire.errors import (
     Unavailable,
     Unprocessable,
 )
-from tokenwire.ids import ConversationId, MessageId, UserId
+from tokenwire.ids import MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.personas import Personas
 from tokenwire.protocol.events import Event, is_terminal
@@ -57,7 +58,7 @@ class Admission(Protocol):
         ...
 
 
-class Engine:
+class Engine(Reads):
     def __init__(
         self,
         *,
@@ -372,7 +373,7 @@ class Engine:
 
     async def cancel(self, user_id: UserId, message_id: str) -> Message:
         """Stop a reply; idempotent. Returns the message as it stands after the stop."""
-        message = await self.store.get_message(user_id, message_id)
+        message = await self.store.get_message(user_id, references.normalize_id(message_id))
         if message.role != "assistant":
             raise BadRequest("only an assistant reply can be cancelled", code="not_a_reply")
         run = self.runs.get(message.id)
@@ -382,7 +383,15 @@ class Engine:
                 await asyncio.shield(run.task)
         elif self.cluster is not None and message.status is MessageStatus.STREAMING:
             await self._cancel_elsewhere(message)
-        return await self.store.get_message(user_id, message_id)
+        return await self.store.get_message(user_id, message.id)
+
+    async def delete_conversation(self, user_id: UserId, cid: str) -> None:
+        """Delete a conversation and its messages, its running replies stopped first so that
+        no run keeps writing into rows about to disappear."""
+        conversation = await self.conversation(user_id, cid)
+        for reply in await self.in_flight(conversation.id):
+            await self.cancel(user_id, reply.id)
+        await self.store.delete_conversation(user_id, conversation.id)
 
     async def _cancel_elsewhere(self, reply: Message) -> None:
         """Have the instance that runs the reply stop it, and wait for its end: milliseconds
@@ -413,9 +422,6 @@ class Engine:
     async def wait(self, reply: Message) -> Message:
         """Wait for the reply to end and return it as stored."""
         return await self.follower.wait(reply)
-
-    async def in_flight(self, conversation_id: ConversationId) -> list[Message]:
-        return await self.store.streaming_messages(conversation_id)
 
     # checkpoints -------------------------------------------------------------------------
 

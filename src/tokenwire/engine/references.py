@@ -15,7 +15,14 @@ from typing import Any
 import msgspec
 
 from tokenwire.ids import is_uuid
-from tokenwire.protocol.options import ById, ByHistory, ByKey, ConversationRef, PriorTurn, TurnOptions
+from tokenwire.protocol.options import (
+    ByHistory,
+    ById,
+    ByKey,
+    ConversationRef,
+    PriorTurn,
+    TurnOptions,
+)
 from tokenwire.store.turns import NewConversation, TurnTarget
 
 DIALECT = "_dialect"  # conversation metadata: the client protocol that made it
@@ -58,6 +65,7 @@ def target(ref: ConversationRef, prompt: str, options: TurnOptions) -> TurnTarge
             persona=options.persona,
             model=options.model,
             metadata=metadata,
+            history=ref.history,
         )
         # A key that is the id of one of the user's conversations names that one: any
         # dialect can continue a conversation started elsewhere.

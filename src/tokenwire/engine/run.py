@@ -68,9 +68,12 @@ class Run:
         hooks: Hooks,
         resume: Checkpoint | None = None,
         owner: Ownership | None = None,
+        on_complete: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         """``resume``: the reply so far, when this run continues one that another instance
-        started (its seq, text and marks go on from there). ``owner``: the reply's lease."""
+        started (its seq, text and marks go on from there). ``owner``: the reply's lease.
+        ``on_complete``: called with the text of a reply that completed, after its row is
+        written and before its end is told to anyone."""
         self.message_id = message_id
         self.info = info
         self._hooks = hooks
@@ -87,6 +90,7 @@ class Run:
         self._length = 0
         self._marks: list[tuple[int, int]] = []
         self._owner = owner
+        self._on_complete = on_complete
         if resume is not None:
             self.seq = resume.last_seq
             self._parts = [resume.content] if resume.content else []
@@ -301,6 +305,12 @@ class Run:
             await self._store.finish(self.message_id, outcome)
         except Exception:
             log.exception("could not save the end of reply %s", self.message_id)
+        else:
+            if self._on_complete is not None and status is MessageStatus.COMPLETE:
+                try:
+                    await self._on_complete(self.content)
+                except Exception:
+                    log.exception("could not record the end of reply %s", self.message_id)
         self.seq = seq
         try:
             await self._append_terminal(terminal)

@@ -57,6 +57,14 @@ class TurnOptions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class PriorTurn(msgspec.Struct, frozen=True):
+    """One message a stateless client resent before its prompt."""
+
+    role: Literal["user", "assistant"]
+    content: str
+    images: tuple[str, ...] = ()
+
+
 class ById(msgspec.Struct, frozen=True):
     """A conversation named by its id (any case): the canonical API, the seeds' own ids."""
 
@@ -65,18 +73,12 @@ class ById(msgspec.Struct, frozen=True):
 
 class ByKey(msgspec.Struct, frozen=True):
     """A conversation a client names itself (seed 002's session id, the AI SDK's chat id):
-    the one made under ``key`` in dialect ``kind``, made on first use."""
+    the one made under ``key`` in dialect ``kind``, made on first use with ``history`` (what
+    the client held before its prompt) as prior turns."""
 
     kind: str
     key: str
-
-
-class PriorTurn(msgspec.Struct, frozen=True):
-    """One message a stateless client resent before its prompt."""
-
-    role: Literal["user", "assistant"]
-    content: str
-    images: tuple[str, ...] = ()
+    history: tuple[PriorTurn, ...] = ()
 
 
 class ByHistory(msgspec.Struct, frozen=True):

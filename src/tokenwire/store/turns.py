@@ -7,6 +7,7 @@ refused before calling here) leaves no conversation and no message behind.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,10 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tokenwire.errors import NotFound
-from tokenwire.ids import UserId, is_uuid, uuid7
+from tokenwire.ids import ConversationId, UserId, is_uuid, uuid7
 from tokenwire.protocol.options import PriorTurn
 from tokenwire.store import convert
-from tokenwire.store.base import CONVERSATION_COLUMNS, Queries
+from tokenwire.store.base import CONVERSATION_COLUMNS
+from tokenwire.store.messages import MessageQueries
 from tokenwire.store.records import Conversation, MessageStatus, Turn
 from tokenwire.store.rows import message_record, message_values
 from tokenwire.store.tables import ConversationRow, MessageRow
@@ -65,7 +67,7 @@ class NewTurn:
     reply_metadata: dict[str, Any] = field(default_factory=dict)
 
 
-class TurnQueries(Queries):
+class TurnQueries(MessageQueries):
     async def open_turn(
         self, user_id: UserId, target: TurnTarget, turn: NewTurn
     ) -> tuple[Conversation, Turn]:
@@ -77,6 +79,7 @@ class TurnQueries(Queries):
         """
         for _attempt in range(3):
             made = False
+            conversation: Conversation | None = None
             try:
                 async with self.engine.begin() as conn:
                     conversation = await self._find(conn, user_id, target)
@@ -90,7 +93,7 @@ class TurnQueries(Queries):
             except IntegrityError:
                 if made:
                     continue  # the key was taken meanwhile: the next attempt finds it
-                if turn.client_message_id is None:
+                if turn.client_message_id is None or conversation is None:
                     raise
                 existing = await self._turn_by_client_id(
                     user_id, conversation.id, turn.client_message_id
@@ -117,23 +120,24 @@ class TurnQueries(Queries):
         self, conn: AsyncConnection, user_id: UserId, new: NewConversation
     ) -> Conversation:
         now = convert.utcnow()
-        values = {
-            "id": uuid7(),
-            "user_id": user_id,
-            "title": new.title,
-            "persona": new.persona,
-            "model": new.model,
-            "metadata": new.metadata,
-            "kind": new.kind,
-            "key": new.key,
-            "created_at": now,
-            "updated_at": now,
-        }
+        made = Conversation(
+            id=ConversationId(uuid7()),
+            user_id=user_id,
+            title=new.title,
+            persona=new.persona,
+            model=new.model,
+            metadata=new.metadata,
+            created_at=now,
+            updated_at=now,
+            kind=new.kind,
+            key=new.key,
+        )
+        values = {f.name: getattr(made, f.name) for f in dataclasses.fields(made)}
         await conn.execute(insert(C).values(values))
-        rows = _imported(values["id"], user_id, now, new.history)
+        rows = _imported(made.id, user_id, now, new.history)
         if rows:
             await conn.execute(insert(T), rows)
-        return Conversation(**values)
+        return made
 
     async def _add(
         self, conn: AsyncConnection, user_id: UserId, conversation: Conversation, turn: NewTurn
