@@ -7,22 +7,30 @@ never loads another's dependencies.
 from __future__ import annotations
 
 from tokenwire.providers.base import Provider
+from tokenwire.providers.queue import FairQueue
 from tokenwire.providers.scripted import ScriptedProvider
 from tokenwire.settings import Settings
 
 
 def scripted(settings: Settings) -> Provider:
+    slots = settings.scripted_slots
     return ScriptedProvider(
         text=settings.scripted_text,
         chunk_words=settings.scripted_chunk_words,
         delay_ms=settings.scripted_delay_ms,
         model=settings.model or "scripted",
+        queue=_line(settings, slots) if slots else None,
+    )
+
+
+def _line(settings: Settings, slots: int = 1) -> FairQueue:
+    return FairQueue(
+        slots=slots, max_waiting=settings.queue_max, retry_after=settings.queue_retry_after_s
     )
 
 
 def llama(settings: Settings) -> Provider:
     from tokenwire.providers.llama import LlamaProvider, default_model_path
-    from tokenwire.providers.queue import FairQueue
 
     return LlamaProvider(
         model_path=settings.model_path or default_model_path(),
@@ -30,7 +38,7 @@ def llama(settings: Settings) -> Provider:
         n_threads=settings.llama_threads,
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
-        queue=FairQueue(max_waiting=settings.queue_max, retry_after=settings.queue_retry_after_s),
+        queue=_line(settings),
         preload=True,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import AsyncIterator
 
 from tokenwire.errors import Unavailable
 
@@ -78,6 +79,15 @@ class FairQueue:
         ticket = Ticket(len(self._waiting) + 1)
         self._waiting.append(ticket)
         return ticket
+
+    async def positions(self, ticket: Ticket) -> AsyncIterator[int]:
+        """The ticket's place in line each time it changes, until it is granted."""
+        reported = 0
+        while not ticket.granted:
+            if ticket.position != reported:
+                reported = ticket.position
+                yield reported
+            await ticket.changed()
 
     def leave(self, ticket: Ticket) -> None:
         """Give the place back: free the slot of a granted ticket, or step out of the line."""

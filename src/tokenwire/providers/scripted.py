@@ -10,7 +10,15 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
-from tokenwire.providers.base import Delta, Done, GenerationRequest, StreamItem, last_user_text
+from tokenwire.providers.base import (
+    Delta,
+    Done,
+    GenerationRequest,
+    Queued,
+    StreamItem,
+    last_user_text,
+)
+from tokenwire.providers.queue import FairQueue
 
 
 def chunk_words(text: str, words: int) -> list[str]:
@@ -37,13 +45,31 @@ class ScriptedProvider:
         chunk_words: int = 3,
         delay_ms: int = 100,
         model: str = "scripted",
+        queue: FairQueue | None = None,
     ) -> None:
+        """``queue``: a line in front of the script, for a model that decodes a few replies
+        at a time (as the embedded one does); none lets every reply run at once."""
         self.model = model
+        self.queue = queue
         self._text = text
         self._chunk_words = chunk_words
         self._delay = delay_ms / 1000
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        if self.queue is None:
+            async for item in self._script(request):
+                yield item
+            return
+        ticket = self.queue.join()
+        try:
+            async for position in self.queue.positions(ticket):
+                yield Queued(position)
+            async for item in self._script(request):
+                yield item
+        finally:
+            self.queue.leave(ticket)
+
+    async def _script(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         text = self._text if self._text is not None else last_user_text(request.messages)
         # Continuing a partial reply: deliver only what comes after it.
         if request.prefix and text.startswith(request.prefix):
@@ -69,7 +95,8 @@ class ScriptedProvider:
         )
 
     def admit(self) -> None:
-        return None
+        if self.queue is not None:
+            self.queue.admit()
 
     async def aclose(self) -> None:
         return None
