@@ -23,6 +23,7 @@ from tokenwire.api.dialects import (
 from tokenwire.api.limits import BodyLimit
 from tokenwire.engine import Engine
 from tokenwire.engine.cluster import create_cluster
+from tokenwire.engine.config import EngineConfig
 from tokenwire.log.factory import create_event_log
 from tokenwire.ops import Operations
 from tokenwire.personas import Personas
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         operations.watch(provider)
         app.state.personas = Personas.from_settings(settings)
         engine = Engine(
-            settings=settings,
+            config=EngineConfig.from_settings(settings),
             store=store,
             events=events,
             provider=provider,

@@ -1,4 +1,5 @@
-"""Every error leaves as ``{"error": {"code", "message"}}`` with the status it deserves."""
+"""Every error leaves as ``{"error": {"code", "message"}}`` with the status it deserves
+(``http/errors.py`` builds it); here the app's handlers for each kind of failure."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tokenwire.errors import TokenwireError
+from tokenwire.http.errors import error_body, error_response
 
 log = logging.getLogger("tokenwire.api")
 
@@ -22,24 +24,6 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
-
-
-def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
-
-
-def error_response(exc: TokenwireError) -> JSONResponse:
-    headers: dict[str, str] = {}
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    extra: dict[str, Any] = (
-        {"retryable": exc.retryable} if exc.status >= 500 or exc.status == 429 else {}
-    )
-    return JSONResponse(
-        error_body(exc.code, exc.message, **extra), status_code=exc.status, headers=headers
-    )
 
 
 def _describe(errors: list[Any]) -> tuple[int, str, str]:

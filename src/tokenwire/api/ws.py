@@ -13,13 +13,12 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse
 
 from tokenwire.api.deps import authenticate, get_engine
-from tokenwire.api.errors import error_response
 from tokenwire.api.sockets import run_socket, text_frames
 from tokenwire.engine import Engine
 from tokenwire.errors import NotFound, TokenwireError
+from tokenwire.http.errors import deny as deny  # where the dialects' sockets find it
 from tokenwire.ids import MessageId
 from tokenwire.protocol import frames
 from tokenwire.protocol.events import coalesce, encode
@@ -27,15 +26,6 @@ from tokenwire.store.records import Conversation, Message, User
 
 router = APIRouter(prefix="/api/v1", tags=["websocket"])
 log = logging.getLogger("tokenwire.ws")
-
-
-async def deny(websocket: WebSocket, exc: TokenwireError) -> None:
-    """Refuse the handshake with a real HTTP status (401, 404) where the server can send one."""
-    response: JSONResponse = error_response(exc)
-    try:
-        await websocket.send_denial_response(response)
-    except RuntimeError:
-        await websocket.close(code=4000 + exc.status, reason=exc.message[:120])
 
 
 async def open_socket(websocket: WebSocket, cid: str) -> tuple[Engine, User, Conversation] | None:

@@ -16,9 +16,11 @@ from typing import Any, Protocol
 
 from tokenwire.engine import replay
 from tokenwire.engine.cluster import Cluster, Lease
+from tokenwire.engine.config import EngineConfig
 from tokenwire.engine.following import Follower
 from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.engine.run import Run, StopReason
+from tokenwire.engine.runs import Runs
 from tokenwire.engine.takeover import Sweeper
 from tokenwire.errors import BadRequest, PayloadTooLarge, Unavailable, Unprocessable
 from tokenwire.ids import ConversationId, MessageId, UserId
@@ -27,7 +29,6 @@ from tokenwire.personas import Personas
 from tokenwire.protocol.events import Event, is_terminal
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
 from tokenwire.providers.images import validate_images
-from tokenwire.settings import Settings
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
 from tokenwire.store.store import Checkpoint, Outcome, SQLStore
 
@@ -49,7 +50,7 @@ class Engine:
     def __init__(
         self,
         *,
-        settings: Settings,
+        config: EngineConfig,
         store: SQLStore,
         events: EventLog,
         provider: Provider,
@@ -59,21 +60,21 @@ class Engine:
         cluster: Cluster | None = None,
     ) -> None:
         """``cluster``: the other instances on the same Redis, if any (``engine/cluster.py``)."""
-        self.settings = settings
+        self.config = config
         self.store = store
         self.events = events
         self.provider = provider
-        self.personas = personas or Personas.from_settings(settings)
+        self.personas = personas or Personas({})
         self.hooks = hooks or Hooks()
         self.admission = admission
-        self.runs: dict[MessageId, Run] = {}
+        self.runs = Runs()
         self._releases: dict[MessageId, Release] = {}
         self._accepting = True
         self._shut_down = False
         self._checkpointer: asyncio.Task[None] | None = None
         self.cluster = cluster
         self._sweeper: Sweeper | None = None
-        self.follower = Follower(settings=settings, store=store, events=events, hooks=self.hooks)
+        self.follower = Follower(config=config, store=store, events=events, hooks=self.hooks)
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -81,7 +82,13 @@ class Engine:
         if self.cluster is not None:
             # Replies left streaming may be running on other instances: the sweeper takes over
             # only those whose owner's lease lapsed, instead of recover() ending them all.
-            self._sweeper = Sweeper(self, self.cluster)
+            self._sweeper = Sweeper(
+                config=self.config,
+                cluster=self.cluster,
+                store=self.store,
+                runs=self.runs,
+                launch=self.launch,
+            )
             await self._sweeper.start()
         elif recover:
             await self.recover()
@@ -107,7 +114,7 @@ class Engine:
             await self._sweeper.stop_sweeping()  # leases are still renewed while runs drain
         tasks = [run.task for run in self.runs.values() if run.task is not None]
         if tasks:
-            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
+            await asyncio.wait(tasks, timeout=self.config.shutdown_grace_s)
         for run in list(self.runs.values()):
             run.stop("interrupted")
         tasks = [run.task for run in self.runs.values() if run.task is not None]
@@ -139,9 +146,9 @@ class Engine:
         if not self._accepting:
             raise Unavailable("the server is shutting down", retry_after=5)
         self.check_content(content)
-        if len(images) > self.settings.max_images_per_message:
+        if len(images) > self.config.max_images_per_message:
             raise PayloadTooLarge(
-                f"{len(images)} images; the limit is {self.settings.max_images_per_message}"
+                f"{len(images)} images; the limit is {self.config.max_images_per_message}"
                 " per message",
                 code="too_many_images",
             )
@@ -151,7 +158,7 @@ class Engine:
                     f"the model {self.provider.model} does not take images",
                     code="images_unsupported",
                 )
-            images = validate_images(images, max_bytes=self.settings.max_image_bytes)
+            images = validate_images(images, max_bytes=self.config.max_image_bytes)
         conversation = await self.store.get_conversation(user_id, conversation_id)
         release = await self.admission.admit(user_id) if self.admission else None
         try:
@@ -182,7 +189,7 @@ class Engine:
     def check_content(self, content: str) -> None:
         if not content.strip():
             raise BadRequest("content must not be empty", code="empty_content")
-        limit = self.settings.max_content_chars
+        limit = self.config.max_content_chars
         if len(content) > limit:
             raise PayloadTooLarge(
                 f"content is {len(content)} characters; the limit is {limit}",
@@ -252,7 +259,7 @@ class Engine:
             owner=owner,
         )
         run.metadata.update(metadata or {})
-        self.runs[reply.id] = run
+        self.runs.add(run)
         self.hooks.reply_started(run.info)
         if stop is not None:
             run.stop(stop)
@@ -260,7 +267,7 @@ class Engine:
         return run
 
     def _run_done(self, run: Run) -> None:
-        self.runs.pop(run.message_id, None)
+        self.runs.discard(run.message_id)
         self._release(run.message_id)
 
     def _release(self, reply_id: MessageId) -> None:
@@ -314,7 +321,7 @@ class Engine:
         when the owner is alive; after the takeover when it died."""
         assert self.cluster is not None
         await self.cluster.commands.cancel(reply.id)
-        patience = self.settings.lease_ttl_s + 2 * self.settings.sweep_interval_s + 5
+        patience = self.config.lease_ttl_s + 2 * self.config.sweep_interval_s + 5
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(patience):
                 try:
@@ -346,7 +353,7 @@ class Engine:
 
     async def _checkpoint_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.checkpoint_interval_s)
+            await asyncio.sleep(self.config.checkpoint_interval_s)
             try:
                 await self._flush_checkpoints()
             except Exception:

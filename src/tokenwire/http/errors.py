@@ -1,0 +1,63 @@
+"""A ``TokenwireError`` as an HTTP answer: ``{"error": {"code", "message"}}`` with its status
+and the headers that status asks for, or the refusal of a WebSocket handshake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from tokenwire.errors import TokenwireError
+
+__all__ = ["deny", "error_body", "error_response", "refuse", "retry_after", "status_headers"]
+
+
+def retry_after(seconds: float) -> str:
+    """The ``Retry-After`` value for a wait of ``seconds``: whole seconds, at least one
+    (RFC 9110 section 10.2.3: a non-negative integer of seconds)."""
+    return str(max(1, round(seconds)))
+
+
+def status_headers(exc: TokenwireError) -> dict[str, str]:
+    """The headers an error status asks for: ``Retry-After``, ``WWW-Authenticate``."""
+    headers: dict[str, str] = {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = retry_after(exc.retry_after)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return headers
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def error_response(exc: TokenwireError) -> JSONResponse:
+    extra: dict[str, Any] = (
+        {"retryable": exc.retryable} if exc.status >= 500 or exc.status == 429 else {}
+    )
+    return JSONResponse(
+        error_body(exc.code, exc.message, **extra),
+        status_code=exc.status,
+        headers=status_headers(exc),
+    )
+
+
+async def deny(websocket: WebSocket, exc: TokenwireError) -> None:
+    """Refuse the handshake with a real HTTP status (401, 404) where the server can send one."""
+    try:
+        await websocket.send_denial_response(error_response(exc))
+    except RuntimeError:
+        await websocket.close(code=4000 + exc.status, reason=exc.message[:120])
+
+
+async def refuse(scope: Scope, receive: Receive, send: Send, exc: TokenwireError) -> None:
+    """Answer with the error body of ``exc`` from middleware: as an HTTP response, or as the
+    HTTP response that refuses a WebSocket handshake (a close, where the server cannot send
+    one)."""
+    if scope["type"] == "websocket":
+        await deny(WebSocket(scope, receive, send), exc)
+    else:
+        await error_response(exc)(scope, receive, send)
