@@ -11,7 +11,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from tokenwire import __version__
-from tokenwire.api import conversations, errors, health, messages, ops, personas, ws
+from tokenwire.api import (
+    conversations,
+    errors,
+    health,
+    messages,
+    ops,
+    personas,
+    ws,
+)
+from tokenwire.api import resources as api_resources
 from tokenwire.api.dialects import (
     chat_image,
     consultation,
@@ -82,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ops = operations
     errors.install(app)
+    api_resources.install(app)
     app.include_router(health.router)
     app.include_router(ops.router)
     app.include_router(conversations.router)

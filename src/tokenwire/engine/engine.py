@@ -26,7 +26,7 @@ from tokenwire.errors import BadRequest, PayloadTooLarge, Unavailable, Unprocess
 from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.personas import Personas
-from tokenwire.protocol.events import Event, is_terminal
+from tokenwire.protocol.events import ErrorInfo, Event, is_terminal
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
 from tokenwire.providers.images import validate_images
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
@@ -372,11 +372,7 @@ def _interrupted(reply: Message) -> Outcome:
         content=reply.content,
         marks=reply.marks,
         last_seq=reply.last_seq + 1,
-        error={
-            "code": "interrupted",
-            "message": "the server stopped before the reply finished",
-            "retryable": True,
-        },
+        error=ErrorInfo("interrupted", "the server stopped before the reply finished", True),
     )
 
 
@@ -386,5 +382,5 @@ def _failed(reply: Message, why: str) -> Outcome:
         content=reply.content,
         marks=reply.marks,
         last_seq=reply.last_seq + 1,
-        error={"code": "unavailable", "message": why, "retryable": True},
+        error=ErrorInfo("unavailable", why, True),
     )

@@ -273,14 +273,9 @@ class Run:
             marks=tuple(self._marks),
             last_seq=seq,
             finish_reason=finish_reason,
-            usage={
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-            },
-            timings={"ttft_ms": ttft_ms, "total_ms": total_ms, "tokens_per_second": tps},
-            error=None
-            if error is None
-            else {"code": error.code, "message": error.message, "retryable": error.retryable},
+            usage=usage,
+            timings=timings,
+            error=error,
             metadata=self.metadata or None,
         )
         if not await self._still_owner():

@@ -3,15 +3,25 @@ and the headers that status asks for, or the refusal of a WebSocket handshake.""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
-from starlette.responses import JSONResponse
+import msgspec
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from tokenwire.errors import TokenwireError
+from tokenwire.protocol.resources import ErrorBody, ErrorDetail
 
-__all__ = ["deny", "error_body", "error_response", "refuse", "retry_after", "status_headers"]
+__all__ = [
+    "deny",
+    "error_answer",
+    "error_body",
+    "error_response",
+    "refuse",
+    "retry_after",
+    "status_headers",
+]
 
 
 def retry_after(seconds: float) -> str:
@@ -30,18 +40,32 @@ def status_headers(exc: TokenwireError) -> dict[str, str]:
     return headers
 
 
-def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
-
-
-def error_response(exc: TokenwireError) -> JSONResponse:
-    extra: dict[str, Any] = (
-        {"retryable": exc.retryable} if exc.status >= 500 or exc.status == 429 else {}
+def error_body(
+    code: str, message: str, *, retryable: bool | msgspec.UnsetType = msgspec.UNSET
+) -> bytes:
+    return msgspec.json.encode(
+        ErrorBody(ErrorDetail(code=code, message=message, retryable=retryable))
     )
-    return JSONResponse(
-        error_body(exc.code, exc.message, **extra),
-        status_code=exc.status,
+
+
+def error_answer(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An error that is not a ``TokenwireError`` (a framework's 404, a validation failure)."""
+    return Response(
+        error_body(code, message), status, headers=headers, media_type="application/json"
+    )
+
+
+def error_response(exc: TokenwireError) -> Response:
+    waiting_helps = exc.status >= 500 or exc.status == 429
+    return Response(
+        error_body(
+            exc.code, exc.message, retryable=exc.retryable if waiting_helps else msgspec.UNSET
+        ),
+        exc.status,
         headers=status_headers(exc),
+        media_type="application/json",
     )
 
 
