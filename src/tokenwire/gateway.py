@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from tokenwire.errors import BadRequest, PayloadTooLarge, TokenwireError
+from tokenwire.protocol import sse
 from tokenwire.protocol.dialects import chat_image as wire
 from tokenwire.protocol.dialects.timestamps import utc_now
 from tokenwire.protocol.sse import SSEDecoder
@@ -42,12 +43,7 @@ log = logging.getLogger("tokenwire.gateway")
 
 STREAM_PATH = "/api/v1/chat-image-stream"
 WHOLE_PATH = "/api/v1/chat-image"
-SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"connection", b"keep-alive"),
-    (b"x-accel-buffering", b"no"),
-]
+SSE_HEADERS = sse.response_headers()
 
 
 class StreamFailed(Exception):

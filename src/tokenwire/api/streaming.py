@@ -24,11 +24,7 @@ log = logging.getLogger("tokenwire.api")
 
 Encoder = Callable[[Event], bytes]
 
-SSE_HEADERS = {
-    "cache-control": "no-cache",
-    "x-accel-buffering": "no",  # nginx: pass each event through as it comes
-    "connection": "keep-alive",
-}
+SSE_HEADERS = sse.HEADERS
 
 
 def canonical_sse(event: Event) -> bytes:
@@ -62,8 +58,7 @@ class EventStream(Response):
         self.background: BackgroundTask | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(b"content-type", b"text/event-stream; charset=utf-8")]
-        headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self._extra.items()]
+        headers = sse.response_headers(self._extra)
         await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
         lock = asyncio.Lock()
         disconnected = False

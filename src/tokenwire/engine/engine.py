@@ -27,8 +27,8 @@ from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.personas import Personas
 from tokenwire.protocol.events import ErrorInfo, Event, is_terminal
+from tokenwire.protocol.images import validate_images
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
-from tokenwire.providers.images import validate_images
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
 from tokenwire.store.store import Checkpoint, Outcome, SQLStore
 

@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import orjson
+import msgspec
 
 from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.ids import MessageId
@@ -48,7 +48,7 @@ class JSONFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return msgspec.json.encode(entry, enc_hook=str).decode()
 
 
 class TextFormatter(logging.Formatter):

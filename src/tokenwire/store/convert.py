@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from tokenwire.ids import ConversationId, MessageId, UserId
+from tokenwire.protocol.dialects.timestamps import iso_ms
 from tokenwire.protocol.events import ErrorInfo, Timings, Usage
 from tokenwire.store.records import Conversation, Message, MessageStatus, User
 from tokenwire.store.tables import ConversationRow, MessageRow, UserRow
@@ -22,9 +23,7 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def isoformat(value: datetime) -> str:
-    """``2026-01-29T10:00:00.123Z``: the form the seeds' clients parse."""
-    return aware(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+isoformat = iso_ms  # a stored time as the API writes it: 2026-01-29T10:00:00.123Z
 
 
 def user(row: UserRow) -> User:
