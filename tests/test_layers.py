@@ -155,8 +155,9 @@ def test_imports_point_down() -> None:
 
 
 def test_the_checks_see_what_they_check() -> None:
-    """The graph holds the imports the checks are about: one at module level, one written
-    inside a function, one relative; and a cycle and an upward import are reported."""
+    """The graph holds the imports the checks are about (one at module level, one written
+    inside a function), relative and dotted names resolve to modules, a cycle is found with
+    all its members, and a lower module's layer number is the higher."""
     edges = graph()
     assert "tokenwire.engine.runs" in edges["tokenwire.engine.engine"]
     assert "tokenwire.engine.commands" in edges["tokenwire.engine.cluster"]  # in a function
