@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 import llama_cpp
-import orjson
+import msgspec
 
 from tokenwire.protocol.sse import SSEDecoder
 from tokenwire.providers.base import ChatTurn
@@ -143,7 +143,7 @@ class Server:
             response.raise_for_status()
             for chunk in response.iter_raw():
                 for event in decoder.feed(chunk):
-                    data = orjson.loads(event.data)
+                    data = msgspec.json.decode(event.data)
                     if data["type"] == "message.delta" and not first:
                         first = time.perf_counter()
                     elif data["type"] in ("message.end", "message.error"):

@@ -61,16 +61,18 @@ async def _prepare(settings: Settings, token: str) -> None:
 
 def _server_class() -> Any:
     import uvicorn
+    from fastapi import FastAPI
 
     class Server(uvicorn.Server):
         """Drains replies before uvicorn waits on open connections: streams still open then
         receive their reply's end (or ``interrupted``) and close by themselves."""
 
+        def __init__(self, config: uvicorn.Config, *, app: FastAPI) -> None:
+            super().__init__(config)
+            self.fastapi_app = app  # the app this command built, whatever wraps it
+
         async def shutdown(self, sockets: Any = None) -> None:
-            fastapi_app = self.config.loaded_app
-            while hasattr(fastapi_app, "app") and not hasattr(fastapi_app, "state"):
-                fastapi_app = fastapi_app.app
-            engine = getattr(getattr(fastapi_app, "state", None), "engine", None)
+            engine = getattr(self.fastapi_app.state, "engine", None)
             if engine is not None:
                 await engine.shutdown()
             await super().shutdown(sockets=sockets)
@@ -97,8 +99,9 @@ def serve(
         settings.port = port
     token = local_token(settings)
     asyncio.run(_prepare(settings, token))
+    fastapi_app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        fastapi_app,
         host=settings.host,
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
@@ -114,7 +117,7 @@ def serve(
     typer.echo(f"tokenwire: {settings.provider} model, {settings.resolved_database_url}", err=True)
     # The login URL, like Jupyter's, alone on stdout so that scripts can take it from there.
     typer.echo(f"http://{shown}:{settings.port}/?token={token}")
-    _server_class()(config).run()
+    _server_class()(config, app=fastapi_app).run()
 
 
 @app.command()

@@ -22,7 +22,6 @@ gateway holds no credentials. Upstream 4xx answers (401, 400, 413) are passed th
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,21 +32,18 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from tokenwire.errors import BadRequest, PayloadTooLarge, TokenwireError
+from tokenwire.protocol import sse
 from tokenwire.protocol.dialects import chat_image as wire
 from tokenwire.protocol.dialects.timestamps import utc_now
 from tokenwire.protocol.sse import SSEDecoder
 from tokenwire.settings import Settings
+from tokenwire.tasks import first_completed
 
 log = logging.getLogger("tokenwire.gateway")
 
 STREAM_PATH = "/api/v1/chat-image-stream"
 WHOLE_PATH = "/api/v1/chat-image"
-SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"connection", b"keep-alive"),
-    (b"x-accel-buffering", b"no"),
-]
+SSE_HEADERS = sse.response_headers()
 
 
 class StreamFailed(Exception):
@@ -141,16 +137,13 @@ class ProxiedStream(Response):
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        pump = asyncio.create_task(self._pump(send))
-        listen = asyncio.create_task(self._listen(receive))
-        try:
-            await asyncio.wait([pump, listen], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (pump, listen):
-                task.cancel()
-            await asyncio.gather(pump, listen, return_exceptions=True)
-        if pump.done() and not pump.cancelled() and (exc := pump.exception()) is not None:
-            log.error("proxied stream failed", exc_info=exc)
+        async def pump() -> None:
+            try:
+                await self._pump(send)
+            except Exception:
+                log.exception("proxied stream failed")
+
+        await first_completed(pump, lambda: self._listen(receive))
 
     @staticmethod
     async def _listen(receive: Receive) -> None:

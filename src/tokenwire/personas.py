@@ -49,16 +49,6 @@ class Persona:
     model: str | None = None
     temperature: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The persona as the API shows it."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "system_prompt": self.system_prompt,
-            "model": self.model,
-            "temperature": self.temperature,
-        }
-
 
 BUILTIN: tuple[Persona, ...] = (
     Persona(

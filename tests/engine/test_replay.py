@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 from tokenwire.engine.replay import offset_after, terminal_event, text_after
 from tokenwire.ids import ConversationId, MessageId, UserId
-from tokenwire.protocol.events import MessageDelta, MessageEnd, MessageError
+from tokenwire.protocol.events import (
+    ErrorInfo,
+    MessageDelta,
+    MessageEnd,
+    MessageError,
+    Timings,
+    Usage,
+)
 from tokenwire.store.records import Message, MessageStatus
 
 NOW = datetime(2026, 1, 29, 10, 0, tzinfo=UTC)
@@ -23,8 +30,8 @@ def reply(**fields: object) -> Message:
         "created_at": NOW,
         "updated_at": NOW,
         "finish_reason": "stop",
-        "usage": {"prompt_tokens": 3, "completion_tokens": 3},
-        "timings": {"ttft_ms": 5.0, "total_ms": 9.0, "tokens_per_second": None},
+        "usage": Usage(3, 3),
+        "timings": Timings(ttft_ms=5.0, total_ms=9.0),
         # seq 2 is a message.queued event: it carries no text
         "marks": ((1, 5), (3, 11), (4, 12)),
         "last_seq": 5,
@@ -62,7 +69,7 @@ def test_terminal_events_from_status() -> None:
     failed = terminal_event(
         reply(
             status=MessageStatus.ERROR,
-            error={"code": "provider_error", "message": "x", "retryable": False},
+            error=ErrorInfo("provider_error", "x", False),
         )
     )
     assert isinstance(failed, MessageError)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
+import msgspec
 
 from tokenwire.protocol.sse import SSEDecoder
 
@@ -136,7 +136,7 @@ def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
     decoder = SSEDecoder()
     for chunk in response.iter_raw():
         for event in decoder.feed(chunk):
-            yield orjson.loads(event.data)
+            yield msgspec.json.decode(event.data)
 
 
 def text_of(events: list[dict[str, Any]]) -> str:

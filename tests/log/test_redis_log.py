@@ -14,8 +14,9 @@ from tests.helpers.services import ThrowawayRedis
 from tokenwire.errors import LeaseLost, Unavailable
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import Fence
-from tokenwire.log.redis import LIVE_TTL_S, RedisEventLog, connect
+from tokenwire.log.redis import LIVE_TTL_S, RedisEventLog
 from tokenwire.protocol.events import MessageDelta, MessageEnd, Timings, Usage
+from tokenwire.redis import connect
 
 pytestmark = pytest.mark.anyio
 MID = MessageId("m1")

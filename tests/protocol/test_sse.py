@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tokenwire.protocol.sse import ServerSentEvent, SSEDecoder, comment, encode
+from tokenwire.protocol.sse import (
+    ServerSentEvent,
+    SSEDecoder,
+    comment,
+    encode,
+    response_headers,
+)
 
 
 def test_encode_with_id_and_event() -> None:
@@ -52,3 +58,18 @@ def test_decoder_ignores_unknown_fields_and_reads_retry() -> None:
         ServerSentEvent("", "message", None, 1500)
     ]
     assert decoder.feed(b"\n\n") == []
+
+
+def test_response_headers() -> None:
+    assert response_headers() == [
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no"),
+        (b"connection", b"keep-alive"),
+    ]
+    assert response_headers({"cache-control": "no-store", "x-a": "1"})[1:] == [
+        (b"cache-control", b"no-store"),
+        (b"x-accel-buffering", b"no"),
+        (b"connection", b"keep-alive"),
+        (b"x-a", b"1"),
+    ]

@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from tokenwire.errors import NotFound
+from tokenwire.protocol.events import Timings, Usage
 from tokenwire.store import Checkpoint, MessageStatus, Outcome, SQLStore
 from tokenwire.store.tables import Base
 
@@ -84,7 +85,8 @@ async def test_checkpoint_then_finish_and_no_second_finish(store: SQLStore) -> N
         marks=((1, 3), (2, 5)),
         last_seq=3,
         finish_reason="stop",
-        usage={"prompt_tokens": 1, "completion_tokens": 2},
+        usage=Usage(1, 2),
+        timings=Timings(ttft_ms=None, total_ms=4.5),
     )
     done = await store.finish(reply.id, outcome)
     assert done is not None
@@ -94,6 +96,7 @@ async def test_checkpoint_then_finish_and_no_second_finish(store: SQLStore) -> N
     assert await store.finish(reply.id, outcome) is None
     final = await store.get_message(user.id, reply.id)
     assert final.content == "Hello"
+    assert (final.usage, final.timings, final.error) == (Usage(1, 2), outcome.timings, None)
     assert final.last_seq == 3
     assert await store.streaming_messages() == []
 

@@ -11,7 +11,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from tokenwire import __version__
-from tokenwire.api import conversations, errors, health, messages, ops, personas, ws
+from tokenwire.api import (
+    conversations,
+    errors,
+    health,
+    messages,
+    ops,
+    personas,
+    ws,
+)
+from tokenwire.api import resources as api_resources
 from tokenwire.api.dialects import (
     chat_image,
     consultation,
@@ -23,6 +32,7 @@ from tokenwire.api.dialects import (
 from tokenwire.api.limits import BodyLimit
 from tokenwire.engine import Engine
 from tokenwire.engine.cluster import create_cluster
+from tokenwire.engine.config import EngineConfig
 from tokenwire.log.factory import create_event_log
 from tokenwire.ops import Operations
 from tokenwire.personas import Personas
@@ -45,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         operations.watch(provider)
         app.state.personas = Personas.from_settings(settings)
         engine = Engine(
-            settings=settings,
+            config=EngineConfig.from_settings(settings),
             store=store,
             events=events,
             provider=provider,
@@ -81,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ops = operations
     errors.install(app)
+    api_resources.install(app)
     app.include_router(health.router)
     app.include_router(ops.router)
     app.include_router(conversations.router)

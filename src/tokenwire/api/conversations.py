@@ -2,54 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.personas import PersonasDep
-from tokenwire.api.schemas import CreateConversation, UpdateConversation, conversation_json
+from tokenwire.api.resources import Resource, answers, conversation
+from tokenwire.api.schemas import CreateConversation, UpdateConversation
+from tokenwire.protocol import resources as wire
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
 
-@router.post("/conversations", status_code=201)
+@router.post(
+    "/conversations",
+    status_code=201,
+    response_model=None,
+    responses=answers(wire.Conversation, 201),
+)
 async def create_conversation(
     body: CreateConversation, user: CurrentUser, engine: EngineDep, personas: PersonasDep
-) -> dict[str, Any]:
+) -> Resource:
     if body.persona is not None:
         personas.require(body.persona)  # 422 naming the known ones
-    conversation = await engine.create_conversation(
+    created = await engine.create_conversation(
         user.id, title=body.title, persona=body.persona, model=body.model, metadata=body.metadata
     )
-    return conversation_json(conversation)
+    return Resource(conversation(created), 201)
 
 
-@router.get("/conversations")
+@router.get("/conversations", response_model=None, responses=answers(wire.Page[wire.Conversation]))
 async def list_conversations(
     user: CurrentUser,
     engine: EngineDep,
     limit: int = Query(default=50, ge=1, le=200),
     before: str | None = None,
-) -> dict[str, Any]:
+) -> Resource:
     page = await engine.conversations(user.id, limit=limit, before=before)
-    return {"items": [conversation_json(c) for c in page.items], "next_before": page.next_before}
+    return Resource(wire.Page([conversation(c) for c in page.items], page.next_before))
 
 
-@router.get("/conversations/{cid}")
-async def get_conversation(cid: str, user: CurrentUser, engine: EngineDep) -> dict[str, Any]:
-    return conversation_json(await engine.conversation(user.id, cid))
+@router.get("/conversations/{cid}", response_model=None, responses=answers(wire.Conversation))
+async def get_conversation(cid: str, user: CurrentUser, engine: EngineDep) -> Resource:
+    return Resource(conversation(await engine.conversation(user.id, cid)))
 
 
-@router.patch("/conversations/{cid}")
+@router.patch("/conversations/{cid}", response_model=None, responses=answers(wire.Conversation))
 async def update_conversation(
     cid: str, body: UpdateConversation, user: CurrentUser, engine: EngineDep, personas: PersonasDep
-) -> dict[str, Any]:
+) -> Resource:
     if body.persona is not None:
         personas.require(body.persona)
     changes = body.model_dump(exclude_unset=True)
-    conversation = await engine.update_conversation(user.id, cid, **changes)
-    return conversation_json(conversation)
+    return Resource(conversation(await engine.update_conversation(user.id, cid, **changes)))
 
 
 @router.delete("/conversations/{cid}", status_code=204)

@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from tokenwire.api.tokens import TokenCache
 from tokenwire.engine import Engine
 from tokenwire.errors import Unauthorized
+from tokenwire.http.auth import bearer_token
 from tokenwire.settings import Settings
 from tokenwire.store import SQLStore, User
 
@@ -27,18 +28,6 @@ def get_store(conn: HTTPConnection) -> SQLStore:
 def get_settings(conn: HTTPConnection) -> Settings:
     settings: Settings = conn.app.state.settings
     return settings
-
-
-def bearer_token(conn: HTTPConnection) -> str | None:
-    """The token from ``Authorization: Bearer``, or from ``?token=`` where a client cannot set
-    headers (browser WebSocket and EventSource)."""
-    header = conn.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-        return None
-    return conn.query_params.get("token") or None
 
 
 async def authenticate(conn: HTTPConnection) -> User:

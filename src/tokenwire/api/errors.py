@@ -1,4 +1,5 @@
-"""Every error leaves as ``{"error": {"code", "message"}}`` with the status it deserves."""
+"""Every error leaves as ``{"error": {"code", "message"}}`` with the status it deserves
+(``http/errors.py`` builds it); here the app's handlers for each kind of failure."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from tokenwire.errors import TokenwireError
+from tokenwire.http.errors import error_answer, error_response
 
 log = logging.getLogger("tokenwire.api")
 
@@ -22,24 +24,6 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
-
-
-def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
-
-
-def error_response(exc: TokenwireError) -> JSONResponse:
-    headers: dict[str, str] = {}
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    extra: dict[str, Any] = (
-        {"retryable": exc.retryable} if exc.status >= 500 or exc.status == 429 else {}
-    )
-    return JSONResponse(
-        error_body(exc.code, exc.message, **extra), status_code=exc.status, headers=headers
-    )
 
 
 def _describe(errors: list[Any]) -> tuple[int, str, str]:
@@ -59,22 +43,20 @@ def _describe(errors: list[Any]) -> tuple[int, str, str]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(TokenwireError)
-    async def _tokenwire(_: Request, exc: TokenwireError) -> JSONResponse:
+    async def _tokenwire(_: Request, exc: TokenwireError) -> Response:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
         status, code, message = _describe(list(exc.errors()))
-        return JSONResponse(error_body(code, message), status_code=status)
+        return error_answer(status, code, message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
-        )
+        return error_answer(exc.status_code, code, str(exc.detail), exc.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
+        return error_answer(500, "internal_error", "internal server error")

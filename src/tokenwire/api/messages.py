@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
 
 from tokenwire.api.deps import CurrentUser, EngineDep
-from tokenwire.api.schemas import SendMessage, message_json
+from tokenwire.api.resources import Resource, answers, message
+from tokenwire.api.schemas import SendMessage
 from tokenwire.api.streaming import EventStream
 from tokenwire.errors import BadRequest
+from tokenwire.protocol import resources as wire
 from tokenwire.protocol.options import ById, TurnOptions
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
@@ -20,21 +19,36 @@ def wants_event_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
-@router.get("/conversations/{cid}/messages")
+@router.get(
+    "/conversations/{cid}/messages",
+    response_model=None,
+    responses=answers(wire.Page[wire.Message]),
+)
 async def list_messages(
     cid: str,
     user: CurrentUser,
     engine: EngineDep,
     limit: int = Query(default=100, ge=1, le=500),
     before: str | None = None,
-) -> dict[str, Any]:
+) -> Resource:
     page = await engine.messages(user.id, cid, limit=limit, before=before)
-    return {"items": [message_json(m) for m in page.items], "next_before": page.next_before}
+    return Resource(wire.Page([message(m) for m in page.items], page.next_before))
+
+
+# 200: the reply as SSE (Accept: text/event-stream), or the first turn of a repeated send.
+_SENT_AGAIN_OR_STREAMED = {
+    "description": "The reply as it streams, or the turn of a repeated client_message_id",
+    "content": {**answers(wire.SentTurn)[200]["content"], "text/event-stream": {}},
+}
 
 
 @router.post(
     "/conversations/{cid}/messages",
-    responses={200: {"content": {"text/event-stream": {}}}, 202: {}},
+    responses={
+        **answers(wire.SentTurn, 201, "The turn, its reply final"),
+        200: _SENT_AGAIN_OR_STREAMED,
+        **answers(wire.SentTurn, 202, "The turn, its reply still streaming (wait=false)"),
+    },
     status_code=201,
     response_model=None,
 )
@@ -45,7 +59,7 @@ async def send_message(
     user: CurrentUser,
     engine: EngineDep,
     wait: bool = True,
-) -> EventStream | JSONResponse:
+) -> EventStream | Resource:
     """Send a user message. ``Accept: text/event-stream`` streams the reply; otherwise the
     JSON answer comes once the reply is complete, or at once (202) with ``wait=false``."""
     options = TurnOptions(client_message_id=body.client_message_id, images=tuple(body.images))
@@ -54,27 +68,27 @@ async def send_message(
     if wants_event_stream(request):
         return EventStream(engine.follow(reply, -1))
     if not wait:
-        return JSONResponse(
-            {
-                "user_message": message_json(turn.user_message),
-                "assistant_message": message_json(reply),
-                "events_url": f"/api/v1/messages/{reply.id}/events",
-            },
-            status_code=202,
+        return Resource(
+            wire.SentTurn(
+                user_message=message(turn.user_message),
+                assistant_message=message(reply),
+                events_url=f"/api/v1/messages/{reply.id}/events",
+            ),
+            202,
         )
     final = await engine.wait(reply)
-    return JSONResponse(
-        {
-            "user_message": message_json(turn.user_message),
-            "assistant_message": message_json(final),
-        },
-        status_code=201 if turn.created else 200,
+    return Resource(
+        wire.SentTurn(
+            user_message=message(turn.user_message),
+            assistant_message=message(final),
+        ),
+        201 if turn.created else 200,
     )
 
 
-@router.get("/messages/{mid}")
-async def get_message(mid: str, user: CurrentUser, engine: EngineDep) -> dict[str, Any]:
-    return message_json(await engine.message(user.id, mid))
+@router.get("/messages/{mid}", response_model=None, responses=answers(wire.Message))
+async def get_message(mid: str, user: CurrentUser, engine: EngineDep) -> Resource:
+    return Resource(message(await engine.message(user.id, mid)))
 
 
 def _resume_point(last_event_id: str | None, after: int | None) -> int:
@@ -107,7 +121,7 @@ async def message_events(
     return EventStream(engine.follow(reply, position))
 
 
-@router.post("/messages/{mid}/cancel")
-async def cancel_message(mid: str, user: CurrentUser, engine: EngineDep) -> dict[str, Any]:
+@router.post("/messages/{mid}/cancel", response_model=None, responses=answers(wire.Message))
+async def cancel_message(mid: str, user: CurrentUser, engine: EngineDep) -> Resource:
     """Stop a reply; the partial text is kept. Cancelling an ended reply changes nothing."""
-    return message_json(engine.live(await engine.cancel(user.id, mid)))
+    return Resource(message(engine.live(await engine.cancel(user.id, mid))))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from starlette.requests import HTTPConnection
 
 from tokenwire.api.deps import CurrentUser, get_settings
+from tokenwire.api.resources import Resource, answers
+from tokenwire.api.resources import personas as persona_list
 from tokenwire.personas import Personas
+from tokenwire.protocol import resources as wire
 
 router = APIRouter(prefix="/api/v1", tags=["personas"])
 
@@ -26,6 +29,6 @@ def get_personas(conn: HTTPConnection) -> Personas:
 PersonasDep = Annotated[Personas, Depends(get_personas)]
 
 
-@router.get("/personas")
-async def list_personas(user: CurrentUser, personas: PersonasDep) -> dict[str, Any]:
-    return {"items": [persona.to_dict() for persona in personas], "default": personas.default}
+@router.get("/personas", response_model=None, responses=answers(wire.PersonaList))
+async def list_personas(user: CurrentUser, personas: PersonasDep) -> Resource:
+    return Resource(persona_list(personas))

@@ -1,13 +1,11 @@
-"""Request bodies and the JSON form of records."""
+"""Request bodies of ``/api/v1`` (the answers are ``protocol/resources``, built in
+``api/resources.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from tokenwire.store.convert import isoformat
-from tokenwire.store.records import Conversation, Message
 
 
 class CreateConversation(BaseModel):
@@ -34,42 +32,3 @@ class SendMessage(BaseModel):
     content: str
     client_message_id: str | None = Field(default=None, min_length=1, max_length=200)
     images: list[str] = Field(default_factory=list)
-
-
-def conversation_json(c: Conversation) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "title": c.title,
-        "persona": c.persona,
-        "model": c.model,
-        "metadata": c.metadata,
-        "kind": c.kind,
-        "key": c.key,
-        "created_at": isoformat(c.created_at),
-        "updated_at": isoformat(c.updated_at),
-    }
-
-
-def message_json(m: Message) -> dict[str, Any]:
-    """A message as clients see it. ``seq`` is the last event its ``content`` includes: resume
-    a streaming reply with ``after=seq``."""
-    content, seq = m.content, m.last_seq
-    return {
-        "id": m.id,
-        "conversation_id": m.conversation_id,
-        "role": m.role,
-        "content": content,
-        "status": m.status.value,
-        "seq": seq,
-        "client_message_id": m.client_message_id,
-        "reply_to": m.reply_to,
-        "model": m.model,
-        "finish_reason": m.finish_reason,
-        "usage": m.usage,
-        "timings": m.timings,
-        "error": m.error,
-        "metadata": m.metadata,
-        "images": list(m.images),
-        "created_at": isoformat(m.created_at),
-        "updated_at": isoformat(m.updated_at),
-    }

@@ -24,11 +24,7 @@ from tokenwire.protocol.events import Event, coalesce
 
 log = logging.getLogger("tokenwire.api")
 
-SSE_HEADERS = {
-    "cache-control": "no-cache",
-    "x-accel-buffering": "no",  # nginx: pass each event through as it comes
-    "connection": "keep-alive",
-}
+SSE_HEADERS = sse.HEADERS
 
 CANONICAL = CanonicalSSE()
 
@@ -62,8 +58,7 @@ class EventStream(Response):
         heartbeat_s = self._heartbeat_s
         if heartbeat_s is None:
             heartbeat_s = float(scope["app"].state.settings.sse_heartbeat_s)
-        headers = [(b"content-type", b"text/event-stream; charset=utf-8")]
-        headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self._extra.items()]
+        headers = sse.response_headers(self._extra)
         await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
         lock = anyio.Lock()
         disconnected = False

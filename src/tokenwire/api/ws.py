@@ -12,26 +12,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, WebSocket
-from fastapi.responses import JSONResponse
 
 from tokenwire.api.deps import authenticate, get_engine
-from tokenwire.api.errors import error_response
 from tokenwire.api.sockets import ConversationSocket, serve
 from tokenwire.engine import Engine
 from tokenwire.errors import TokenwireError
+from tokenwire.http.errors import deny
 from tokenwire.protocol.codec import CanonicalCodec
 from tokenwire.store.records import Conversation, User
 
 router = APIRouter(prefix="/api/v1", tags=["websocket"])
-
-
-async def deny(websocket: WebSocket, exc: TokenwireError) -> None:
-    """Refuse the handshake with a real HTTP status (401, 404) where the server can send one."""
-    response: JSONResponse = error_response(exc)
-    try:
-        await websocket.send_denial_response(response)
-    except RuntimeError:
-        await websocket.close(code=4000 + exc.status, reason=exc.message[:120])
 
 
 async def open_socket(

@@ -119,11 +119,6 @@ class ReplyAssembler:
         if final:
             self.status = message.status
             self.finish_reason = message.finish_reason
-            if message.error:
-                self.error = ReplyError(
-                    str(message.error.get("code", "error")),
-                    str(message.error.get("message", "")),
-                    bool(message.error.get("retryable", False)),
-                )
+            self.error = message.error
         self.version += 1
         return True

@@ -10,7 +10,6 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
-import msgspec
 
 from tokenwire.client.assembler import ReplyAssembler
 from tokenwire.client.backoff import Backoff, BackoffPolicy
@@ -28,6 +27,7 @@ from tokenwire.client.state import ConnectionState, ConnectionStatus, Listener, 
 from tokenwire.client.stream import Connector, ReplyStream
 from tokenwire.client.transports import Transports
 from tokenwire.client.websocket import ConversationLink
+from tokenwire.protocol.resources import PersonaList
 
 T = TypeVar("T")
 GET_RETRIES = 3
@@ -187,9 +187,7 @@ class AsyncTokenwire:
         return await self._get(f"/api/v1/messages/{message_id}", Message)
 
     async def personas(self) -> list[Persona]:
-        body = await self._get("/api/v1/personas", object)
-        items = body.get("items", body.get("personas", [])) if isinstance(body, dict) else body
-        return msgspec.convert(items, list[Persona])
+        return (await self._get("/api/v1/personas", PersonaList)).items
 
     # replies ---------------------------------------------------------------------------
 

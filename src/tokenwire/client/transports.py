@@ -14,13 +14,14 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 import msgspec
+from httpx_sse import EventSource
 
 from tokenwire.client.errors import ConnectionFailed, TransportRefused, translated
 from tokenwire.client.http import RestAPI
 from tokenwire.client.models import Message, ReplyStatus, TransportKind
 from tokenwire.client.websocket import ConversationLink
 from tokenwire.protocol.events import Event, decode, is_terminal
-from tokenwire.protocol.sse import SSEDecoder
+from tokenwire.protocol.resources import SentTurn
 
 Item = Event | Message
 
@@ -34,10 +35,6 @@ class Attempt:
     after: int
     content: str
     client_message_id: str
-
-
-class _Accepted(msgspec.Struct):
-    assistant_message: Message
 
 
 async def websocket_items(transports: Transports, attempt: Attempt) -> AsyncGenerator[Item, None]:
@@ -70,17 +67,15 @@ async def sse_items(rest: RestAPI, attempt: Attempt) -> AsyncGenerator[Item, Non
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             # Something in between turned the stream into another answer.
             raise TransportRefused("the answer to an event-stream request was not one")
-        decoder = SSEDecoder()
         with translated():
-            async for chunk in response.aiter_raw():
-                for message in decoder.feed(chunk):
-                    try:
-                        event = decode(message.data)
-                    except msgspec.DecodeError:
-                        continue  # an event type newer than this client
-                    yield event
-                    if is_terminal(event):
-                        return
+            async for message in EventSource(response).aiter_sse():
+                try:
+                    event = decode(message.data)
+                except msgspec.DecodeError:
+                    continue  # an event type newer than this client
+                yield event
+                if is_terminal(event):
+                    return
     raise ConnectionFailed("the event stream ended before the reply did")
 
 
@@ -92,7 +87,7 @@ async def polling_items(
         accepted = await rest.call(
             "POST",
             f"/api/v1/conversations/{attempt.conversation_id}/messages",
-            _Accepted,
+            SentTurn,
             json={"content": attempt.content, "client_message_id": attempt.client_message_id},
             params={"wait": "false"},
         )

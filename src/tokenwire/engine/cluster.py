@@ -49,7 +49,6 @@ class Cluster:
     log: RedisEventLog
     leases: Leases
     commands: Commands
-    settings: Settings
 
     async def claim(self, message_id: str) -> Lease:
         """The lease on a reply that was just created (nobody else can hold it yet)."""
@@ -76,5 +75,4 @@ def create_cluster(settings: Settings, events: EventLog) -> Cluster | None:
         log=events,
         leases=Leases(events.redis, prefix=prefix, instance=instance, ttl_s=settings.lease_ttl_s),
         commands=Commands(events.redis, prefix=prefix),
-        settings=settings,
     )

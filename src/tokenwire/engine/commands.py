@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from tokenwire.errors import Unavailable
-from tokenwire.log.pubsub import Channel
+from tokenwire.redis import translated
+from tokenwire.redis.pubsub import Channel
 
 CANCEL_KEEP_S = 300  # longer than any takeover takes
 
@@ -39,20 +38,16 @@ class Commands:
 
     async def cancel(self, message_id: str) -> None:
         """Ask whichever instance runs the reply to stop it."""
-        try:
+        with translated():
             await self._redis.set(self._flag(message_id), b"1", ex=CANCEL_KEEP_S)
-        except RedisError as exc:
-            raise Unavailable(f"Redis is unavailable: {exc}", retry_after=5) from exc
         await self._channel.publish(b"cancel " + message_id.encode())
 
     async def cancelled(self, message_ids: Sequence[str]) -> set[str]:
         """The ids among ``message_ids`` that someone asked to cancel."""
         if not message_ids:
             return set()
-        try:
+        with translated():
             flags = await self._redis.mget([self._flag(m) for m in message_ids])
-        except RedisError as exc:
-            raise Unavailable(f"Redis is unavailable: {exc}", retry_after=5) from exc
         return {m for m, f in zip(message_ids, flags, strict=True) if f is not None}
 
     def _received(self, payload: bytes) -> None:

@@ -18,10 +18,12 @@ import msgspec
 
 from tokenwire.engine import references, replay
 from tokenwire.engine.cluster import Cluster, Lease
+from tokenwire.engine.config import EngineConfig
 from tokenwire.engine.following import Follower
 from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.engine.reads import Reads
 from tokenwire.engine.run import Run, StopReason
+from tokenwire.engine.runs import Runs
 from tokenwire.engine.takeover import Sweeper
 from tokenwire.errors import (
     BadRequest,
@@ -33,11 +35,10 @@ from tokenwire.errors import (
 from tokenwire.ids import MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.personas import Personas
-from tokenwire.protocol.events import Event, is_terminal
+from tokenwire.protocol.events import ErrorInfo, Event, is_terminal
+from tokenwire.protocol.images import validate_images
 from tokenwire.protocol.options import ByHistory, ConversationRef, TurnOptions
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
-from tokenwire.providers.images import validate_images
-from tokenwire.settings import Settings
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
 from tokenwire.store.store import Checkpoint, NewTurn, Outcome, SQLStore
 
@@ -62,7 +63,7 @@ class Engine(Reads):
     def __init__(
         self,
         *,
-        settings: Settings,
+        config: EngineConfig,
         store: SQLStore,
         events: EventLog,
         provider: Provider,
@@ -72,21 +73,21 @@ class Engine(Reads):
         cluster: Cluster | None = None,
     ) -> None:
         """``cluster``: the other instances on the same Redis, if any (``engine/cluster.py``)."""
-        self.settings = settings
+        self.config = config
         self.store = store
         self.events = events
         self.provider = provider
-        self.personas = personas or Personas.from_settings(settings)
+        self.personas = personas or Personas({})
         self.hooks = hooks or Hooks()
         self.admission = admission
-        self.runs: dict[MessageId, Run] = {}
+        self.runs = Runs()
         self._releases: dict[MessageId, Release] = {}
         self._accepting = True
         self._shut_down = False
         self._checkpointer: asyncio.Task[None] | None = None
         self.cluster = cluster
         self._sweeper: Sweeper | None = None
-        self.follower = Follower(settings=settings, store=store, events=events, hooks=self.hooks)
+        self.follower = Follower(config=config, store=store, events=events, hooks=self.hooks)
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -94,7 +95,13 @@ class Engine(Reads):
         if self.cluster is not None:
             # Replies left streaming may be running on other instances: the sweeper takes over
             # only those whose owner's lease lapsed, instead of recover() ending them all.
-            self._sweeper = Sweeper(self, self.cluster)
+            self._sweeper = Sweeper(
+                config=self.config,
+                cluster=self.cluster,
+                store=self.store,
+                runs=self.runs,
+                launch=self.launch,
+            )
             await self._sweeper.start()
         elif recover:
             await self.recover()
@@ -120,7 +127,7 @@ class Engine(Reads):
             await self._sweeper.stop_sweeping()  # leases are still renewed while runs drain
         tasks = [run.task for run in self.runs.values() if run.task is not None]
         if tasks:
-            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
+            await asyncio.wait(tasks, timeout=self.config.shutdown_grace_s)
         for run in list(self.runs.values()):
             run.stop("interrupted")
         tasks = [run.task for run in self.runs.values() if run.task is not None]
@@ -215,17 +222,17 @@ class Engine(Reads):
         if final.status is MessageStatus.INTERRUPTED:
             raise Unavailable("the server stopped before the reply finished", retry_after=1)
         if final.status is MessageStatus.ERROR:
-            error = final.error or {}
+            error = final.error
             raise ProviderError(
-                str(error.get("message", "the reply failed")),
-                code=str(error.get("code", "provider_error")),
+                error.message if error else "the reply failed",
+                code=error.code if error else "provider_error",
             )
         return final
 
     def check_content(self, content: str) -> None:
         if not content.strip():
             raise BadRequest("content must not be empty", code="empty_content")
-        limit = self.settings.max_content_chars
+        limit = self.config.max_content_chars
         if len(content) > limit:
             raise PayloadTooLarge(
                 f"content is {len(content)} characters; the limit is {limit}",
@@ -233,9 +240,9 @@ class Engine(Reads):
             )
 
     def _checked_images(self, images: Sequence[str]) -> list[str]:
-        if len(images) > self.settings.max_images_per_message:
+        if len(images) > self.config.max_images_per_message:
             raise PayloadTooLarge(
-                f"{len(images)} images; the limit is {self.settings.max_images_per_message}"
+                f"{len(images)} images; the limit is {self.config.max_images_per_message}"
                 " per message",
                 code="too_many_images",
             )
@@ -246,7 +253,7 @@ class Engine(Reads):
                 f"the model {self.provider.model} does not take images",
                 code="images_unsupported",
             )
-        return validate_images(images, max_bytes=self.settings.max_image_bytes)
+        return validate_images(images, max_bytes=self.config.max_image_bytes)
 
     async def _start(
         self,
@@ -319,7 +326,7 @@ class Engine(Reads):
             on_complete=on_complete,
         )
         run.metadata.update(metadata or {})
-        self.runs[reply.id] = run
+        self.runs.add(run)
         self.hooks.reply_started(run.info)
         if stop is not None:
             run.stop(stop)
@@ -327,7 +334,7 @@ class Engine(Reads):
         return run
 
     def _run_done(self, run: Run) -> None:
-        self.runs.pop(run.message_id, None)
+        self.runs.discard(run.message_id)
         self._release(run.message_id)
 
     def _release(self, reply_id: MessageId) -> None:
@@ -398,7 +405,7 @@ class Engine(Reads):
         when the owner is alive; after the takeover when it died."""
         assert self.cluster is not None
         await self.cluster.commands.cancel(reply.id)
-        patience = self.settings.lease_ttl_s + 2 * self.settings.sweep_interval_s + 5
+        patience = self.config.lease_ttl_s + 2 * self.config.sweep_interval_s + 5
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(patience):
                 try:
@@ -427,7 +434,7 @@ class Engine(Reads):
 
     async def _checkpoint_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.checkpoint_interval_s)
+            await asyncio.sleep(self.config.checkpoint_interval_s)
             try:
                 await self._flush_checkpoints()
             except Exception:
@@ -465,11 +472,7 @@ def _interrupted(reply: Message) -> Outcome:
         content=reply.content,
         marks=reply.marks,
         last_seq=reply.last_seq + 1,
-        error={
-            "code": "interrupted",
-            "message": "the server stopped before the reply finished",
-            "retryable": True,
-        },
+        error=ErrorInfo("interrupted", "the server stopped before the reply finished", True),
     )
 
 
@@ -479,5 +482,5 @@ def _failed(reply: Message, why: str) -> Outcome:
         content=reply.content,
         marks=reply.marks,
         last_seq=reply.last_seq + 1,
-        error={"code": "unavailable", "message": why, "retryable": True},
+        error=ErrorInfo("unavailable", why, True),
     )

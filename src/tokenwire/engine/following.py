@@ -12,11 +12,11 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from tokenwire.engine import replay
+from tokenwire.engine.config import EngineConfig
 from tokenwire.engine.hooks import Hooks
 from tokenwire.errors import NotFound, Unavailable
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.protocol.events import Event, is_terminal
-from tokenwire.settings import Settings
 from tokenwire.store.records import Message
 from tokenwire.store.store import SQLStore
 
@@ -25,9 +25,9 @@ log = logging.getLogger("tokenwire.engine")
 
 class Follower:
     def __init__(
-        self, *, settings: Settings, store: SQLStore, events: EventLog, hooks: Hooks
+        self, *, config: EngineConfig, store: SQLStore, events: EventLog, hooks: Hooks
     ) -> None:
-        self._settings = settings
+        self._config = config
         self._store = store
         self._log = events
         self._hooks = hooks
@@ -43,7 +43,7 @@ class Follower:
                 yield events
 
     async def _events(self, reply: Message, after: int) -> AsyncGenerator[list[Event]]:
-        batch = self._settings.subscriber_batch
+        batch = self._config.subscriber_batch
         position = after
         try:
             async for events in self._log.read(reply.id, position, batch=batch):
@@ -83,7 +83,7 @@ class Follower:
             if out:
                 yield out
             # Still streaming on another process: poll its checkpoints until it ends.
-            await asyncio.sleep(self._settings.checkpoint_interval_s / 2)
+            await asyncio.sleep(self._config.checkpoint_interval_s / 2)
             current = await self._store.find_message(reply.id)
 
     async def wait(self, reply: Message) -> Message:

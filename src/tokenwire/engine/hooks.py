@@ -22,6 +22,17 @@ class ReplyInfo:
     model: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyEnd:
+    """How a reply ended, for counters and log lines."""
+
+    status: str  # complete, cancelled, error, interrupted; handed_over when another runs it
+    error_code: str | None
+    completion_tokens: int
+    ttft_seconds: float | None
+    seconds: float
+
+
 class Hooks:
     def reply_started(self, reply: ReplyInfo) -> None:
         """A reply was accepted and its run started."""
@@ -35,17 +46,8 @@ class Hooks:
     def fallback(self, reply: ReplyInfo, from_provider: str, to_provider: str) -> None:
         """The reply moved to the next provider of the chain."""
 
-    def reply_ended(
-        self,
-        reply: ReplyInfo,
-        *,
-        status: str,
-        error_code: str | None,
-        completion_tokens: int,
-        ttft_seconds: float | None,
-        seconds: float,
-    ) -> None:
-        """The reply ended: ``status`` is complete, cancelled, error or interrupted."""
+    def reply_ended(self, reply: ReplyInfo, end: ReplyEnd) -> None:
+        """The reply ended (``end.status``: complete, cancelled, error or interrupted)."""
 
     def follow_started(self, message_id: MessageId, after: int) -> None:
         """A client started following a reply; ``after >= 0`` means it resumed."""
@@ -73,25 +75,9 @@ class HookChain(Hooks):
         for h in self.hooks:
             h.fallback(reply, from_provider, to_provider)
 
-    def reply_ended(
-        self,
-        reply: ReplyInfo,
-        *,
-        status: str,
-        error_code: str | None,
-        completion_tokens: int,
-        ttft_seconds: float | None,
-        seconds: float,
-    ) -> None:
+    def reply_ended(self, reply: ReplyInfo, end: ReplyEnd) -> None:
         for h in self.hooks:
-            h.reply_ended(
-                reply,
-                status=status,
-                error_code=error_code,
-                completion_tokens=completion_tokens,
-                ttft_seconds=ttft_seconds,
-                seconds=seconds,
-            )
+            h.reply_ended(reply, end)
 
     def follow_started(self, message_id: MessageId, after: int) -> None:
         for h in self.hooks:

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from tokenwire.errors import Unavailable
+from tokenwire.redis import translated
 
 # KEYS: the leases; ARGV: the instance id, the TTL in ms. Returns 1 per lease still held.
 _RENEW = """
@@ -39,10 +38,6 @@ return 0
 """
 
 
-def _unavailable(exc: RedisError) -> Unavailable:
-    return Unavailable(f"Redis is unavailable: {exc}", retry_after=5)
-
-
 class Leases:
     """The leases of one instance (``instance``) over a Redis shared by the deployment."""
 
@@ -59,32 +54,26 @@ class Leases:
 
     async def acquire(self, message_id: str) -> bool:
         """Take the lease if nobody holds it; ``True`` when this instance now does."""
-        try:
+        with translated():
             taken = await self._redis.set(
                 self.key(message_id), self.instance, nx=True, px=self.ttl_ms
             )
-        except RedisError as exc:
-            raise _unavailable(exc) from exc
         return bool(taken)
 
     async def renew(self, message_ids: Sequence[str]) -> set[str]:
         """Extend the leases this instance holds; returns the ids whose lease it lost."""
         if not message_ids:
             return set()
-        try:
+        with translated():
             held: Any = await self._renew(
                 keys=[self.key(m) for m in message_ids], args=[self.instance, self.ttl_ms]
             )
-        except RedisError as exc:
-            raise _unavailable(exc) from exc
         return {m for m, h in zip(message_ids, held, strict=True) if not h}
 
     async def holds(self, message_id: str) -> bool:
         """Whether this instance holds the lease right now (the fence before a final write)."""
-        try:
+        with translated():
             holder = await self._redis.get(self.key(message_id))
-        except RedisError as exc:
-            raise _unavailable(exc) from exc
         if isinstance(holder, bytes):
             holder = holder.decode()
         return holder == self.instance
@@ -93,10 +82,8 @@ class Leases:
         """The ids among ``message_ids`` whose lease nobody holds."""
         if not message_ids:
             return []
-        try:
+        with translated():
             holders = await self._redis.mget([self.key(m) for m in message_ids])
-        except RedisError as exc:
-            raise _unavailable(exc) from exc
         return [m for m, h in zip(message_ids, holders, strict=True) if h is None]
 
     async def count_takeover(self, message_id: str) -> int:
@@ -104,17 +91,13 @@ class Leases:
         outlives the leases (a day), so a reply that keeps taking its instances down is
         not continued forever."""
         key = f"{self._prefix}takeovers:{message_id}"
-        try:
+        with translated():
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.incr(key)
                 pipe.expire(key, 24 * 3600)
                 count, _ = await pipe.execute()
-        except RedisError as exc:
-            raise _unavailable(exc) from exc
         return int(count)
 
     async def release(self, message_id: str) -> None:
-        try:
+        with translated():
             await self._release(keys=[self.key(message_id)], args=[self.instance])
-        except RedisError as exc:
-            raise _unavailable(exc) from exc

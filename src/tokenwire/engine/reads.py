@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any
 
 from tokenwire.engine.references import DIALECT, dialect_key, normalize_id
+from tokenwire.engine.runs import Runs
 from tokenwire.errors import BadRequest, Conflict, NotFound
 from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.log.base import EventLog
@@ -24,21 +24,11 @@ from tokenwire.store.records import Conversation, Message, Page
 from tokenwire.store.store import SQLStore
 
 
-class Live(Protocol):
-    """A running reply's text so far and the seq of its last event."""
-
-    @property
-    def content(self) -> str: ...
-
-    @property
-    def seq(self) -> int: ...
-
-
 class Reads:
     store: SQLStore
     events: EventLog
     provider: Provider
-    runs: Mapping[MessageId, Live]
+    runs: Runs
 
     def live(self, message: Message) -> Message:
         run = self.runs.get(message.id)

@@ -61,8 +61,6 @@ def text_after(reply: Message, after: int) -> MessageDelta | None:
 def terminal_event(reply: Message) -> Event:
     seq = reply.last_seq
     if reply.status in (MessageStatus.COMPLETE, MessageStatus.CANCELLED):
-        usage = reply.usage or {}
-        timings = reply.timings or {}
         finish = "cancelled" if reply.status is MessageStatus.CANCELLED else reply.finish_reason
         return MessageEnd(
             message_id=reply.id,
@@ -72,22 +70,13 @@ def terminal_event(reply: Message) -> Event:
             else "cancelled"
             if finish == "cancelled"
             else "stop",
-            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
-            timings=Timings(
-                ttft_ms=timings.get("ttft_ms"),
-                total_ms=float(timings.get("total_ms") or 0.0),
-                tokens_per_second=timings.get("tokens_per_second"),
-            ),
+            usage=reply.usage or Usage(0, 0),
+            timings=reply.timings or Timings(ttft_ms=None, total_ms=0.0),
         )
-    error = reply.error or {}
-    if reply.status is MessageStatus.INTERRUPTED and not error:
-        error = {"code": "interrupted", "message": "the reply was interrupted", "retryable": True}
-    return MessageError(
-        message_id=reply.id,
-        seq=seq,
-        error=ErrorInfo(
-            code=str(error.get("code", "internal_error")),
-            message=str(error.get("message", "the reply failed")),
-            retryable=bool(error.get("retryable", False)),
-        ),
-    )
+    error = reply.error
+    if error is None:
+        if reply.status is MessageStatus.INTERRUPTED:
+            error = ErrorInfo("interrupted", "the reply was interrupted", True)
+        else:
+            error = ErrorInfo("internal_error", "the reply failed", False)
+    return MessageError(message_id=reply.id, seq=seq, error=error)

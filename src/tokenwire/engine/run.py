@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
-from tokenwire.engine.hooks import Hooks, ReplyInfo
+from tokenwire.engine.hooks import Hooks, ReplyEnd, ReplyInfo
 from tokenwire.errors import TokenwireError, Unavailable
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import EventLog, Fence
@@ -277,27 +277,20 @@ class Run:
             marks=tuple(self._marks),
             last_seq=seq,
             finish_reason=finish_reason,
-            usage={
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-            },
-            timings={"ttft_ms": ttft_ms, "total_ms": total_ms, "tokens_per_second": tps},
-            error=None
-            if error is None
-            else {"code": error.code, "message": error.message, "retryable": error.retryable},
+            usage=usage,
+            timings=timings,
+            error=error,
             metadata=self.metadata or None,
         )
+
+        def ended(status: str, error_code: str | None) -> ReplyEnd:
+            ttft_s = None if ttft_ms is None else ttft_ms / 1000
+            return ReplyEnd(status, error_code, completion, ttft_s, total_ms / 1000)
+
         if not await self._still_owner():
             # Another instance took the reply over while this one stalled: its end is theirs.
             log.warning("reply %s is owned elsewhere now; leaving its end alone", self.message_id)
-            self._hooks.reply_ended(
-                self.info,
-                status="handed_over",
-                error_code="lease_lost",
-                completion_tokens=completion,
-                ttft_seconds=None if ttft_ms is None else ttft_ms / 1000,
-                seconds=total_ms / 1000,
-            )
+            self._hooks.reply_ended(self.info, ended("handed_over", "lease_lost"))
             return
         # The row first, then the event: a client that sees the end and reloads history
         # must find the final text there.
@@ -316,10 +309,5 @@ class Run:
             await self._append_terminal(terminal)
         finally:
             self._hooks.reply_ended(
-                self.info,
-                status=status.value,
-                error_code=error.code if error is not None else None,
-                completion_tokens=completion,
-                ttft_seconds=None if ttft_ms is None else ttft_ms / 1000,
-                seconds=total_ms / 1000,
+                self.info, ended(status.value, error.code if error is not None else None)
             )

@@ -35,19 +35,18 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from tokenwire.engine.cluster import Cluster, Lease
-from tokenwire.engine.run import StopReason
+from tokenwire.engine.config import EngineConfig
+from tokenwire.engine.run import Run, StopReason
+from tokenwire.engine.runs import Runs
 from tokenwire.ids import MessageId
 from tokenwire.log.base import LogMiss
 from tokenwire.protocol.events import Event, MessageDelta, is_terminal
 from tokenwire.store.convert import utcnow
-from tokenwire.store.records import Message
-from tokenwire.store.store import Checkpoint
-
-if TYPE_CHECKING:
-    from tokenwire.engine.engine import Engine
+from tokenwire.store.records import Conversation, Message
+from tokenwire.store.store import Checkpoint, SQLStore
 
 log = logging.getLogger("tokenwire.takeover")
 
@@ -65,11 +64,31 @@ def rebuild(message_id: str, events: Sequence[Event]) -> Checkpoint:
     return Checkpoint(MessageId(message_id), "".join(parts), tuple(marks), events[-1].seq)
 
 
+class Launch(Protocol):
+    """Start the run of a taken-over reply (``Engine.launch``)."""
+
+    def __call__(
+        self,
+        conversation: Conversation,
+        reply: Message,
+        *,
+        resume: Checkpoint,
+        owner: Lease,
+        stop: StopReason | None,
+        metadata: dict[str, Any],
+    ) -> Run: ...
+
+
 class Sweeper:
-    def __init__(self, engine: Engine, cluster: Cluster) -> None:
-        self._engine = engine
+    def __init__(
+        self, *, config: EngineConfig, cluster: Cluster, store: SQLStore, runs: Runs, launch: Launch
+    ) -> None:
+        """``runs``: this process's runs, shared with the engine; ``launch`` starts one."""
+        self._config = config
         self._cluster = cluster
-        self._settings = cluster.settings
+        self._store = store
+        self._runs = runs
+        self._launch = launch
         self._renewer: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -90,32 +109,25 @@ class Sweeper:
         await self._cluster.commands.close()
 
     def _cancel_here(self, message_id: str) -> None:
-        run = self._engine.runs.get(MessageId(message_id))
-        if run is not None:
-            run.stop("cancelled")
+        self._runs.stop(message_id, "cancelled")
 
     # renewal -----------------------------------------------------------------------------
 
     async def _renew_loop(self) -> None:
         while True:
-            await asyncio.sleep(self._settings.lease_ttl_s / 3)
+            await asyncio.sleep(self._config.lease_ttl_s / 3)
             try:
                 await self.renew()
             except Exception as exc:
                 log.warning("could not renew leases: %s", exc)
 
     async def renew(self) -> None:
-        runs = self._engine.runs
-        ids = list(runs)
+        ids = list(self._runs)
         for message_id in await self._cluster.leases.renew(ids):
-            run = runs.get(MessageId(message_id))
-            if run is not None:
+            if self._runs.stop(message_id, "interrupted"):
                 log.warning("lost the lease of reply %s: another instance runs it", message_id)
-                run.stop("interrupted")
         for message_id in await self._cluster.commands.cancelled(ids):
-            run = runs.get(MessageId(message_id))
-            if run is not None:
-                run.stop("cancelled")
+            self._runs.stop(message_id, "cancelled")
 
     # sweeping ----------------------------------------------------------------------------
 
@@ -131,15 +143,15 @@ class Sweeper:
                 if not failing:
                     log.warning("sweep failed: %s; retrying every interval", exc)
                 failing = True
-            await asyncio.sleep(self._settings.sweep_interval_s)
+            await asyncio.sleep(self._config.sweep_interval_s)
 
     async def sweep(self) -> None:
         """Take over every orphaned reply that no other sweeper gets to first."""
-        young = utcnow() - timedelta(seconds=self._settings.lease_ttl_s)
+        young = utcnow() - timedelta(seconds=self._config.lease_ttl_s)
         candidates: dict[str, Message] = {
             reply.id: reply
-            for reply in await self._engine.store.streaming_messages()
-            if reply.id not in self._engine.runs and reply.created_at < young
+            for reply in await self._store.streaming_messages()
+            if reply.id not in self._runs and reply.created_at < young
         }
         for message_id in await self._cluster.leases.unowned(list(candidates)):
             await self.take_over(candidates[message_id])
@@ -157,9 +169,8 @@ class Sweeper:
             raise
 
     async def _take_over(self, reply: Message) -> bool:
-        engine = self._engine
-        current = await engine.store.find_message(reply.id)
-        if current is None or current.status.is_final or current.id in engine.runs:
+        current = await self._store.find_message(reply.id)
+        if current is None or current.status.is_final or current.id in self._runs:
             await self._cluster.leases.release(reply.id)
             return False
         try:
@@ -170,20 +181,20 @@ class Sweeper:
         if events:
             ended = is_terminal(events[-1])  # its owner could not write the row's end
             state = rebuild(current.id, events[:-1] if ended else events)
-            if ended or self._settings.takeover == "interrupt":
+            if ended or self._config.takeover == "interrupt":
                 stop = "interrupted"
         else:
             # Without the stream only the checkpoint is known, and not which seqs clients saw.
             state = Checkpoint(current.id, current.content, current.marks, current.last_seq)
             stop = "interrupted"
         count = await self._cluster.leases.count_takeover(current.id)
-        if stop is None and count > self._settings.max_takeovers:
+        if stop is None and count > self._config.max_takeovers:
             # Each continuation of this reply so far ended with its instance gone: it may be
             # what takes them down. End it with what it has rather than risk another.
             stop = "interrupted"
         if await self._cluster.commands.cancelled([current.id]):
             stop = "cancelled"
-        conversation = await engine.store.get_conversation(current.user_id, current.conversation_id)
+        conversation = await self._store.get_conversation(current.user_id, current.conversation_id)
         log.warning(
             "took over reply %s at seq %d (%d chars): %s",
             current.id,
@@ -191,7 +202,7 @@ class Sweeper:
             len(state.content),
             stop or "continuing",
         )
-        engine.launch(
+        self._launch(
             conversation,
             current,
             resume=state,

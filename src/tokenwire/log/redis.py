@@ -20,7 +20,7 @@ Readers keep only a cursor (the last seq). They take everything pending at once,
 there is nothing new they wait for the process's one shared blocking ``XREAD`` (``tail.py``)
 to signal that their stream grew, so live followers cost no Redis connection each. Appends
 await Redis: a stalled Redis slows the writer instead of letting events pile up in memory.
-Redis errors become ``Unavailable`` (503) here, and only here.
+Redis errors become ``Unavailable`` (503) through ``tokenwire.redis.translated``.
 """
 
 from __future__ import annotations
@@ -31,22 +31,21 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Self
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
-from tokenwire.errors import LeaseLost, Unavailable
+from tokenwire.errors import LeaseLost
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import Fence, LogMiss
-from tokenwire.log.pubsub import Channel
 from tokenwire.log.tail import Tail
 from tokenwire.log.watchers import Watchers
 from tokenwire.protocol.events import Event, decode, encode, is_terminal
+from tokenwire.redis import FAILURES, connect, translated
+from tokenwire.redis.pubsub import Channel
 from tokenwire.settings import Settings
 
 LIVE_TTL_S = 15 * 60
+_WHAT = "the event log"  # what is unavailable when Redis is
 BLOCK_MS = 2000  # below the socket timeout: a blocked read must not look like a dead socket
 
 _APPEND = """
@@ -74,33 +73,8 @@ return seq
 """
 
 
-def connect(url: str, *, max_connections: int = 64, name: str = "tokenwire") -> Redis:
-    """A client on a bounded pool: a burst of readers queues for a connection instead of
-    opening one each (and keeping them all open afterwards). Its connections carry ``name``
-    in ``CLIENT LIST``."""
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        client_name=name,
-        timeout=10,  # waiting this long for a free connection: Redis is as good as down
-        socket_timeout=10,
-        socket_connect_timeout=5,
-        health_check_interval=30,
-        # A pooled connection may have died with a Redis restart: reconnect and retry once
-        # or twice. Timeouts are not retried: a stalled Redis must slow the writer down,
-        # not be waited on several times over.
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-        retry_on_error=[RedisConnectionError],
-    )
-    return Redis.from_pool(pool)  # which closes the pool with the client
-
-
 def _entry_seq(entry_id: bytes) -> int:
     return int(entry_id.rpartition(b"-")[2])
-
-
-def _unavailable(exc: RedisError) -> Unavailable:
-    return Unavailable(f"the event log is unavailable: {exc}", retry_after=5)
 
 
 class RedisEventLog:
@@ -143,16 +117,15 @@ class RedisEventLog:
         if fence is not None:
             keys.append(fence.key)
             args.append(fence.holder)
-        try:
-            await self._append(keys=keys, args=args)
-        except ResponseError as exc:
-            if "lease lost" in str(exc):
-                raise LeaseLost(f"reply {event.message_id} is owned elsewhere now") from exc
-            if "out of order" in str(exc) or "seq 0" in str(exc) or "ended" in str(exc):
-                raise ValueError(f"{event.message_id}: {exc}") from exc
-            raise _unavailable(exc) from exc
-        except RedisError as exc:
-            raise _unavailable(exc) from exc
+        with translated(_WHAT):
+            try:
+                await self._append(keys=keys, args=args)
+            except ResponseError as exc:
+                if "lease lost" in str(exc):
+                    raise LeaseLost(f"reply {event.message_id} is owned elsewhere now") from exc
+                if "out of order" in str(exc) or "seq 0" in str(exc) or "ended" in str(exc):
+                    raise ValueError(f"{event.message_id}: {exc}") from exc
+                raise
 
     # reading -----------------------------------------------------------------------------
 
@@ -189,10 +162,8 @@ class RedisEventLog:
     async def _take(self, key: str, cursor: int, batch: int) -> list[Event]:
         """Up to ``batch`` events after ``cursor``, without waiting."""
         start = f"(1-{cursor}" if cursor >= 0 else "-"
-        try:
+        with translated(_WHAT):
             entries: Any = await self.redis.xrange(key, min=start, max="+", count=batch)
-        except RedisError as exc:
-            raise _unavailable(exc) from exc
         return [decode(fields[b"e"]) for _id, fields in entries]
 
     async def _ended(self, message_id: MessageId, key: str, cursor: int) -> bool:
@@ -204,10 +175,8 @@ class RedisEventLog:
         return top_seq <= cursor and top_terminal
 
     async def _top(self, key: str) -> tuple[int, bool] | None:
-        try:
+        with translated(_WHAT):
             entries: Any = await self.redis.xrevrange(key, count=1)
-        except RedisError as exc:
-            raise _unavailable(exc) from exc
         if not entries:
             return None
         entry_id, fields = entries[0]
@@ -216,10 +185,8 @@ class RedisEventLog:
     async def snapshot(self, message_id: MessageId) -> list[Event]:
         """Every event the log holds for the reply, without waiting for more: what an instance
         taking over a reply rebuilds its text from. Raises ``LogMiss`` when there are none."""
-        try:
+        with translated(_WHAT):
             entries: Any = await self.redis.xrange(self.key(message_id))
-        except RedisError as exc:
-            raise _unavailable(exc) from exc
         if not entries:
             raise LogMiss(message_id)
         return [decode(fields[b"e"]) for _id, fields in entries]
@@ -243,5 +210,5 @@ class RedisEventLog:
     async def close(self) -> None:
         await self._tail.close()
         await self._announcements.close()
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*FAILURES):
             await self.redis.aclose()

@@ -19,7 +19,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+from tokenwire.redis import FAILURES
 
 log = logging.getLogger("tokenwire.redis")
 
@@ -73,7 +74,7 @@ class Tail:
             if not self._stale:
                 return  # the reader has rebuilt its key set since
             if self._blocked and self._client_id is not None:
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*FAILURES):
                     await self._redis.client_unblock(self._client_id)
             await asyncio.sleep(_UNBLOCK_PAUSE_S)
 
@@ -81,7 +82,7 @@ class Tail:
         while self._signals:
             try:
                 await self._read_once()
-            except (RedisError, OSError) as exc:
+            except FAILURES as exc:
                 # Followers time out of their waits and find the outage themselves.
                 log.warning("the shared stream reader lost Redis: %s", exc)
                 await self._reset()
@@ -111,7 +112,7 @@ class Tail:
     async def _reset(self) -> None:
         conn, self._conn, self._client_id = self._conn, None, None
         if conn is not None:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*FAILURES):
                 await conn.aclose()
 
     async def close(self) -> None:

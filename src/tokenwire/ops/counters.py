@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+from tokenwire.redis import FAILURES, connect
 
 log = logging.getLogger("tokenwire.limits")
 
@@ -195,7 +196,7 @@ class RedisCounters:
     @classmethod
     def from_url(cls, url: str, *, prefix: str, lease_ttl_s: float = 30.0) -> RedisCounters:
         # Short timeouts: a request waits on these before anything else happens.
-        redis = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        redis = connect(url, name="tokenwire-limits", timeout_s=2, connect_timeout_s=2)
         return cls(redis, prefix=prefix, lease_ttl_s=lease_ttl_s)
 
     def _unreachable(self, exc: BaseException) -> None:
@@ -213,7 +214,7 @@ class RedisCounters:
             allowed, previous, current, elapsed_ms = await self._hit(
                 keys=[self.prefix + key], args=[window_s, limit]
             )
-        except (RedisError, OSError) as exc:
+        except FAILURES as exc:
             self._unreachable(exc)
             return None
         self._reached()
@@ -225,7 +226,7 @@ class RedisCounters:
         lease = uuid.uuid4().hex
         try:
             taken = await self._acquire(keys=[self.prefix + key], args=[limit, self._ttl_ms, lease])
-        except (RedisError, OSError) as exc:
+        except FAILURES as exc:
             self._unreachable(exc)
             return lease  # held nowhere; its release is a harmless no-op
         self._reached()
@@ -256,7 +257,7 @@ class RedisCounters:
             key, lease = await self._releases.get()
             try:
                 await self.redis.zrem(self.prefix + key, lease)
-            except (RedisError, OSError) as exc:
+            except FAILURES as exc:
                 self._unreachable(exc)  # the lease expires by itself
 
     async def _refresh_loop(self) -> None:
@@ -269,7 +270,7 @@ class RedisCounters:
                     continue
                 try:
                     await self._refresh(keys=[self.prefix + key], args=[self._ttl_ms, *leases])
-                except (RedisError, OSError) as exc:
+                except FAILURES as exc:
                     self._unreachable(exc)
 
     async def close(self) -> None:
@@ -282,9 +283,9 @@ class RedisCounters:
             for lease in leases:
                 self._releases.put_nowait((key, lease))
         self._held.clear()
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*FAILURES):
             while not self._releases.empty():
                 key, lease = self._releases.get_nowait()
                 await self.redis.zrem(self.prefix + key, lease)
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*FAILURES):
             await self.redis.aclose()

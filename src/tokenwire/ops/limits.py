@@ -20,9 +20,10 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenwire.errors import RateLimited
+from tokenwire.http.auth import bearer_token
+from tokenwire.http.errors import refuse
 from tokenwire.ids import UserId
 from tokenwire.ops.counters import Counters
-from tokenwire.ops.refusals import refuse
 from tokenwire.settings import Settings
 
 __all__ = ["EXEMPT_PATHS", "Limiter", "RequestLimits", "SocketLimits"]
@@ -120,19 +121,15 @@ class RequestLimits:
     """Rates per address and per user, before routing."""
 
     def __init__(self, app: ASGIApp, *, limiter: Limiter) -> None:
-        # Imported here, not above: the api package imports ops while it builds the app.
-        from tokenwire.api.deps import bearer_token
-
         self.app = app
         self.limiter = limiter
-        self._bearer = bearer_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and scope["path"] not in EXEMPT_PATHS:
             client = scope.get("client")
             try:
                 await self.limiter.check_request(
-                    client[0] if client else None, self._bearer(HTTPConnection(scope))
+                    client[0] if client else None, bearer_token(HTTPConnection(scope))
                 )
             except RateLimited as exc:
                 await refuse(scope, receive, send, exc)

@@ -14,9 +14,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import orjson
+import msgspec
 
-from tokenwire.engine.hooks import Hooks, ReplyInfo
+from tokenwire.engine.hooks import Hooks, ReplyEnd, ReplyInfo
 from tokenwire.ids import MessageId
 from tokenwire.ops import context
 from tokenwire.settings import Settings
@@ -48,7 +48,7 @@ class JSONFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return msgspec.json.encode(entry, enc_hook=str).decode()
 
 
 class TextFormatter(logging.Formatter):
@@ -104,16 +104,7 @@ class ReplyLog(Hooks):
     def fallback(self, reply: ReplyInfo, from_provider: str, to_provider: str) -> None:
         self._fallbacks[reply.message_id] = self._fallbacks.get(reply.message_id, 0) + 1
 
-    def reply_ended(
-        self,
-        reply: ReplyInfo,
-        *,
-        status: str,
-        error_code: str | None,
-        completion_tokens: int,
-        ttft_seconds: float | None,
-        seconds: float,
-    ) -> None:
+    def reply_ended(self, reply: ReplyInfo, end: ReplyEnd) -> None:
         connection = context.current.get()
         fields = {
             "request_id": connection.request_id if connection is not None else None,
@@ -122,12 +113,12 @@ class ReplyLog(Hooks):
             "message_id": reply.message_id,
             "provider": reply.provider,
             "model": reply.model,
-            "outcome": status,
-            "error_code": error_code,
-            "ttft_ms": None if ttft_seconds is None else round(ttft_seconds * 1000, 1),
-            "duration_ms": round(seconds * 1000, 1),
-            "completion_tokens": completion_tokens,
+            "outcome": end.status,
+            "error_code": end.error_code,
+            "ttft_ms": None if end.ttft_seconds is None else round(end.ttft_seconds * 1000, 1),
+            "duration_ms": round(end.seconds * 1000, 1),
+            "completion_tokens": end.completion_tokens,
             "fallbacks": self._fallbacks.pop(reply.message_id, 0),
         }
-        level = logging.WARNING if status in ("error", "interrupted") else logging.INFO
+        level = logging.WARNING if end.status in ("error", "interrupted") else logging.INFO
         reply_log.log(level, "reply", extra={"fields": fields})

@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from tokenwire.engine.hooks import Hooks, ReplyInfo
+from tokenwire.engine.hooks import Hooks, ReplyEnd, ReplyInfo
 from tokenwire.ids import MessageId
 from tokenwire.ops import context
 from tokenwire.providers.base import Provider
@@ -150,27 +150,18 @@ class Metrics(Hooks):
     def fallback(self, reply: ReplyInfo, from_provider: str, to_provider: str) -> None:
         self.fallbacks.labels(from_provider, to_provider).inc()
 
-    def reply_ended(
-        self,
-        reply: ReplyInfo,
-        *,
-        status: str,
-        error_code: str | None,
-        completion_tokens: int,
-        ttft_seconds: float | None,
-        seconds: float,
-    ) -> None:
+    def reply_ended(self, reply: ReplyInfo, end: ReplyEnd) -> None:
         self.live.discard(reply.message_id)
         labels = (reply.provider, reply.model)
         self.in_flight.labels(*labels).dec()
-        if status == "complete":
+        if end.status == "complete":
             self.completed.labels(*labels).inc()
-        elif status == "cancelled":
+        elif end.status == "cancelled":
             self.cancelled.labels(*labels).inc()
         else:
-            self.failed.labels(*labels, error_code or status).inc()
-        self.tokens.labels(*labels).observe(completion_tokens)
-        self.e2e.labels(*labels).observe(seconds)
+            self.failed.labels(*labels, end.error_code or end.status).inc()
+        self.tokens.labels(*labels).observe(end.completion_tokens)
+        self.e2e.labels(*labels).observe(end.seconds)
 
     def follow_started(self, message_id: MessageId, after: int) -> None:
         connection = context.current.get()

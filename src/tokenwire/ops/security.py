@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenwire.errors import Forbidden
-from tokenwire.ops.refusals import refuse
+from tokenwire.http.errors import refuse
 
 __all__ = ["OriginCheck", "SecurityHeaders", "content_security_policy", "origin_allowed"]
 

@@ -1,12 +1,32 @@
 """Server-Sent Events framing (WHATWG HTML, "Server-sent events", section 9.2).
 
-``encode`` frames one event; ``SSEDecoder`` parses a byte stream back into events, for the
-client SDK and for tests. Both are pure.
+``encode`` frames one event; ``SSEDecoder`` parses a byte stream back into events where raw
+bytes are at hand (the gateway, which forwards them, and tests). ``HEADERS`` are those of
+every SSE response tokenwire sends. All pure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+
+CONTENT_TYPE = "text/event-stream; charset=utf-8"
+
+HEADERS: Mapping[str, str] = MappingProxyType(
+    {
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",  # nginx: pass each event through as it comes
+        "connection": "keep-alive",
+    }
+)
+
+
+def response_headers(extra: Mapping[str, str] | None = None) -> list[tuple[bytes, bytes]]:
+    """The ASGI headers of an SSE response: its content type, ``HEADERS``, then ``extra``
+    (which may override one of ``HEADERS``)."""
+    merged = {"content-type": CONTENT_TYPE, **HEADERS, **(extra or {})}
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in merged.items()]
 
 
 def encode(data: bytes, *, event: str | None = None, id: str | int | None = None) -> bytes:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from tokenwire.ids import ConversationId, MessageId, UserId
+from tokenwire.protocol.dialects.timestamps import iso_ms
+from tokenwire.protocol.events import ErrorInfo, Timings, Usage
 from tokenwire.store.records import Conversation, Message, MessageStatus, User
 from tokenwire.store.tables import ConversationRow, MessageRow, UserRow
 
@@ -19,9 +23,7 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def isoformat(value: datetime) -> str:
-    """``2026-01-29T10:00:00.123Z``: the form the seeds' clients parse."""
-    return aware(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+isoformat = iso_ms  # a stored time as the API writes it: 2026-01-29T10:00:00.123Z
 
 
 def user(row: UserRow) -> User:
@@ -59,11 +61,44 @@ def message(row: MessageRow | Any) -> Message:
         reply_to=MessageId(row.reply_to) if row.reply_to else None,
         model=row.model,
         finish_reason=row.finish_reason,
-        usage=row.usage,
-        timings=row.timings,
-        error=row.error,
+        usage=usage(row.usage),
+        timings=timings(row.timings),
+        error=error(row.error),
         metadata=dict(row.meta or {}),
         images=tuple(row.images or ()),
         marks=tuple((int(s), int(e)) for s, e in (row.marks or ())),
         last_seq=row.last_seq or 0,
+    )
+
+
+# usage, timings and error are JSON columns holding the event Structs' fields.
+
+
+def to_json(value: Usage | Timings | ErrorInfo | None) -> dict[str, Any] | None:
+    return None if value is None else msgspec.structs.asdict(value)
+
+
+def usage(value: dict[str, Any] | None) -> Usage | None:
+    if value is None:
+        return None
+    return Usage(int(value.get("prompt_tokens") or 0), int(value.get("completion_tokens") or 0))
+
+
+def timings(value: dict[str, Any] | None) -> Timings | None:
+    if value is None:
+        return None
+    return Timings(
+        ttft_ms=value.get("ttft_ms"),
+        total_ms=float(value.get("total_ms") or 0.0),
+        tokens_per_second=value.get("tokens_per_second"),
+    )
+
+
+def error(value: dict[str, Any] | None) -> ErrorInfo | None:
+    if value is None:
+        return None
+    return ErrorInfo(
+        code=str(value.get("code", "internal_error")),
+        message=str(value.get("message", "the reply failed")),
+        retryable=bool(value.get("retryable", False)),
     )

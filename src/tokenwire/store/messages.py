@@ -174,9 +174,9 @@ class MessageQueries(Queries):
             "marks": [list(m) for m in outcome.marks],
             "last_seq": outcome.last_seq,
             "finish_reason": outcome.finish_reason,
-            "usage": outcome.usage,
-            "timings": outcome.timings,
-            "error": outcome.error,
+            "usage": convert.to_json(outcome.usage),
+            "timings": convert.to_json(outcome.timings),
+            "error": convert.to_json(outcome.error),
             "updated_at": convert.utcnow(),
         }
         streaming = (T.c.id == mid) & (T.c.status == MessageStatus.STREAMING.value)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from tokenwire.ids import ConversationId, MessageId, UserId
+from tokenwire.protocol.events import ErrorInfo, Timings, Usage
 
 T = TypeVar("T")
 
@@ -76,9 +77,9 @@ class Message:
     reply_to: MessageId | None = None
     model: str | None = None
     finish_reason: str | None = None
-    usage: dict[str, int] | None = None
-    timings: dict[str, float | None] | None = None
-    error: dict[str, Any] | None = None
+    usage: Usage | None = None
+    timings: Timings | None = None
+    error: ErrorInfo | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     images: tuple[str, ...] = ()
     # For each delta delivered: (seq, end offset of the text so far). Lets a resume be
@@ -119,7 +120,7 @@ class Outcome:
     marks: Sequence[tuple[int, int]]
     last_seq: int
     finish_reason: str | None = None
-    usage: dict[str, int] | None = None
-    timings: dict[str, float | None] | None = None
-    error: dict[str, Any] | None = None
+    usage: Usage | None = None
+    timings: Timings | None = None
+    error: ErrorInfo | None = None
     metadata: dict[str, Any] | None = None

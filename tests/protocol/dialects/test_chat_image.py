@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.protocol.dialects.events import MID, UID, failed
-from tokenwire.errors import BadRequest
+from tokenwire.errors import BadRequest, Unprocessable
 from tokenwire.protocol.dialects.chat_image import (
     ChatImageEncoder,
     ChatImageRequest,
@@ -86,11 +86,28 @@ def test_images_become_data_urls_with_their_type() -> None:
         (b"nope", "invalid_request"),
         (b'{"base64_image": "x"}', "invalid_request"),
         (b'{"prompt": "  "}', "empty_content"),
-        (b'{"prompt": "p", "base64_image": "@@@@"}', "invalid_image"),
-        (b'{"prompt": "p", "base64_image": "aGVsbG8="}', "invalid_image"),
     ],
 )
 def test_bad_requests(body: bytes, code: str) -> None:
     with pytest.raises(BadRequest) as info:
         parse_request(body)
     assert info.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"prompt": "p", "base64_image": "@@@@"}', "invalid_image"),
+        (b'{"prompt": "p", "base64_image": "aGVsbG8="}', "unsupported_image_type"),
+        (
+            b'{"prompt": "p", "base64_image": "data:image/png;base64,aGVsbG8="}',
+            "unsupported_image_type",
+        ),
+    ],
+)
+def test_bad_images_fail_as_every_image_does(body: bytes, code: str) -> None:
+    """The image check of protocol/images.py, with its statuses: 422 for these faults."""
+    with pytest.raises(Unprocessable) as info:
+        parse_request(body)
+    assert (info.value.status, info.value.code) == (422, code)
+    assert info.value.message.startswith("base64_image: ")

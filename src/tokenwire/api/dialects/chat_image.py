@@ -87,14 +87,12 @@ async def chat_image(request: Request, user: CurrentUser, engine: EngineDep) -> 
     """The whole reply at once: the fallback the seed keeps beside the stream."""
     turn, session_id = await _send(request, engine, user)
     final = await engine.result(turn.assistant_message)
-    timings = final.timings or {}
-    usage = final.usage or {}
     result = wire.ChatImageResult(
         content=final.content,
         model=final.model or engine.models[0],
-        tokens=int(usage.get("completion_tokens", 0)),
+        tokens=final.usage.completion_tokens if final.usage else 0,
         finish_reason=final.finish_reason or "stop",
-        processing_time_ms=round(float(timings.get("total_ms") or 0.0)),
+        processing_time_ms=round(final.timings.total_ms) if final.timings else 0,
         session_id=session_id,
         message_id=final.id,
     )

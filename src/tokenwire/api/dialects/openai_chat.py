@@ -75,14 +75,14 @@ async def chat_completions(request: Request, user: CurrentUser, engine: EngineDe
         encoder = wire.ChatCompletionChunkEncoder(model, include_usage=call.include_usage)
         return EventStream(engine.follow(reply, -1), encoder)
     final = await engine.result(reply)
-    usage = final.usage or {}
+    usage = final.usage
     body = wire.completion(
         message_id=final.id,
         created=epoch_seconds(isoformat(final.created_at)),
         model=model,
         content=final.content,
         finish=final.finish_reason or "stop",
-        prompt_tokens=int(usage.get("prompt_tokens", 0)),
-        completion_tokens=int(usage.get("completion_tokens", 0)),
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
     )
     return Response(body, media_type="application/json")

@@ -16,13 +16,11 @@ the non-streaming endpoint answers with ``ChatImageResult``.
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 import msgspec
 
 from tokenwire.errors import BadRequest
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
+from tokenwire.protocol.images import parse_image
 
 __all__ = [
     "ChatImageEncoder",
@@ -132,14 +130,6 @@ class ChatImageResult(msgspec.Struct, frozen=True):
 
 _decoder = msgspec.json.Decoder(ChatImageRequest)
 
-# Magic numbers of the image formats a vision model takes, as they start in base64.
-_SIGNATURES = (
-    ("iVBORw0KGgo", "image/png"),
-    ("/9j/", "image/jpeg"),
-    ("R0lGOD", "image/gif"),
-    ("UklGR", "image/webp"),
-)
-
 
 def parse_request(body: bytes) -> ChatImageRequest:
     """Parse and check the request body; ``BadRequest`` says what is wrong."""
@@ -155,19 +145,10 @@ def parse_request(body: bytes) -> ChatImageRequest:
 
 
 def image_data_url(base64_image: str) -> str:
-    """``base64_image`` as a ``data:`` URL with its media type; a data URL passes through.
-    ``BadRequest`` when it is not base64 or not a known image format."""
-    if base64_image.startswith("data:image/"):
-        return base64_image
-    text = "".join(base64_image.split())
-    try:
-        base64.b64decode(text[:4096], validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise BadRequest("base64_image is not valid base64", code="invalid_image") from exc
-    for prefix, media_type in _SIGNATURES:
-        if text.startswith(prefix):
-            return f"data:{media_type};base64,{text}"
-    raise BadRequest("base64_image is not a PNG, JPEG, GIF or WebP image", code="invalid_image")
+    """``base64_image`` (bare base64 or a data URL) as a ``data:`` URL with its sniffed media
+    type; ``Unprocessable`` (422) when it is not base64 or not a known image format, as for
+    every image (``protocol/images.py``). Its size is the engine's to check."""
+    return parse_image(base64_image, max_bytes=None, where="base64_image").data_url
 
 
 def encode_result(result: ChatImageResult) -> bytes:

@@ -1,4 +1,5 @@
-"""Wall-clock timestamps as the dialects write them.
+"""Wall-clock timestamps as tokenwire writes them, everywhere: the API's ``created_at``, the
+events and every dialect.
 
 Kept apart so that encoders take a clock as a parameter: tests pass a fixed one and get
 byte-exact frames.
@@ -12,10 +13,17 @@ from datetime import UTC, datetime
 Clock = Callable[[], str]
 
 
-def utc_now() -> str:
+def iso_ms(value: datetime) -> str:
     """``2025-01-29T10:00:00.123Z``: ISO 8601 in UTC with milliseconds, which both Swift's
-    ``ISO8601DateFormatter`` (with fractional seconds) and JavaScript's ``Date`` parse."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    ``ISO8601DateFormatter`` (with fractional seconds) and JavaScript's ``Date`` parse. A
+    naive ``value`` is taken as UTC (SQLite hands stored times back naive)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def utc_now() -> str:
+    """Now, as ``iso_ms`` writes it."""
+    return iso_ms(datetime.now(UTC))
 
 
 def epoch_seconds(iso: str) -> int:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import msgspec
 
 from tokenwire.errors import BadRequest
+from tokenwire.protocol import sse
 from tokenwire.protocol.dialects.turns import PriorTurn
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 
@@ -38,12 +39,7 @@ __all__ = [
 ]
 
 # The response headers of the SDK's own ``createUIMessageStreamResponse``.
-HEADERS = {
-    "cache-control": "no-cache",
-    "connection": "keep-alive",
-    "x-vercel-ai-ui-message-stream": "v1",
-    "x-accel-buffering": "no",
-}
+HEADERS = {**sse.HEADERS, "x-vercel-ai-ui-message-stream": "v1"}
 
 DONE = b"data: [DONE]\n\n"
 

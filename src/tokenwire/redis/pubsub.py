@@ -14,9 +14,9 @@ import logging
 from collections.abc import Callable
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from tokenwire.errors import Unavailable
+from tokenwire.redis.connection import FAILURES, RETRY_AFTER_S, translated
 
 log = logging.getLogger("tokenwire.redis")
 
@@ -60,15 +60,13 @@ class Channel:
                 await self._subscribed.wait()
         except TimeoutError:
             raise Unavailable(
-                f"Redis did not confirm the subscription to {self.name}", retry_after=5
+                f"Redis did not confirm the subscription to {self.name}", retry_after=RETRY_AFTER_S
             ) from self._error
 
     async def publish(self, payload: bytes) -> int:
         """Send ``payload`` to every subscriber in the deployment; returns how many got it."""
-        try:
+        with translated():
             return int(await self._redis.publish(self.name, payload))
-        except RedisError as exc:
-            raise Unavailable("Redis is unavailable", retry_after=5) from exc
 
     async def _listen(self) -> None:
         while True:
@@ -82,13 +80,13 @@ class Channel:
                         self._subscribed.set()
                     elif kind == "message":
                         self._dispatch(message["data"])
-            except (RedisError, OSError) as exc:
+            except FAILURES as exc:
                 if self._subscribed.is_set():
                     log.warning("lost the subscription to %s: %s; resubscribing", self.name, exc)
                 self._error = exc
             finally:
                 self._subscribed.clear()
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*FAILURES):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(self._retry_s)
 

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from tokenwire.errors import PayloadTooLarge, Unprocessable
-from tokenwire.providers.images import (
+from tokenwire.protocol.images import (
     DEFAULT_MAX_IMAGE_BYTES,
     parse_image,
     sniff,

@@ -5,6 +5,9 @@ of the decoded bytes (``PayloadTooLarge``, 413, above the limit) and sniff its f
 magic bytes (``Unprocessable``, 422, for bad base64 or anything that is not PNG, JPEG, GIF or
 WebP). The declared media type of a data URL is not trusted: the stored data URL carries the
 sniffed one, which is what a vision model upstream needs to decode it.
+
+Every way in takes this one check, with one status for one fault: the canonical API (through
+the engine), and the dialects that name their image field otherwise (``where``).
 """
 
 from __future__ import annotations
@@ -48,9 +51,11 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def parse_image(value: str, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES, index: int = 0) -> Image:
-    """Decode and check one image given as a data URL or bare base64."""
-    where = f"images[{index}]"
+def parse_image(
+    value: str, *, max_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES, where: str = "images[0]"
+) -> Image:
+    """Decode and check one image given as a data URL or bare base64; errors name it as
+    ``where``. ``max_bytes=None``: no size limit here (the engine applies its own)."""
     payload = value.strip()
     match = _DATA_URL.match(payload)
     if match is not None:
@@ -61,13 +66,13 @@ def parse_image(value: str, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES, index: 
         raise Unprocessable(f"{where}: malformed data URL", code="invalid_image")
     payload = _WHITESPACE.sub("", payload)
     # Reject early, before decoding, what cannot fit: 4 base64 characters carry 3 bytes.
-    if len(payload) // 4 * 3 - 2 > max_bytes:
+    if max_bytes is not None and len(payload) // 4 * 3 - 2 > max_bytes:
         raise _too_large(where, len(payload) // 4 * 3, max_bytes)
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise Unprocessable(f"{where}: not valid base64", code="invalid_image") from exc
-    if len(data) > max_bytes:
+    if max_bytes is not None and len(data) > max_bytes:
         raise _too_large(where, len(data), max_bytes)
     if not data:
         raise Unprocessable(f"{where}: the image is empty", code="invalid_image")
@@ -87,7 +92,10 @@ def validate_images(
     Raises ``PayloadTooLarge`` (413) for an image above ``max_bytes`` decoded, and
     ``Unprocessable`` (422) for bad base64 or bytes that are not an image.
     """
-    return [parse_image(v, max_bytes=max_bytes, index=i).data_url for i, v in enumerate(values)]
+    return [
+        parse_image(v, max_bytes=max_bytes, where=f"images[{i}]").data_url
+        for i, v in enumerate(values)
+    ]
 
 
 def _too_large(where: str, size: int, limit: int) -> PayloadTooLarge:
