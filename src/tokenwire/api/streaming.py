@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import anyio
 from starlette.background import BackgroundTask
@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from tokenwire.protocol import sse
 from tokenwire.protocol.codec import CanonicalSSE, StreamEncoder
 from tokenwire.protocol.events import Event, coalesce
+from tokenwire.tasks import first_completed
 
 log = logging.getLogger("tokenwire.api")
 
@@ -78,9 +79,10 @@ class EventStream(Response):
                     log.error("event stream failed", exc_info=exc)
 
         async def heartbeat() -> None:
-            while True:
-                await anyio.sleep(heartbeat_s)
-                await write(sse.comment("keep-alive"))
+            with contextlib.suppress(OSError):  # the client went away: listen() says so
+                while True:
+                    await anyio.sleep(heartbeat_s)
+                    await write(sse.comment("keep-alive"))
 
         async def listen() -> None:
             nonlocal disconnected
@@ -89,15 +91,7 @@ class EventStream(Response):
             disconnected = True
 
         try:
-            async with anyio.create_task_group() as group:
-
-                async def first(task: Callable[[], Awaitable[None]]) -> None:
-                    with contextlib.suppress(OSError):
-                        await task()
-                    group.cancel_scope.cancel()
-
-                for task in (pump, heartbeat, listen):
-                    group.start_soon(first, task)
+            await first_completed(pump, heartbeat, listen)
         finally:
             aclose = getattr(self._events, "aclose", None)
             if aclose is not None:

@@ -92,3 +92,12 @@ class ByHistory(msgspec.Struct, frozen=True):
 
 
 ConversationRef = ById | ByKey | ByHistory
+
+
+class TurnRequest(msgspec.Struct, frozen=True):
+    """A dialect's request, parsed: the conversation it names, the prompt and its options:
+    the arguments of ``Engine.start_turn``."""
+
+    ref: ConversationRef
+    prompt: str
+    options: TurnOptions = TurnOptions()

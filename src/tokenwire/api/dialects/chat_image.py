@@ -15,60 +15,31 @@ event on the streaming endpoint).
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep
-from tokenwire.api.dialects.routes import dialect_route, status_headers
-from tokenwire.api.streaming import SSE_HEADERS, EventStream
+from tokenwire.api.dialects.routes import dialect_route
+from tokenwire.api.streaming import EventStream
 from tokenwire.engine import Engine
-from tokenwire.errors import TokenwireError
 from tokenwire.protocol.dialects import chat_image as wire
-from tokenwire.protocol.options import ByHistory, ByKey, TurnOptions
 from tokenwire.store import Turn, User
 
-NAME = "chat_image"
-
-
-def render_error(request: Request, exc: TokenwireError) -> Response:
-    headers = status_headers(exc)
-    if request.url.path.endswith("-stream"):
-        return Response(
-            wire.error_event(exc.message),
-            status_code=exc.status,
-            media_type="text/event-stream",
-            headers={**SSE_HEADERS, **headers},
-        )
-    return Response(
-        wire.error_body(exc.message),
-        status_code=exc.status,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
-router = APIRouter(prefix="/api/v1", tags=["chat-image"], route_class=dialect_route(render_error))
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["chat-image"],
+    route_class=dialect_route(
+        lambda e: wire.error_body(e.message), lambda e: wire.error_event(e.message)
+    ),
+)
 
 
 async def _send(request: Request, engine: Engine, user: User) -> tuple[Turn, str]:
     """Start the turn of a request; the session id to answer with comes back too: the
     client's own, or the id of the conversation a request without one started."""
     body = wire.parse_request(await request.body())
-    metadata: dict[str, Any] = {}
-    if body.subject:
-        metadata["subject"] = body.subject
-    if body.student_id:
-        metadata["student_id"] = body.student_id
-    options = TurnOptions(
-        title=body.subject or "Image chat",
-        metadata=metadata,
-        images=(wire.image_data_url(body.base64_image),) if body.base64_image else (),
-    )
-    # Without a session id every request starts a conversation of its own.
-    ref = ByKey(NAME, body.session_id) if body.session_id else ByHistory(NAME, ())
-    turn = await engine.start_turn(user.id, ref, body.prompt, options)
+    asked = wire.turn(body)
+    turn = await engine.start_turn(user.id, asked.ref, asked.prompt, asked.options)
     return turn, body.session_id or turn.assistant_message.conversation_id
 
 

@@ -18,17 +18,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from fastapi import APIRouter, Request, WebSocket
-from fastapi.responses import JSONResponse, Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep
-from tokenwire.api.dialects.routes import dialect_route, status_headers
+from tokenwire.api.dialects.routes import dialect_route
 from tokenwire.api.personas import PersonasDep
+from tokenwire.api.resources import Resource
 from tokenwire.api.sockets import ConversationSocket, serve
 from tokenwire.api.ws import open_socket
 from tokenwire.engine.references import DIALECT
-from tokenwire.errors import Conflict, TokenwireError
+from tokenwire.errors import Conflict
 from tokenwire.protocol.dialects import consultation as wire
 from tokenwire.protocol.options import ById, ByKey, TurnOptions
 from tokenwire.store import Conversation, Message
@@ -39,21 +38,11 @@ STATUS = "_status"
 ACTIVE = "active"
 COMPLETED = "completed"
 
-_json = msgspec.json.Encoder()
-
-
-def render_error(_: Request, exc: TokenwireError) -> Response:
-    body = {"error": exc.message, "code": exc.code}
-    return JSONResponse(body, status_code=exc.status, headers=status_headers(exc))
-
-
 router = APIRouter(
-    prefix="/api/v1", tags=["consultations"], route_class=dialect_route(render_error)
+    prefix="/api/v1",
+    tags=["consultations"],
+    route_class=dialect_route(lambda e: wire.rest_error(e.message, e.code)),
 )
-
-
-def _json_response(payload: Any, status_code: int = 200) -> Response:
-    return Response(_json.encode(payload), status_code=status_code, media_type="application/json")
 
 
 def consultation_dto(c: Conversation) -> wire.ConsultationDTO:
@@ -88,7 +77,7 @@ def _active(persona: str | None) -> ByKey:
 @router.post("/consultations", status_code=201)
 async def create_consultation(
     request: Request, user: CurrentUser, engine: EngineDep, personas: PersonasDep
-) -> Response:
+) -> Resource:
     """A new consultation, or 409 naming the active one for the persona (seed 001:
     "409 Conflict: Existing consultation (fetch it)")."""
     body = wire.parse_create(await request.body())
@@ -114,16 +103,16 @@ async def create_consultation(
             "error": f"an active consultation with {body.persona} exists",
             "code": "consultation_exists",
             "consultation_id": existing.id,
-            "consultation": msgspec.to_builtins(consultation_dto(existing)),
+            "consultation": consultation_dto(existing),
         }
-        return JSONResponse(conflict, status_code=409)
-    return _json_response(consultation_dto(created), status_code=201)
+        return Resource(conflict, 409)
+    return Resource(consultation_dto(created), 201)
 
 
 @router.get("/consultations")
 async def list_consultations(
     user: CurrentUser, engine: EngineDep, persona: str | None = None, status: str | None = None
-) -> Response:
+) -> Resource:
     found: list[wire.ConsultationDTO] = []
     before: str | None = None
     while True:
@@ -137,39 +126,37 @@ async def list_consultations(
         if page.next_before is None:
             break
         before = page.next_before
-    return _json_response({"consultations": found})
+    return Resource({"consultations": found})
 
 
 @router.get("/consultations/{cid}")
-async def get_consultation(cid: str, user: CurrentUser, engine: EngineDep) -> Response:
-    return _json_response(consultation_dto(await engine.conversation(user.id, cid)))
+async def get_consultation(cid: str, user: CurrentUser, engine: EngineDep) -> Resource:
+    return Resource(consultation_dto(await engine.conversation(user.id, cid)))
 
 
 @router.post("/consultations/{cid}/complete")
-async def complete_consultation(cid: str, user: CurrentUser, engine: EngineDep) -> Response:
+async def complete_consultation(cid: str, user: CurrentUser, engine: EngineDep) -> Resource:
     """End the consultation; its persona may then start a new one."""
     conversation = await engine.conversation(user.id, cid)
     await engine.unname_conversation(user.id, cid)  # frees the persona's active slot
     metadata = {**conversation.metadata, STATUS: COMPLETED}
     updated = await engine.update_conversation(user.id, cid, metadata=metadata)
-    return _json_response(consultation_dto(updated))
+    return Resource(consultation_dto(updated))
 
 
 @router.get("/consultations/{cid}/messages")
 async def consultation_messages(
     cid: str, user: CurrentUser, engine: EngineDep, limit: int = 100, before: str | None = None
-) -> Response:
+) -> Resource:
     page = await engine.messages(user.id, cid, limit=min(max(limit, 1), 500), before=before)
     items = [message_dto(m) for m in page.items]
-    return _json_response(
-        {"consultation_id": cid, "messages": items, "next_before": page.next_before}
-    )
+    return Resource({"consultation_id": cid, "messages": items, "next_before": page.next_before})
 
 
 @router.post("/consultations/{cid}/messages", status_code=201)
 async def post_message(
     cid: str, request: Request, user: CurrentUser, engine: EngineDep
-) -> Response:
+) -> Resource:
     """Send without a socket and answer with the whole reply (seed 001, "Layer 2"); a reply
     that failed is an error, never a message that looks answered."""
     body = wire.parse_post(await request.body())
@@ -177,7 +164,7 @@ async def post_message(
     turn = await engine.start_turn(user.id, ById(cid), body.content, options)
     final = await engine.result(turn.assistant_message)
     payload = {"user_message": message_dto(turn.user_message), "message": message_dto(final)}
-    return _json_response(payload, status_code=201 if turn.created else 200)
+    return Resource(payload, 201 if turn.created else 200)
 
 
 @router.websocket("/consultations/{cid}/ws")

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep
-from tokenwire.api.dialects.routes import dialect_route, status_headers
+from tokenwire.api.dialects.routes import dialect_route
 from tokenwire.api.streaming import EventStream
 from tokenwire.errors import NotFound, TokenwireError
 from tokenwire.protocol.dialects import openai_chat as wire
@@ -32,15 +32,12 @@ from tokenwire.store.convert import isoformat
 NAME = "openai"
 
 
-def render_error(_: Request, exc: TokenwireError) -> Response:
+def _error(exc: TokenwireError) -> bytes:
     code = "invalid_api_key" if exc.status == 401 else exc.code
-    body = wire.error_body(exc.message, status=exc.status, code=code)
-    return Response(
-        body, status_code=exc.status, media_type="application/json", headers=status_headers(exc)
-    )
+    return wire.error_body(exc.message, status=exc.status, code=code)
 
 
-router = APIRouter(prefix="/v1", tags=["openai"], route_class=dialect_route(render_error))
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=dialect_route(_error))
 
 
 @router.get("/models")

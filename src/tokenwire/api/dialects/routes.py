@@ -1,9 +1,10 @@
-"""What every dialect router shares: errors in the dialect's own shape, and the app's
-services for a request.
+"""What every dialect router shares: errors in the dialect's own shape.
 
 A dialect's clients cannot read tokenwire's canonical ``{"error": {...}}`` body, so each
-router is built with ``dialect_route(render)``: any ``TokenwireError`` raised while handling
-one of its requests (authentication included) is answered by ``render`` instead.
+router is built with ``dialect_route(body)``: any ``TokenwireError`` raised while handling
+one of its requests (authentication included) is answered with the error's status and
+``body(error)``. Routes that stream SSE answer with ``sse_body(error)`` instead when the
+dialect has one, as an event its client's parser can show.
 """
 
 from __future__ import annotations
@@ -16,35 +17,37 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from tokenwire.errors import BadRequest, TokenwireError
+from tokenwire.http.errors import status_headers
+from tokenwire.protocol import sse
 
-Render = Callable[[Request, TokenwireError], Response]
-
-
-def status_headers(exc: TokenwireError) -> dict[str, str]:
-    """The headers an error status asks for: ``Retry-After``, ``WWW-Authenticate``."""
-    headers: dict[str, str] = {}
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return headers
+ErrorBody = Callable[[TokenwireError], bytes]
 
 
-def dialect_route(render: Render) -> type[APIRoute]:
-    """An ``APIRoute`` class whose errors ``render`` turns into the dialect's response."""
+def dialect_route(body: ErrorBody, sse_body: ErrorBody | None = None) -> type[APIRoute]:
+    """An ``APIRoute`` class whose errors are the dialect's: ``body`` as JSON, or
+    ``sse_body`` as an event stream on routes that stream."""
 
     class DialectRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
+            streams = sse_body is not None and any(
+                sse.CONTENT_TYPE.split(";")[0] in (answer.get("content") or {})
+                for answer in self.responses.values()
+            )
 
             async def guarded(request: Request) -> Response:
                 try:
                     return await handler(request)
                 except TokenwireError as exc:
-                    return render(request, exc)
+                    error = exc
                 except RequestValidationError as exc:
                     details = "; ".join(str(e.get("msg", e)) for e in exc.errors()[:3])
-                    return render(request, BadRequest(f"invalid request: {details}"))
+                    error = BadRequest(f"invalid request: {details}")
+                headers = status_headers(error)
+                if streams and sse_body is not None:
+                    headers.update(sse.HEADERS)
+                    return Response(sse_body(error), error.status, headers, sse.CONTENT_TYPE)
+                return Response(body(error), error.status, headers, "application/json")
 
             return guarded
 

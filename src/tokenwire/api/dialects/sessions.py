@@ -16,48 +16,24 @@ seed's ``error`` event as the body, so the client's SSE parser can show it.
 
 from __future__ import annotations
 
-import msgspec
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep
-from tokenwire.api.dialects.routes import dialect_route, status_headers
-from tokenwire.api.streaming import SSE_HEADERS, EventStream
-from tokenwire.errors import NotFound, TokenwireError
+from tokenwire.api.dialects.routes import dialect_route
+from tokenwire.api.resources import Resource
+from tokenwire.api.streaming import EventStream
+from tokenwire.errors import NotFound
 from tokenwire.protocol.dialects import session_sse as wire
-from tokenwire.protocol.options import ByKey, TurnOptions
+from tokenwire.protocol.options import ByKey
 from tokenwire.store.convert import isoformat
 
-NAME = "session"
-
-_json = msgspec.json.Encoder()
-
-
-def render_error(request: Request, exc: TokenwireError) -> Response:
-    headers = status_headers(exc)
-    if request.method == "POST":
-        return Response(
-            wire.error_event(exc.message),
-            status_code=exc.status,
-            media_type="text/event-stream",
-            headers={**SSE_HEADERS, **headers},
-        )
-    body = _json.encode({"type": "error", "error": exc.message})
-    return Response(body, status_code=exc.status, media_type="application/json", headers=headers)
-
-
-router = APIRouter(tags=["sessions"], route_class=dialect_route(render_error))
-
-
-class SessionMessageDTO(msgspec.Struct, frozen=True):
-    """A message of ``GET /sessions/{sessionId}/messages`` (camelCase, as ``messageId``)."""
-
-    id: str
-    sessionId: str
-    role: str
-    content: str
-    status: str
-    createdAt: str
+router = APIRouter(
+    tags=["sessions"],
+    route_class=dialect_route(
+        lambda e: wire.error_json(e.message),
+        lambda e: wire.error_event(e.message),
+    ),
+)
 
 
 @router.post(
@@ -68,21 +44,20 @@ class SessionMessageDTO(msgspec.Struct, frozen=True):
 async def stream_message(
     session_id: str, request: Request, user: CurrentUser, engine: EngineDep
 ) -> EventStream:
-    message = wire.parse_message(await request.body())
-    options = TurnOptions(title=f"Session {session_id}")
-    turn = await engine.start_turn(user.id, ByKey(NAME, session_id), message.content, options)
+    asked = wire.turn(session_id, wire.parse_message(await request.body()))
+    turn = await engine.start_turn(user.id, asked.ref, asked.prompt, asked.options)
     return EventStream(engine.follow(turn.assistant_message, -1), wire.SessionSSEEncoder())
 
 
 @router.get("/sessions/{session_id}/messages")
-async def session_messages(session_id: str, user: CurrentUser, engine: EngineDep) -> Response:
+async def session_messages(session_id: str, user: CurrentUser, engine: EngineDep) -> Resource:
     """The session's messages, oldest first, as a JSON array."""
-    conversation = await engine.find_conversation(user.id, ByKey(NAME, session_id))
+    conversation = await engine.find_conversation(user.id, ByKey(wire.KIND, session_id))
     if conversation is None:
         raise NotFound(f"session {session_id} not found")
     page = await engine.messages(user.id, conversation.id, limit=500)
     items = [
-        SessionMessageDTO(
+        wire.HistoryItem(
             id=m.id,
             sessionId=session_id,
             role=m.role,
@@ -92,4 +67,4 @@ async def session_messages(session_id: str, user: CurrentUser, engine: EngineDep
         )
         for m in page.items
     ]
-    return Response(_json.encode(items), media_type="application/json")
+    return Resource(items)

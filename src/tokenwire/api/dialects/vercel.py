@@ -19,41 +19,24 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep
-from tokenwire.api.dialects.routes import dialect_route, status_headers
+from tokenwire.api.dialects.routes import dialect_route
 from tokenwire.api.streaming import EventStream
 from tokenwire.engine import Engine
-from tokenwire.errors import TokenwireError
 from tokenwire.protocol.dialects import vercel_ui as wire
-from tokenwire.protocol.options import ByKey, TurnOptions
+from tokenwire.protocol.options import ByKey
 from tokenwire.store import Message
 
-NAME = "vercel"
-
-
-def render_error(_: Request, exc: TokenwireError) -> Response:
-    return Response(
-        wire.error_chunk(exc.message),
-        status_code=exc.status,
-        media_type="application/json",
-        headers=status_headers(exc),
-    )
-
-
-router = APIRouter(prefix="/api", tags=["vercel-ai-sdk"], route_class=dialect_route(render_error))
+router = APIRouter(
+    prefix="/api",
+    tags=["vercel-ai-sdk"],
+    route_class=dialect_route(lambda e: wire.error_chunk(e.message)),
+)
 
 
 @router.post("/chat", responses={200: {"content": {"text/event-stream": {}}}}, response_model=None)
 async def chat(request: Request, user: CurrentUser, engine: EngineDep) -> EventStream:
-    body = wire.parse_request(await request.body())
-    resubmittable = body.trigger == "submit-message"
-    options = TurnOptions(
-        system=body.system,
-        images=body.images,
-        client_message_id=body.prompt_id if resubmittable else None,
-    )
-    # A chat new to the server is made with the history the client sent before its prompt.
-    ref = ByKey(NAME, body.chat_id, history=body.history)
-    turn = await engine.start_turn(user.id, ref, body.prompt, options)
+    asked = wire.turn(wire.parse_request(await request.body()))
+    turn = await engine.start_turn(user.id, asked.ref, asked.prompt, asked.options)
     return _stream(engine, turn.assistant_message)
 
 
@@ -63,7 +46,7 @@ async def chat(request: Request, user: CurrentUser, engine: EngineDep) -> EventS
     response_model=None,
 )
 async def resume(chat_id: str, user: CurrentUser, engine: EngineDep) -> EventStream | Response:
-    conversation = await engine.find_conversation(user.id, ByKey(NAME, chat_id))
+    conversation = await engine.find_conversation(user.id, ByKey(wire.KIND, chat_id))
     running = [] if conversation is None else await engine.in_flight(conversation.id)
     if not running:
         return Response(status_code=204)

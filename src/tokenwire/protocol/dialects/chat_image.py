@@ -21,6 +21,9 @@ import msgspec
 from tokenwire.errors import BadRequest
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.images import parse_image
+from tokenwire.protocol.options import ByHistory, ByKey, TurnOptions, TurnRequest
+
+KIND = "chat_image"  # the kind of the conversations this dialect makes
 
 __all__ = [
     "ChatImageEncoder",
@@ -142,6 +145,20 @@ def parse_request(body: bytes) -> ChatImageRequest:
     if request.base64_image is not None:
         image_data_url(request.base64_image)  # validates
     return request
+
+
+def turn(request: ChatImageRequest) -> TurnRequest:
+    """The turn a request asks for: in the session it names, else in a conversation of its
+    own; ``subject`` and ``student_id`` kept as context for the model."""
+    metadata = {"subject": request.subject, "student_id": request.student_id}
+    image = request.base64_image
+    options = TurnOptions(
+        title=request.subject or "Image chat",
+        metadata={k: v for k, v in metadata.items() if v},
+        images=(image_data_url(image),) if image else (),
+    )
+    ref = ByKey(KIND, request.session_id) if request.session_id else ByHistory(KIND, ())
+    return TurnRequest(ref, request.prompt, options)
 
 
 def image_data_url(base64_image: str) -> str:

@@ -45,6 +45,7 @@ __all__ = [
     "decode_client_frame",
     "parse_create",
     "parse_post",
+    "rest_error",
 ]
 
 
@@ -243,6 +244,12 @@ class PostMessage(msgspec.Struct, frozen=True):
 
 _create = msgspec.json.Decoder(CreateConsultation)
 _post = msgspec.json.Decoder(PostMessage)
+
+
+def rest_error(message: str, code: str) -> bytes:
+    """``{"error": <message>, "code"}``: the REST routes' error, the shape of the socket's
+    ``error`` frame."""
+    return _encoder.encode({"error": message, "code": code})
 
 
 def parse_create(body: bytes) -> CreateConsultation:

@@ -19,8 +19,19 @@ import msgspec
 
 from tokenwire.errors import BadRequest
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
+from tokenwire.protocol.options import ByKey, TurnOptions, TurnRequest
 
-__all__ = ["SessionMessage", "SessionSSEEncoder", "error_event", "parse_message"]
+__all__ = [
+    "HistoryItem",
+    "SessionMessage",
+    "SessionSSEEncoder",
+    "error_event",
+    "error_json",
+    "parse_message",
+    "turn",
+]
+
+KIND = "session"  # the kind of the conversations this dialect makes
 
 _json = msgspec.json.Encoder()
 
@@ -63,6 +74,11 @@ class SessionSSEEncoder:
         return b""
 
 
+def error_json(message: str) -> bytes:
+    """The error of the history route: the ``error`` event's payload as a JSON body."""
+    return _json.encode({"type": "error", "error": message})
+
+
 class SessionMessage(msgspec.Struct, frozen=True):
     """The body of ``POST /sessions/{sessionId}/messages/stream``."""
 
@@ -71,6 +87,23 @@ class SessionMessage(msgspec.Struct, frozen=True):
 
 
 _decoder = msgspec.json.Decoder(SessionMessage)
+
+
+class HistoryItem(msgspec.Struct, frozen=True):
+    """A message of ``GET /sessions/{sessionId}/messages`` (camelCase, as ``messageId``)."""
+
+    id: str
+    sessionId: str
+    role: str
+    content: str
+    status: str
+    createdAt: str
+
+
+def turn(session_id: str, message: SessionMessage) -> TurnRequest:
+    """A message sent to the session named ``session_id`` (made on first use)."""
+    options = TurnOptions(title=f"Session {session_id}")
+    return TurnRequest(ByKey(KIND, session_id), message.content, options)
 
 
 def parse_message(body: bytes) -> SessionMessage:

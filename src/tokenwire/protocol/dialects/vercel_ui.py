@@ -29,6 +29,7 @@ from tokenwire.errors import BadRequest
 from tokenwire.protocol import sse
 from tokenwire.protocol.dialects.turns import PriorTurn
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
+from tokenwire.protocol.options import ByKey, TurnOptions, TurnRequest
 
 __all__ = [
     "HEADERS",
@@ -42,6 +43,7 @@ __all__ = [
 HEADERS = {**sse.HEADERS, "x-vercel-ai-ui-message-stream": "v1"}
 
 DONE = b"data: [DONE]\n\n"
+KIND = "vercel"  # the kind of the conversations this dialect makes
 
 
 class _Start(msgspec.Struct, tag="start", tag_field="type"):
@@ -166,6 +168,20 @@ def _content(message: _UIMessage) -> tuple[str, tuple[str, ...]]:
                 images.append(url)
         # Reasoning, tool, source and step parts are the model's own bookkeeping.
     return "".join(texts), tuple(images)
+
+
+def turn(request: ChatRequest) -> TurnRequest:
+    """The turn a request asks for, in the chat its ``id`` names. A chat new to the server is
+    made with the history the client sent before its prompt; the prompt's own id makes a
+    resubmission idempotent, while ``regenerate-message`` asks for a new reply."""
+    resubmittable = request.trigger == "submit-message"
+    options = TurnOptions(
+        system=request.system,
+        images=request.images,
+        client_message_id=request.prompt_id if resubmittable else None,
+    )
+    ref = ByKey(KIND, request.chat_id, history=request.history)
+    return TurnRequest(ref, request.prompt, options)
 
 
 def parse_request(body: bytes) -> ChatRequest:
