@@ -6,6 +6,7 @@ import pytest
 
 from tests.providers.upstream import Reply, Upstream
 from tokenwire.errors import ProviderError, Unavailable
+from tokenwire.protocol.options import Sampling
 from tokenwire.providers import (
     ChatTurn,
     Delta,
@@ -23,7 +24,8 @@ from tokenwire.providers.queue import FairQueue
 pytestmark = pytest.mark.anyio
 
 REQUEST = GenerationRequest(
-    [ChatTurn("user", "Count from one to ten in words.")], max_tokens=6, temperature=0.0
+    [ChatTurn("user", "Count from one to ten in words.")],
+    sampling=Sampling(max_tokens=6, temperature=0.0),
 )
 
 

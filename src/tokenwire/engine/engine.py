@@ -25,6 +25,7 @@ from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.personas import Personas
 from tokenwire.protocol.events import Event, is_terminal
+from tokenwire.protocol.options import Sampling
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
 from tokenwire.providers.images import validate_images
 from tokenwire.settings import Settings
@@ -290,7 +291,7 @@ class Engine:
         return GenerationRequest(
             messages=turns,
             model=conversation.model or (persona.model if persona else None),
-            temperature=persona.temperature if persona else None,
+            sampling=Sampling(temperature=persona.temperature if persona else None),
         )
 
     # cancelling --------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
+import msgspec
+
 from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.errors import TokenwireError, Unavailable
 from tokenwire.ids import ConversationId, MessageId
@@ -25,10 +27,21 @@ from tokenwire.protocol.events import (
     MessageEnd,
     MessageError,
     MessageQueued,
+    MessageToolCall,
     Timings,
+    TokenLogprob,
+    TopLogprob,
     Usage,
 )
-from tokenwire.providers.base import Delta, Done, Fallback, GenerationRequest, Provider, Queued
+from tokenwire.providers.base import (
+    Delta,
+    Done,
+    Fallback,
+    GenerationRequest,
+    Provider,
+    Queued,
+    ToolCallDelta,
+)
 from tokenwire.store.records import MessageStatus
 from tokenwire.store.store import Checkpoint, Outcome, SQLStore
 
@@ -179,7 +192,9 @@ class Run:
     async def _generate(self) -> None:
         request = await self._request()
         async for item in self._provider.stream(request):
-            if isinstance(item, Delta):
+            if isinstance(item, ToolCallDelta):
+                await self._tool_call(item)
+            elif isinstance(item, Delta):
                 if not item.text:
                     continue
                 now = time.monotonic()
@@ -194,7 +209,8 @@ class Run:
                 self._length += len(item.text)
                 self._marks.append((self.seq, self._length))
                 self._dirty = True
-                await self._deliver(MessageDelta(self.message_id, self.seq, item.text))
+                logprobs = _logprobs(item) if item.logprobs else msgspec.UNSET
+                await self._deliver(MessageDelta(self.message_id, self.seq, item.text, logprobs))
             elif isinstance(item, Fallback):
                 self._hooks.fallback(self.info, item.from_provider, item.to_provider)
                 fallbacks = self.metadata.setdefault("fallbacks", [])
@@ -213,6 +229,26 @@ class Run:
                 await self._deliver(MessageQueued(self.message_id, self.seq, item.position))
             else:
                 self._done = item
+
+    async def _tool_call(self, item: ToolCallDelta) -> None:
+        """One piece of a tool call: an event of its own, and the call kept whole in the
+        reply's ``metadata.tool_calls`` (with the seq of its last piece), which history and
+        a resume from the stored row read."""
+        calls = self.metadata.setdefault("tool_calls", [])
+        assert isinstance(calls, list)
+        while len(calls) <= item.index:
+            calls.append({"id": "", "name": "", "arguments": "", "seq": 0})
+        call = calls[item.index]
+        call["id"] = item.id or call["id"]
+        call["name"] = item.name or call["name"]
+        call["arguments"] += item.arguments
+        self.seq += 1
+        call["seq"] = self.seq
+        self._dirty = True
+        event = MessageToolCall(
+            self.message_id, self.seq, item.index, item.id, item.name, item.arguments
+        )
+        await self._deliver(event)
 
     async def _main(self) -> None:
         error: ErrorInfo | None = None
@@ -313,3 +349,15 @@ class Run:
                 ttft_seconds=None if ttft_ms is None else ttft_ms / 1000,
                 seconds=total_ms / 1000,
             )
+
+
+def _logprobs(item: Delta) -> list[TokenLogprob]:
+    return [
+        TokenLogprob(
+            p.token,
+            p.logprob,
+            list(p.bytes),
+            [TopLogprob(t.token, t.logprob, list(t.bytes)) for t in p.top_logprobs],
+        )
+        for p in item.logprobs
+    ]

@@ -2,6 +2,8 @@
 
 It replies with a fixed text, or by default echoes the user's message, cut into chunks of
 N words with a pause between chunks: seed 002's server streamed 3 words every 100 ms.
+``max_tokens`` counts chunks; ``stop`` sequences end the reply unsent. It cannot call tools,
+report log probabilities or follow a response format, and says so (``supports_*``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from collections.abc import AsyncIterator
 
 from tokenwire.providers.base import Delta, Done, GenerationRequest, StreamItem, last_user_text
+from tokenwire.providers.stops import StopScanner
 
 
 def chunk_words(text: str, words: int) -> list[str]:
@@ -29,6 +32,9 @@ def chunk_words(text: str, words: int) -> list[str]:
 class ScriptedProvider:
     name = "scripted"
     supports_images = True
+    supports_tools = False
+    supports_logprobs = False
+    supports_response_format = False
 
     def __init__(
         self,
@@ -49,10 +55,12 @@ class ScriptedProvider:
         if request.prefix and text.startswith(request.prefix):
             text = text[len(request.prefix) :]
         chunks = chunk_words(text, self._chunk_words)
-        if request.max_tokens is not None and len(chunks) > request.max_tokens:
-            chunks, finish = chunks[: request.max_tokens], "length"
+        limit = request.sampling.max_tokens
+        if limit is not None and len(chunks) > limit:
+            chunks, finish = chunks[:limit], "length"
         else:
             finish = "stop"
+        stops = StopScanner(request.sampling.stop)
         loop = asyncio.get_running_loop()
         started = loop.time()
         for i, chunk in enumerate(chunks):
@@ -60,7 +68,16 @@ class ScriptedProvider:
                 # Pace by the clock, as a model does: time the server spends on one chunk
                 # does not push the later chunks back.
                 await asyncio.sleep(max(0.0, started + i * self._delay - loop.time()))
-            yield Delta(chunk)
+            piece = stops.feed(chunk)
+            if piece:
+                yield Delta(piece)
+            if stops.stopped:
+                finish = "stop"
+                chunks = chunks[: i + 1]
+                break
+        tail = stops.flush()
+        if tail:
+            yield Delta(tail)
         prompt_words = sum(len(t.content.split()) for t in request.messages)
         yield Done(
             finish_reason="length" if finish == "length" else "stop",
