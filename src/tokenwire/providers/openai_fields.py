@@ -44,6 +44,8 @@ def _sampling_fields(sampling: Sampling, cap: int | None) -> dict[str, Any]:
         "logit_bias": sampling.logit_bias,
         "top_logprobs": sampling.top_logprobs,
         "user": sampling.user,
+        "safety_identifier": sampling.safety_identifier,
+        "prompt_cache_key": sampling.prompt_cache_key,
     }
     fields.update({k: v for k, v in optional.items() if v is not None})
     if sampling.logprobs:

@@ -11,9 +11,21 @@ from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
-class PriorTurn:
-    """One message before the prompt."""
+class CallInfo:
+    """A tool call an assistant turn made: OpenAI's ``tool_calls[]`` entry, flattened."""
 
-    role: Literal["user", "assistant"]
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class PriorTurn:
+    """One message before the prompt. An ``assistant`` turn may carry the ``tool_calls`` it
+    made; a ``tool`` turn is the result of the call ``tool_call_id``."""
+
+    role: Literal["user", "assistant", "tool"]
     content: str
     images: tuple[str, ...] = ()
+    tool_calls: tuple[CallInfo, ...] = ()
+    tool_call_id: str | None = None
