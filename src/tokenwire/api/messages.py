@@ -7,22 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from tokenwire.api.deps import CurrentUser, EngineDep, SettingsDep, StoreDep
+from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.schemas import SendMessage, message_json
 from tokenwire.api.streaming import EventStream
-from tokenwire.engine import Engine
 from tokenwire.errors import BadRequest
-from tokenwire.store.records import Message
+from tokenwire.protocol.options import ById, TurnOptions
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
 
 def wants_event_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
-
-
-def render(engine: Engine, message: Message) -> dict[str, Any]:
-    return message_json(message, engine.runs.get(message.id))
 
 
 @router.get("/conversations/{cid}/messages")
@@ -33,8 +28,8 @@ async def list_messages(
     limit: int = Query(default=100, ge=1, le=500),
     before: str | None = None,
 ) -> dict[str, Any]:
-    page = await engine.store.list_messages(user.id, cid, limit=limit, before=before)
-    return {"items": [render(engine, m) for m in page.items], "next_before": page.next_before}
+    page = await engine.messages(user.id, cid, limit=limit, before=before)
+    return {"items": [message_json(m) for m in page.items], "next_before": page.next_before}
 
 
 @router.post(
@@ -49,22 +44,20 @@ async def send_message(
     request: Request,
     user: CurrentUser,
     engine: EngineDep,
-    settings: SettingsDep,
     wait: bool = True,
 ) -> EventStream | JSONResponse:
     """Send a user message. ``Accept: text/event-stream`` streams the reply; otherwise the
     JSON answer comes once the reply is complete, or at once (202) with ``wait=false``."""
-    turn = await engine.send(
-        user.id, cid, body.content, client_message_id=body.client_message_id, images=body.images
-    )
+    options = TurnOptions(client_message_id=body.client_message_id, images=tuple(body.images))
+    turn = await engine.start_turn(user.id, ById(cid), body.content, options)
     reply = turn.assistant_message
     if wants_event_stream(request):
-        return EventStream(engine.follow(reply, -1), heartbeat_s=settings.sse_heartbeat_s)
+        return EventStream(engine.follow(reply, -1))
     if not wait:
         return JSONResponse(
             {
-                "user_message": render(engine, turn.user_message),
-                "assistant_message": render(engine, reply),
+                "user_message": message_json(turn.user_message),
+                "assistant_message": message_json(reply),
                 "events_url": f"/api/v1/messages/{reply.id}/events",
             },
             status_code=202,
@@ -72,8 +65,8 @@ async def send_message(
     final = await engine.wait(reply)
     return JSONResponse(
         {
-            "user_message": render(engine, turn.user_message),
-            "assistant_message": render(engine, final),
+            "user_message": message_json(turn.user_message),
+            "assistant_message": message_json(final),
         },
         status_code=201 if turn.created else 200,
     )
@@ -81,7 +74,7 @@ async def send_message(
 
 @router.get("/messages/{mid}")
 async def get_message(mid: str, user: CurrentUser, engine: EngineDep) -> dict[str, Any]:
-    return render(engine, await engine.store.get_message(user.id, mid))
+    return message_json(await engine.message(user.id, mid))
 
 
 def _resume_point(last_event_id: str | None, after: int | None) -> int:
@@ -103,22 +96,18 @@ def _resume_point(last_event_id: str | None, after: int | None) -> int:
 async def message_events(
     mid: str,
     user: CurrentUser,
-    store: StoreDep,
     engine: EngineDep,
-    settings: SettingsDep,
     after: int | None = Query(default=None, ge=-1),
     last_event_id: str | None = Header(default=None),
 ) -> EventStream:
     """Replay the reply's events after ``Last-Event-ID`` (or ``?after=``), then follow it live
     to its end; the stream then closes."""
     position = _resume_point(last_event_id, after)
-    reply = await store.get_message(user.id, mid)
-    if reply.role != "assistant":
-        raise BadRequest("only an assistant reply has events", code="not_a_reply")
-    return EventStream(engine.follow(reply, position), heartbeat_s=settings.sse_heartbeat_s)
+    reply = await engine.reply(user.id, mid)
+    return EventStream(engine.follow(reply, position))
 
 
 @router.post("/messages/{mid}/cancel")
 async def cancel_message(mid: str, user: CurrentUser, engine: EngineDep) -> dict[str, Any]:
     """Stop a reply; the partial text is kept. Cancelling an ended reply changes nothing."""
-    return render(engine, await engine.cancel(user.id, mid))
+    return message_json(engine.live(await engine.cancel(user.id, mid)))

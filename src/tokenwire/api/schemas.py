@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tokenwire.engine.run import Run
 from tokenwire.store.convert import isoformat
 from tokenwire.store.records import Conversation, Message
 
@@ -51,13 +50,10 @@ def conversation_json(c: Conversation) -> dict[str, Any]:
     }
 
 
-def message_json(m: Message, live: Run | None = None) -> dict[str, Any]:
+def message_json(m: Message) -> dict[str, Any]:
     """A message as clients see it. ``seq`` is the last event its ``content`` includes: resume
-    a streaming reply with ``after=seq``. A reply running in this process shows its live
-    text rather than the last checkpoint."""
+    a streaming reply with ``after=seq``."""
     content, seq = m.content, m.last_seq
-    if live is not None:
-        content, seq = live.content, live.seq
     return {
         "id": m.id,
         "conversation_id": m.conversation_id,

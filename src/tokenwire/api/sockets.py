@@ -1,15 +1,181 @@
-"""What every WebSocket route shares: reading text frames, and running a socket to a clean
-close, whatever the wire protocol spoken on it."""
+"""The one WebSocket engine: a ``ConversationSocket`` serves every WebSocket dialect, the
+canonical one included, through that dialect's ``SocketCodec`` (``protocol/codec.py``).
+
+A socket open on a conversation watches it: every reply that starts there is followed and
+sent through the codec, whoever sent the message (two tabs see the same stream). How the
+replies are sent is the codec's ``ordering``: interleaved, each reply as it comes (the
+canonical socket; a reply running when the socket opened is followed on ``stream.resume``),
+or one at a time, whole and in the order they started, a running one from its start (the
+seed clients keep a single "message being streamed").
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from tokenwire.engine import Engine
 from tokenwire.errors import TokenwireError
+from tokenwire.ids import MessageId, uuid7
+from tokenwire.protocol.codec import Command, Ordering, SocketCodec, StopRunning
+from tokenwire.protocol.events import MessageStart, coalesce
+from tokenwire.protocol.frames import Cancel, FrameError, Ping, Resume, Send
+from tokenwire.protocol.options import ById, TurnOptions
+from tokenwire.store.records import Conversation, Message, User
+
+log = logging.getLogger("tokenwire.ws")
+
+# What a socket that went away raises from a send: the reply goes on without it.
+GONE = (WebSocketDisconnect, RuntimeError, OSError)
+
+
+class ConversationSocket:
+    """One accepted socket on one conversation."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        engine: Engine,
+        user: User,
+        conversation: Conversation,
+        codec: SocketCodec,
+    ) -> None:
+        self.ws = websocket
+        self.engine = engine
+        self.user = user
+        self.conversation = conversation
+        self.codec = codec
+        self._lock = asyncio.Lock()
+        self._follows: dict[MessageId, asyncio.Task[None]] = {}
+        self._sent: dict[MessageId, int] = {}  # per reply, the last seq sent or on its way
+        self._queue: asyncio.Queue[MessageId] = asyncio.Queue()  # one at a time: the order
+        self._seen: set[MessageId] = set()
+        self._own: set[str] = set()  # client_message_ids of sends made on this socket
+
+    async def send(self, data: bytes) -> None:
+        async with self._lock:
+            await self.ws.send_text(data.decode())
+
+    async def run(self) -> None:
+        async with self.engine.watch(self.conversation.id) as started:
+            for frame in self.codec.opened():
+                await self.send(frame)
+            tasks = [asyncio.create_task(self._watch(started))]
+            if self.codec.ordering is Ordering.ONE_AT_A_TIME:
+                for reply in await self.engine.in_flight(self.conversation.id):
+                    self._queue.put_nowait(reply.id)
+                tasks.append(asyncio.create_task(self._one_at_a_time()))
+            try:
+                await self._read()
+            finally:
+                tasks += self._follows.values()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    # following ---------------------------------------------------------------------------
+
+    async def _watch(self, started: AsyncIterator[MessageId]) -> None:
+        async for message_id in started:
+            if self.codec.ordering is Ordering.ONE_AT_A_TIME:
+                self._queue.put_nowait(message_id)
+            elif (reply := await self.engine.find_reply(message_id)) is not None:
+                self.follow(reply, -1)
+
+    def follow(self, reply: Message, after: int) -> None:
+        """Follow ``reply`` on this socket from ``after``, unless the frames already sent or on
+        their way cover that point: the socket delivers in order, so they fill the gap."""
+        task = self._follows.get(reply.id)
+        if task is not None and not task.done():
+            if after <= self._sent.get(reply.id, -1):
+                return
+            task.cancel()
+        self._sent[reply.id] = after
+        self._follows[reply.id] = asyncio.create_task(self._stream(reply, after))
+
+    async def _one_at_a_time(self) -> None:
+        while True:
+            message_id = await self._queue.get()
+            if message_id in self._seen:
+                continue
+            self._seen.add(message_id)
+            reply = await self.engine.find_reply(message_id)
+            if reply is not None:
+                await self._stream(reply, -1)
+
+    async def _stream(self, reply: Message, after: int) -> None:
+        own = False
+        try:
+            async for batch in self.engine.follow(reply, after):
+                for event in coalesce(batch):
+                    if isinstance(event, MessageStart):
+                        own = event.user_message.client_message_id in self._own
+                    for frame in self.codec.encode(event, own=own):
+                        await self.send(frame)
+                    self._sent[reply.id] = event.seq
+        except TokenwireError as exc:
+            with contextlib.suppress(*GONE):
+                await self.send(self.codec.error(exc.code, exc.message, ref=reply.id))
+        except GONE:
+            pass
+
+    # the client's frames -----------------------------------------------------------------
+
+    async def _read(self) -> None:
+        async for data in text_frames(self.ws):
+            if data is None:
+                await self.send(self.codec.error("unsupported_frame", "send JSON text frames"))
+                continue
+            try:
+                command = self.codec.decode(data)
+            except FrameError as exc:
+                await self.send(self.codec.error(exc.code, exc.message))
+                continue
+            try:
+                await self._act(command)
+            except TokenwireError as exc:
+                ref = getattr(command, "message_id", None)
+                sent = getattr(command, "client_message_id", None)
+                error = self.codec.error(exc.code, exc.message, ref=ref, client_message_id=sent)
+                await self.send(error)
+
+    async def _act(self, command: Command) -> None:
+        if isinstance(command, Ping):
+            await self.send(self.codec.pong())
+        elif isinstance(command, Send):
+            cmid = command.client_message_id or uuid7()
+            self._own.add(cmid)
+            options = TurnOptions(client_message_id=cmid, images=command.images)
+            turn = await self.engine.start_turn(
+                self.user.id, ById(self.conversation.id), command.content, options
+            )
+            if not turn.created:
+                # A retried send starts no reply and is announced nowhere: send the first.
+                self._replay(turn.assistant_message)
+        elif isinstance(command, Cancel):
+            reply = await self._reply(command.message_id)
+            await self.engine.cancel(self.user.id, reply.id)
+        elif isinstance(command, Resume):
+            self.follow(await self._reply(command.message_id), command.after)
+        elif isinstance(command, StopRunning):
+            for reply in await self.engine.in_flight(self.conversation.id):
+                await self.engine.cancel(self.user.id, reply.id)
+
+    def _replay(self, reply: Message) -> None:
+        if self.codec.ordering is Ordering.ONE_AT_A_TIME:
+            self._queue.put_nowait(reply.id)
+        else:
+            self.follow(reply, -1)
+
+    async def _reply(self, message_id: str) -> Message:
+        return await self.engine.reply(
+            self.user.id, message_id, conversation_id=self.conversation.id
+        )
 
 
 async def text_frames(websocket: WebSocket) -> AsyncIterator[str | None]:
@@ -45,3 +211,9 @@ async def run_socket(
     if websocket.application_state is WebSocketState.CONNECTED:
         with contextlib.suppress(RuntimeError, OSError):
             await websocket.close()
+
+
+async def serve(socket: ConversationSocket) -> None:
+    """Accept and run ``socket`` to its end, closing it cleanly."""
+    await socket.ws.accept()
+    await run_socket(socket.ws, socket.run, lambda exc: socket.codec.error(exc.code, exc.message))

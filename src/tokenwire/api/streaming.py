@@ -1,28 +1,28 @@
-"""An SSE response whose pump, heartbeat and disconnect listener run as one group.
+"""An SSE response whose pump, heartbeat and disconnect listener run as one task group.
 
 The first of the three to finish ends the other two: the pump when the reply ends, the
 listener when the client goes away (the reply itself goes on: it is not the connection's).
 Each batch the pump takes from the log is coalesced first, so a client that reads slowly
-gets fewer, larger deltas instead of holding the writer back.
+gets fewer, larger deltas instead of holding the writer back. Every SSE dialect is this
+response with its own ``StreamEncoder``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
+import anyio
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from tokenwire.protocol import sse
-from tokenwire.protocol.events import Event, coalesce, encode, event_type
+from tokenwire.protocol.codec import CanonicalSSE, StreamEncoder
+from tokenwire.protocol.events import Event, coalesce
 
 log = logging.getLogger("tokenwire.api")
-
-Encoder = Callable[[Event], bytes]
 
 SSE_HEADERS = {
     "cache-control": "no-cache",
@@ -30,42 +30,42 @@ SSE_HEADERS = {
     "connection": "keep-alive",
 }
 
-
-def canonical_sse(event: Event) -> bytes:
-    """``id: <seq>``, ``event: <type>``, ``data: <canonical JSON>``."""
-    return sse.encode(encode(event), event=event_type(event), id=event.seq)
+CANONICAL = CanonicalSSE()
 
 
 class EventStream(Response):
-    """An ASGI response streaming ``events`` through ``encoder`` as ``text/event-stream``."""
+    """An ASGI response streaming ``events`` through ``encoder`` as ``text/event-stream``.
+
+    The heartbeat (a comment line) comes every ``heartbeat_s``, by default the app's
+    ``sse_heartbeat_s`` setting.
+    """
 
     media_type = "text/event-stream"
 
     def __init__(
         self,
         events: AsyncIterator[list[Event]],
+        encoder: StreamEncoder = CANONICAL,
         *,
-        encoder: Encoder = canonical_sse,
-        heartbeat_s: float = 15.0,
+        heartbeat_s: float | None = None,
         headers: Mapping[str, str] | None = None,
-        prelude: bytes = b"",
-        trailer: Callable[[], bytes] | None = None,
         status_code: int = 200,
     ) -> None:
         self._events = events
         self._encoder = encoder
         self._heartbeat_s = heartbeat_s
         self._extra = {**SSE_HEADERS, **(headers or {})}
-        self._prelude = prelude
-        self._trailer = trailer
         self.status_code = status_code
         self.background: BackgroundTask | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        heartbeat_s = self._heartbeat_s
+        if heartbeat_s is None:
+            heartbeat_s = float(scope["app"].state.settings.sse_heartbeat_s)
         headers = [(b"content-type", b"text/event-stream; charset=utf-8")]
         headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self._extra.items()]
         await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
-        lock = asyncio.Lock()
+        lock = anyio.Lock()
         disconnected = False
 
         async def write(body: bytes) -> None:
@@ -73,18 +73,18 @@ class EventStream(Response):
                 await send({"type": "http.response.body", "body": body, "more_body": True})
 
         async def pump() -> None:
-            if self._prelude:
-                await write(self._prelude)
-            async for batch in self._events:
-                body = b"".join(self._encoder(event) for event in coalesce(batch))
-                if body:
-                    await write(body)
-            if self._trailer is not None:
-                await write(self._trailer())
+            try:
+                async for batch in self._events:
+                    body = b"".join(self._encoder.encode(event) for event in coalesce(batch))
+                    if body:
+                        await write(body)
+            except Exception as exc:
+                if not disconnected:
+                    log.error("event stream failed", exc_info=exc)
 
         async def heartbeat() -> None:
             while True:
-                await asyncio.sleep(self._heartbeat_s)
+                await anyio.sleep(heartbeat_s)
                 await write(sse.comment("keep-alive"))
 
         async def listen() -> None:
@@ -93,23 +93,20 @@ class EventStream(Response):
                 pass
             disconnected = True
 
-        tasks = [
-            asyncio.create_task(pump()),
-            asyncio.create_task(heartbeat()),
-            asyncio.create_task(listen()),
-        ]
         try:
-            done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            async with anyio.create_task_group() as group:
+
+                async def first(task: Callable[[], Awaitable[None]]) -> None:
+                    with contextlib.suppress(OSError):
+                        await task()
+                    group.cancel_scope.cancel()
+
+                for task in (pump, heartbeat, listen):
+                    group.start_soon(first, task)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             aclose = getattr(self._events, "aclose", None)
             if aclose is not None:
                 await aclose()
-        for task in done:
-            if not task.cancelled() and (exc := task.exception()) is not None and not disconnected:
-                log.error("event stream failed", exc_info=exc)
         if not disconnected:
             with contextlib.suppress(OSError):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})

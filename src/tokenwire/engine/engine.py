@@ -11,28 +11,48 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from tokenwire.engine import replay
+import msgspec
+
+from tokenwire.engine import references, replay
 from tokenwire.engine.cluster import Cluster, Lease
 from tokenwire.engine.following import Follower
 from tokenwire.engine.hooks import Hooks, ReplyInfo
+from tokenwire.engine.reads import Reads
 from tokenwire.engine.run import Run, StopReason
 from tokenwire.engine.takeover import Sweeper
-from tokenwire.errors import BadRequest, PayloadTooLarge, Unavailable, Unprocessable
-from tokenwire.ids import ConversationId, MessageId, UserId
+from tokenwire.engine.transcript import chat_turns
+from tokenwire.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    ProviderError,
+    Unavailable,
+    Unprocessable,
+)
+from tokenwire.ids import MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.personas import Personas
 from tokenwire.protocol.events import Event, is_terminal
-from tokenwire.protocol.options import Sampling
+from tokenwire.protocol.options import (
+    ByHistory,
+    CallInfo,
+    ConversationRef,
+    PriorTurn,
+    TurnOptions,
+)
+from tokenwire.providers import capabilities
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
 from tokenwire.providers.images import validate_images
 from tokenwire.settings import Settings
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
-from tokenwire.store.store import Checkpoint, Outcome, SQLStore
+from tokenwire.store.store import Checkpoint, NewTurn, Outcome, SQLStore
 
 log = logging.getLogger("tokenwire.engine")
+
+REQUEST = "request"  # reply metadata: the options its provider request is built from
+NO_OPTIONS = TurnOptions()
 
 Release = Callable[[], None]
 
@@ -46,7 +66,7 @@ class Admission(Protocol):
         ...
 
 
-class Engine:
+class Engine(Reads):
     def __init__(
         self,
         *,
@@ -123,55 +143,61 @@ class Engine:
 
     # sending -----------------------------------------------------------------------------
 
-    async def send(
+    async def start_turn(
         self,
         user_id: UserId,
-        conversation_id: str,
-        content: str,
-        *,
-        client_message_id: str | None = None,
-        images: Sequence[str] = (),
+        ref: ConversationRef,
+        prompt: str,
+        options: TurnOptions = NO_OPTIONS,
     ) -> Turn:
-        """Commit the user message and its reply row, then start generating.
+        """Start a reply to ``prompt`` in the conversation ``ref`` names: the one way any
+        route starts a turn.
 
-        Returns once both rows are committed; the reply streams in the background. A repeated
-        ``client_message_id`` returns the first turn and starts nothing.
+        Everything that can refuse the send is checked first (content, images, persona,
+        the user's stream limit, the model's queue); only then, in one transaction, is the
+        conversation found or made, a stateless client's history stored and the turn added.
+        A refused send writes nothing. Returns once the turn is committed; the reply streams
+        in the background. A repeated ``client_message_id`` returns the first turn and
+        starts nothing.
         """
         if not self._accepting:
             raise Unavailable("the server is shutting down", retry_after=5)
-        self.check_content(content)
-        if len(images) > self.settings.max_images_per_message:
-            raise PayloadTooLarge(
-                f"{len(images)} images; the limit is {self.settings.max_images_per_message}"
-                " per message",
-                code="too_many_images",
-            )
-        if images:
-            if not self.provider.supports_images:
-                raise Unprocessable(
-                    f"the model {self.provider.model} does not take images",
-                    code="images_unsupported",
-                )
-            images = validate_images(images, max_bytes=self.settings.max_image_bytes)
-        conversation = await self.store.get_conversation(user_id, conversation_id)
+        self.check_content(prompt)
+        images = self._checked_images(options.images)
+        capabilities.check(self.provider, options)
+        if options.persona is not None:
+            self.personas.require(options.persona)
         release = await self.admission.admit(user_id) if self.admission else None
         try:
             self.provider.admit()
-            turn = await self.store.add_turn(
+            conversation, turn = await self.store.open_turn(
                 user_id,
-                conversation.id,
-                content=content,
-                client_message_id=client_message_id,
-                images=images,
-                model=self._model(conversation),
+                references.target(ref, prompt, options),
+                NewTurn(
+                    content=prompt,
+                    client_message_id=options.client_message_id,
+                    images=images,
+                    model=lambda c: options.model or self._model(c),
+                    reply_metadata=_request_metadata(options),
+                    **_prompt_kind(options),
+                ),
             )
             if turn.created:
                 reply_id = turn.assistant_message.id
                 if release is not None:
                     # Held until the run ends (_run_done), or given back if it never starts.
                     self._releases[reply_id], release = release, None
+                complete = None
+                if isinstance(ref, ByHistory):
+                    asked = PriorTurn(
+                        "tool" if options.tool_call_id else "user",
+                        prompt,
+                        tuple(images),
+                        tool_call_id=options.tool_call_id,
+                    )
+                    complete = self._remember_history(user_id, conversation, ref, asked)
                 try:
-                    await self._start(conversation, turn)
+                    await self._start(conversation, turn, on_complete=complete)
                 except BaseException:
                     self._release(reply_id)
                     raise
@@ -179,6 +205,39 @@ class Engine:
             if release is not None:
                 release()
         return turn
+
+    def _remember_history(
+        self,
+        user_id: UserId,
+        conversation: Conversation,
+        ref: ByHistory,
+        asked: PriorTurn,
+    ) -> Callable[[str, tuple[CallInfo, ...]], Awaitable[None]]:
+        """Once the reply completes, name the conversation by the history the client then
+        holds, so that its next request continues it (on any instance, after a restart)."""
+
+        async def remember(reply: str, calls: tuple[CallInfo, ...]) -> None:
+            key = references.continued_key(
+                ref, asked, PriorTurn("assistant", reply, tool_calls=calls)
+            )
+            await self.store.set_conversation_key(user_id, conversation.id, key)
+
+        return remember
+
+    async def result(self, reply: Message) -> Message:
+        """Wait for the reply to end and return it as stored; a reply that failed raises its
+        error (``ProviderError``), one the server stopped raises ``Unavailable``: an answer
+        that is not streamed never passes a failure off as a success."""
+        final = await self.follower.wait(reply)
+        if final.status is MessageStatus.INTERRUPTED:
+            raise Unavailable("the server stopped before the reply finished", retry_after=1)
+        if final.status is MessageStatus.ERROR:
+            error = final.error or {}
+            raise ProviderError(
+                str(error.get("message", "the reply failed")),
+                code=str(error.get("code", "provider_error")),
+            )
+        return final
 
     def check_content(self, content: str) -> None:
         if not content.strip():
@@ -190,7 +249,29 @@ class Engine:
                 code="content_too_long",
             )
 
-    async def _start(self, conversation: Conversation, turn: Turn) -> None:
+    def _checked_images(self, images: Sequence[str]) -> list[str]:
+        if len(images) > self.settings.max_images_per_message:
+            raise PayloadTooLarge(
+                f"{len(images)} images; the limit is {self.settings.max_images_per_message}"
+                " per message",
+                code="too_many_images",
+            )
+        if not images:
+            return []
+        if not self.provider.supports_images:
+            raise Unprocessable(
+                f"the model {self.provider.model} does not take images",
+                code="images_unsupported",
+            )
+        return validate_images(images, max_bytes=self.settings.max_image_bytes)
+
+    async def _start(
+        self,
+        conversation: Conversation,
+        turn: Turn,
+        *,
+        on_complete: Callable[[str, tuple[CallInfo, ...]], Awaitable[None]] | None = None,
+    ) -> None:
         reply = turn.assistant_message
         started = time.monotonic()
         lease: Lease | None = None
@@ -204,7 +285,7 @@ class Engine:
                 with contextlib.suppress(Exception):
                     await lease.release()
             raise Unavailable("the event log is unavailable", retry_after=5) from exc
-        self.launch(conversation, reply, started=started, owner=lease)
+        self.launch(conversation, reply, started=started, owner=lease, on_complete=on_complete)
         try:
             await self.events.announce(conversation.id, reply.id)
         except Unavailable as exc:
@@ -221,6 +302,7 @@ class Engine:
         owner: Lease | None = None,
         stop: StopReason | None = None,
         metadata: dict[str, Any] | None = None,
+        on_complete: Callable[[str, tuple[CallInfo, ...]], Awaitable[None]] | None = None,
     ) -> Run:
         """Start the run of a reply whose ``message.start`` is in the log: a new one, or with
         ``resume`` one taken over from another instance (``stop`` ends it at once)."""
@@ -251,6 +333,7 @@ class Engine:
             hooks=self.hooks,
             resume=resume,
             owner=owner,
+            on_complete=on_complete,
         )
         run.metadata.update(metadata or {})
         self.runs[reply.id] = run
@@ -278,27 +361,35 @@ class Engine:
         return persona.model if persona and persona.model else self.provider.model
 
     async def _request(self, conversation: Conversation, reply: Message) -> GenerationRequest:
+        """The provider's request, rebuilt from the stored conversation and the options the
+        turn was started with (kept with the reply, so an instance taking it over asks the
+        model exactly what the first one did)."""
+        options = msgspec.convert(reply.metadata.get(REQUEST, {}), TurnOptions)
         turns: list[ChatTurn] = []
         system = self.personas.system_prompt(conversation)
         if system:
             turns.append(ChatTurn("system", system))
-        for message in await self.store.history(conversation.id, reply.id):
-            if message.role == "user":
-                turns.append(ChatTurn("user", message.content, message.images))
-            elif message.role == "assistant" and message.content:
-                turns.append(ChatTurn("assistant", message.content))
+        turns += chat_turns(await self.store.history(conversation.id, reply.id))
         persona = self.personas.get(conversation.persona)
+        sampling = options.sampling
+        temperature = sampling.temperature
+        if temperature is None and persona is not None:
+            temperature = persona.temperature
         return GenerationRequest(
             messages=turns,
-            model=conversation.model or (persona.model if persona else None),
-            sampling=Sampling(temperature=persona.temperature if persona else None),
+            model=reply.model or conversation.model or (persona.model if persona else None),
+            sampling=msgspec.structs.replace(sampling, temperature=temperature),
+            tools=options.tools,
+            tool_choice=options.tool_choice,
+            parallel_tool_calls=options.parallel_tool_calls,
+            response_format=options.response_format,
         )
 
     # cancelling --------------------------------------------------------------------------
 
     async def cancel(self, user_id: UserId, message_id: str) -> Message:
         """Stop a reply; idempotent. Returns the message as it stands after the stop."""
-        message = await self.store.get_message(user_id, message_id)
+        message = await self.store.get_message(user_id, references.normalize_id(message_id))
         if message.role != "assistant":
             raise BadRequest("only an assistant reply can be cancelled", code="not_a_reply")
         run = self.runs.get(message.id)
@@ -308,7 +399,15 @@ class Engine:
                 await asyncio.shield(run.task)
         elif self.cluster is not None and message.status is MessageStatus.STREAMING:
             await self._cancel_elsewhere(message)
-        return await self.store.get_message(user_id, message_id)
+        return await self.store.get_message(user_id, message.id)
+
+    async def delete_conversation(self, user_id: UserId, cid: str) -> None:
+        """Delete a conversation and its messages, its running replies stopped first so that
+        no run keeps writing into rows about to disappear."""
+        conversation = await self.conversation(user_id, cid)
+        for reply in await self.in_flight(conversation.id):
+            await self.cancel(user_id, reply.id)
+        await self.store.delete_conversation(user_id, conversation.id)
 
     async def _cancel_elsewhere(self, reply: Message) -> None:
         """Have the instance that runs the reply stop it, and wait for its end: milliseconds
@@ -340,9 +439,6 @@ class Engine:
         """Wait for the reply to end and return it as stored."""
         return await self.follower.wait(reply)
 
-    async def in_flight(self, conversation_id: ConversationId) -> list[Message]:
-        return await self.store.streaming_messages(conversation_id)
-
     # checkpoints -------------------------------------------------------------------------
 
     async def _checkpoint_loop(self) -> None:
@@ -358,6 +454,32 @@ class Engine:
             c for run in list(self.runs.values()) if (c := run.take_checkpoint()) is not None
         ]
         await self.store.checkpoint(pending)
+
+
+def _prompt_kind(options: TurnOptions) -> dict[str, Any]:
+    """How the prompt is stored: a user message, or a tool's result naming its call."""
+    if options.tool_call_id is None:
+        return {}
+    return {"role": "tool", "metadata": {"tool_call_id": options.tool_call_id}}
+
+
+def _request_metadata(options: TurnOptions) -> dict[str, Any]:
+    """What the reply row keeps of the options: those the provider's request is built from.
+    The rest is stored elsewhere (images with the user message, model in its column) or
+    shapes the conversation."""
+    kept = msgspec.structs.replace(
+        options,
+        model=None,
+        persona=None,
+        system=None,
+        title=None,
+        images=(),
+        parent_id=None,
+        client_message_id=None,
+        metadata={},
+    )
+    request = msgspec.to_builtins(kept)
+    return {REQUEST: request} if request else {}
 
 
 def _interrupted(reply: Message) -> Outcome:

@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 import msgspec
 
 from tokenwire.engine.hooks import Hooks, ReplyInfo
+from tokenwire.engine.transcript import call_infos
 from tokenwire.errors import TokenwireError, Unavailable
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import EventLog, Fence
@@ -33,6 +34,7 @@ from tokenwire.protocol.events import (
     TopLogprob,
     Usage,
 )
+from tokenwire.protocol.options import CallInfo
 from tokenwire.providers.base import (
     Delta,
     Done,
@@ -81,9 +83,12 @@ class Run:
         hooks: Hooks,
         resume: Checkpoint | None = None,
         owner: Ownership | None = None,
+        on_complete: Callable[[str, tuple[CallInfo, ...]], Awaitable[None]] | None = None,
     ) -> None:
         """``resume``: the reply so far, when this run continues one that another instance
-        started (its seq, text and marks go on from there). ``owner``: the reply's lease."""
+        started (its seq, text and marks go on from there). ``owner``: the reply's lease.
+        ``on_complete``: called with the text and tool calls of a reply that completed, after
+        its row is written and before its end is told to anyone."""
         self.message_id = message_id
         self.info = info
         self._hooks = hooks
@@ -100,6 +105,7 @@ class Run:
         self._length = 0
         self._marks: list[tuple[int, int]] = []
         self._owner = owner
+        self._on_complete = on_complete
         if resume is not None:
             self.seq = resume.last_seq
             self._parts = [resume.content] if resume.content else []
@@ -337,6 +343,12 @@ class Run:
             await self._store.finish(self.message_id, outcome)
         except Exception:
             log.exception("could not save the end of reply %s", self.message_id)
+        else:
+            if self._on_complete is not None and status is MessageStatus.COMPLETE:
+                try:
+                    await self._on_complete(self.content, call_infos(self.metadata))
+                except Exception:
+                    log.exception("could not record the end of reply %s", self.message_id)
         self.seq = seq
         try:
             await self._append_terminal(terminal)

@@ -7,12 +7,12 @@ never dropped on the way. ``Sampling`` is the part a provider reads; the rest is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 
-class Sampling(msgspec.Struct, frozen=True, kw_only=True):
+class Sampling(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Length and sampling settings, passed to the provider as given (``None``: its default).
 
     ``max_tokens`` is already capped by the server's own limit when it reaches a provider.
@@ -35,7 +35,7 @@ class Sampling(msgspec.Struct, frozen=True, kw_only=True):
     prompt_cache_key: str | None = None
 
 
-class TurnOptions(msgspec.Struct, frozen=True, kw_only=True):
+class TurnOptions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Everything a request may set for one turn besides the prompt itself.
 
     ``model``/``persona``/``system`` apply to a conversation the turn creates, and ``model`` to
@@ -63,6 +63,25 @@ class TurnOptions(msgspec.Struct, frozen=True, kw_only=True):
     tool_call_id: str | None = None
 
 
+class CallInfo(msgspec.Struct, frozen=True):
+    """A tool call an assistant turn made: OpenAI's ``tool_calls[]`` entry, flattened."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class PriorTurn(msgspec.Struct, frozen=True):
+    """One message a stateless client resent before its prompt. An ``assistant`` turn may
+    carry the ``tool_calls`` it made; a ``tool`` turn is the result of ``tool_call_id``."""
+
+    role: Literal["user", "assistant", "tool"]
+    content: str
+    images: tuple[str, ...] = ()
+    tool_calls: tuple[CallInfo, ...] = ()
+    tool_call_id: str | None = None
+
+
 class ById(msgspec.Struct, frozen=True):
     """A conversation named by its id (any case): the canonical API, the seeds' own ids."""
 
@@ -71,19 +90,21 @@ class ById(msgspec.Struct, frozen=True):
 
 class ByKey(msgspec.Struct, frozen=True):
     """A conversation a client names itself (seed 002's session id, the AI SDK's chat id):
-    the one made under ``key`` in dialect ``kind``, made on first use."""
+    the one made under ``key`` in dialect ``kind``, made on first use with ``history`` (what
+    the client held before its prompt) as prior turns."""
 
     kind: str
     key: str
+    history: tuple[PriorTurn, ...] = ()
 
 
 class ByHistory(msgspec.Struct, frozen=True):
-    """A stateless client's conversation (OpenAI): the one whose stored turns are exactly
-    ``history`` (found by its digest), else a new one holding ``history`` as prior turns.
-    Each turn is ``(role, content, images)``."""
+    """A stateless client's conversation (OpenAI, the AI SDK): the one whose stored turns are
+    exactly ``history`` (found by its digest), else a new one holding ``history`` as prior
+    turns. ``system`` is part of what identifies it."""
 
     kind: str
-    history: tuple[tuple[str, str, tuple[str, ...]], ...]
+    history: tuple[PriorTurn, ...]
     system: str | None = None
 
 

@@ -4,18 +4,17 @@ checkpoints of streaming replies, and how a reply ended."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tokenwire.errors import NotFound
-from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid, uuid7
+from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid
 from tokenwire.store import convert
 from tokenwire.store.base import MESSAGE_COLUMNS, Queries
 from tokenwire.store.records import Checkpoint, Message, MessageStatus, Outcome, Page, Turn
+from tokenwire.store.rows import message_record, message_values
 from tokenwire.store.tables import ConversationRow, MessageRow
 
 T: Table = MessageRow.__table__  # type: ignore[assignment]
@@ -43,12 +42,10 @@ class MessageQueries(Queries):
         if not is_uuid(cid):
             raise NotFound(f"conversation {cid} not found")
         now = convert.utcnow()
-        user_values = _new_row(
-            cid, user_id, now, role="user", content=content, status=MessageStatus.COMPLETE
-        )
+        user_values = message_values(cid, user_id, now, role="user", content=content)
         user_values.update(client_message_id=client_message_id, images=list(images))
-        reply_values = _new_row(
-            cid, user_id, now, role="assistant", content="", status=MessageStatus.STREAMING
+        reply_values = message_values(
+            cid, user_id, now, role="assistant", status=MessageStatus.STREAMING
         )
         reply_values.update(reply_to=user_values["id"], model=model)
         try:
@@ -68,7 +65,7 @@ class MessageQueries(Queries):
             if existing is None:
                 raise
             return existing
-        return Turn(_record(user_values), _record(reply_values), created=True)
+        return Turn(message_record(user_values), message_record(reply_values), created=True)
 
     async def _turn_by_client_id(self, user_id: UserId, cid: str, client_id: str) -> Turn | None:
         async with self._session() as s:
@@ -208,35 +205,3 @@ class MessageQueries(Queries):
                 .all()
             )
         return [convert.message(r) for r in rows]
-
-
-def _new_row(
-    cid: str, user_id: UserId, now: datetime, *, role: str, content: str, status: MessageStatus
-) -> dict[str, Any]:
-    """The column values of a new message (column names: ``metadata``, not ``meta``)."""
-    return {
-        "id": uuid7(),
-        "conversation_id": cid,
-        "user_id": user_id,
-        "role": role,
-        "content": content,
-        "status": status.value,
-        "client_message_id": None,
-        "reply_to": None,
-        "model": None,
-        "finish_reason": None,
-        "usage": None,
-        "timings": None,
-        "error": None,
-        "metadata": {},
-        "images": [],
-        "marks": [],
-        "last_seq": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def _record(values: dict[str, Any]) -> Message:
-    fields = {("meta" if k == "metadata" else k): v for k, v in values.items()}
-    return convert.message(SimpleNamespace(**fields))

@@ -13,11 +13,21 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from tokenwire.store.conversations import ConversationQueries
-from tokenwire.store.messages import MessageQueries
 from tokenwire.store.records import Checkpoint, Outcome
+from tokenwire.store.turns import NewConversation, NewTurn, TurnQueries, TurnTarget
 from tokenwire.store.users import UserQueries, hash_token, new_token
 
-__all__ = ["Checkpoint", "Outcome", "SQLStore", "create_engine", "hash_token", "new_token"]
+__all__ = [
+    "Checkpoint",
+    "NewConversation",
+    "NewTurn",
+    "Outcome",
+    "SQLStore",
+    "TurnTarget",
+    "create_engine",
+    "hash_token",
+    "new_token",
+]
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -38,7 +48,7 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-class SQLStore(UserQueries, ConversationQueries, MessageQueries):
+class SQLStore(UserQueries, ConversationQueries, TurnQueries):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)

@@ -20,16 +20,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tokenwire.api.deps import CurrentUser, EngineDep, SettingsDep
-from tokenwire.api.dialects import directory
-from tokenwire.api.dialects.directory import DIALECT
+from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.dialects.routes import dialect_route, status_headers
 from tokenwire.api.streaming import SSE_HEADERS, EventStream
 from tokenwire.engine import Engine
-from tokenwire.errors import ProviderError, TokenwireError
+from tokenwire.errors import TokenwireError
 from tokenwire.protocol.dialects import chat_image as wire
-from tokenwire.store import Conversation, Turn, User
-from tokenwire.store.records import MessageStatus
+from tokenwire.protocol.options import ByHistory, ByKey, TurnOptions
+from tokenwire.store import Turn, User
 
 NAME = "chat_image"
 
@@ -54,39 +52,24 @@ def render_error(request: Request, exc: TokenwireError) -> Response:
 router = APIRouter(prefix="/api/v1", tags=["chat-image"], route_class=dialect_route(render_error))
 
 
-async def _conversation(
-    request: Request, engine: Engine, user: User, body: wire.ChatImageRequest
-) -> Conversation:
+async def _send(request: Request, engine: Engine, user: User) -> tuple[Turn, str]:
+    """Start the turn of a request; the session id to answer with comes back too: the
+    client's own, or the id of the conversation a request without one started."""
+    body = wire.parse_request(await request.body())
     metadata: dict[str, Any] = {}
     if body.subject:
         metadata["subject"] = body.subject
     if body.student_id:
         metadata["student_id"] = body.student_id
-    if body.session_id:
-        conversation, _ = await directory.get_or_create(
-            engine.store,
-            user.id,
-            NAME,
-            body.session_id,
-            title=body.subject or "Image chat",
-            metadata=metadata,
-        )
-        return conversation
-    return await engine.store.create_conversation(
-        user.id,
+    options = TurnOptions(
         title=body.subject or "Image chat",
-        metadata={**metadata, DIALECT: NAME},
-        kind=NAME,
+        metadata=metadata,
+        images=(wire.image_data_url(body.base64_image),) if body.base64_image else (),
     )
-
-
-async def _send(request: Request, engine: Engine, user: User) -> tuple[Turn, str]:
-    body = wire.parse_request(await request.body())
-    engine.check_content(body.prompt)
-    images = [wire.image_data_url(body.base64_image)] if body.base64_image else []
-    conversation = await _conversation(request, engine, user, body)
-    turn = await engine.send(user.id, conversation.id, body.prompt, images=images)
-    return turn, body.session_id or conversation.id
+    # Without a session id every request starts a conversation of its own.
+    ref = ByKey(NAME, body.session_id) if body.session_id else ByHistory(NAME, ())
+    turn = await engine.start_turn(user.id, ref, body.prompt, options)
+    return turn, body.session_id or turn.assistant_message.conversation_id
 
 
 @router.post(
@@ -94,33 +77,21 @@ async def _send(request: Request, engine: Engine, user: User) -> tuple[Turn, str
     responses={200: {"content": {"text/event-stream": {}}}},
     response_model=None,
 )
-async def chat_image_stream(
-    request: Request, user: CurrentUser, engine: EngineDep, settings: SettingsDep
-) -> EventStream:
+async def chat_image_stream(request: Request, user: CurrentUser, engine: EngineDep) -> EventStream:
     turn, _ = await _send(request, engine, user)
-    return EventStream(
-        engine.follow(turn.assistant_message, -1),
-        encoder=wire.ChatImageEncoder().encode,
-        heartbeat_s=settings.sse_heartbeat_s,
-    )
+    return EventStream(engine.follow(turn.assistant_message, -1), wire.ChatImageEncoder())
 
 
 @router.post("/chat-image")
 async def chat_image(request: Request, user: CurrentUser, engine: EngineDep) -> Response:
     """The whole reply at once: the fallback the seed keeps beside the stream."""
     turn, session_id = await _send(request, engine, user)
-    final = await engine.wait(turn.assistant_message)
-    if final.status in (MessageStatus.ERROR, MessageStatus.INTERRUPTED):
-        error = final.error or {}
-        raise ProviderError(
-            str(error.get("message", "the reply failed")),
-            code=str(error.get("code", "provider_error")),
-        )
+    final = await engine.result(turn.assistant_message)
     timings = final.timings or {}
     usage = final.usage or {}
     result = wire.ChatImageResult(
         content=final.content,
-        model=final.model or engine.provider.model,
+        model=final.model or engine.models[0],
         tokens=int(usage.get("completion_tokens", 0)),
         finish_reason=final.finish_reason or "stop",
         processing_time_ms=round(float(timings.get("total_ms") or 0.0)),

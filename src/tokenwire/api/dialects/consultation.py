@@ -22,14 +22,15 @@ import msgspec
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 
-from tokenwire.api.deps import CurrentUser, EngineDep, StoreDep
-from tokenwire.api.dialects.directory import DIALECT
+from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.dialects.routes import dialect_route, status_headers
-from tokenwire.api.dialects.sockets import ReplySocket, serve
+from tokenwire.api.personas import PersonasDep
+from tokenwire.api.sockets import ConversationSocket, serve
 from tokenwire.api.ws import open_socket
+from tokenwire.engine.references import DIALECT
 from tokenwire.errors import Conflict, TokenwireError
 from tokenwire.protocol.dialects import consultation as wire
-from tokenwire.protocol.events import Event
+from tokenwire.protocol.options import ById, ByKey, TurnOptions
 from tokenwire.store import Conversation, Message
 from tokenwire.store.convert import isoformat
 
@@ -67,45 +68,46 @@ def consultation_dto(c: Conversation) -> wire.ConsultationDTO:
     )
 
 
-def message_dto(m: Message, content: str | None = None) -> wire.MessageDTO:
+def message_dto(m: Message) -> wire.MessageDTO:
     return wire.MessageDTO(
         id=m.id,
         consultation_id=m.conversation_id,
         role=m.role,
-        content=m.content if content is None else content,
+        content=m.content,
         created_at=isoformat(m.created_at),
         status=m.status.value,
     )
 
 
-def _active_key(persona: str | None) -> str:
+def _active(persona: str | None) -> ByKey:
     # The store keeps a conversation key unique per user, so "one active consultation per
     # persona" holds even when two requests (or two instances) race to create one.
-    return f"{NAME}:active:{persona}"
+    return ByKey(NAME, f"active:{persona}")
 
 
 @router.post("/consultations", status_code=201)
-async def create_consultation(request: Request, user: CurrentUser, store: StoreDep) -> Response:
+async def create_consultation(
+    request: Request, user: CurrentUser, engine: EngineDep, personas: PersonasDep
+) -> Response:
     """A new consultation, or 409 naming the active one for the persona (seed 001:
     "409 Conflict: Existing consultation (fetch it)")."""
     body = wire.parse_create(await request.body())
-    personas = getattr(request.app.state, "personas", None)
-    if personas is not None:
-        personas.require(body.persona)
+    personas.require(body.persona)
     metadata: dict[str, Any] = {DIALECT: NAME, STATUS: ACTIVE}
     if body.goal_id is not None:
         metadata["goal_id"] = body.goal_id
+    active = _active(body.persona)
     try:
-        created = await store.create_conversation(
+        created = await engine.create_conversation(
             user.id,
             title=f"Consultation with {body.persona}",
             persona=body.persona,
             metadata=metadata,
             kind=NAME,
-            key=_active_key(body.persona),
+            key=active.key,
         )
     except Conflict:
-        existing = await store.conversation_by_key(user.id, _active_key(body.persona))
+        existing = await engine.conversation_named(user.id, active)
         if existing is None:  # completed in between: the caller may simply try again
             raise
         conflict = {
@@ -120,12 +122,12 @@ async def create_consultation(request: Request, user: CurrentUser, store: StoreD
 
 @router.get("/consultations")
 async def list_consultations(
-    user: CurrentUser, store: StoreDep, persona: str | None = None, status: str | None = None
+    user: CurrentUser, engine: EngineDep, persona: str | None = None, status: str | None = None
 ) -> Response:
     found: list[wire.ConsultationDTO] = []
     before: str | None = None
     while True:
-        page = await store.list_conversations(user.id, limit=200, before=before, kind=NAME)
+        page = await engine.conversations(user.id, limit=200, before=before, kind=NAME)
         found += [
             consultation_dto(c)
             for c in page.items
@@ -139,17 +141,17 @@ async def list_consultations(
 
 
 @router.get("/consultations/{cid}")
-async def get_consultation(cid: str, user: CurrentUser, store: StoreDep) -> Response:
-    return _json_response(consultation_dto(await store.get_conversation(user.id, cid)))
+async def get_consultation(cid: str, user: CurrentUser, engine: EngineDep) -> Response:
+    return _json_response(consultation_dto(await engine.conversation(user.id, cid)))
 
 
 @router.post("/consultations/{cid}/complete")
-async def complete_consultation(cid: str, user: CurrentUser, store: StoreDep) -> Response:
+async def complete_consultation(cid: str, user: CurrentUser, engine: EngineDep) -> Response:
     """End the consultation; its persona may then start a new one."""
-    conversation = await store.get_conversation(user.id, cid)
+    conversation = await engine.conversation(user.id, cid)
+    await engine.unname_conversation(user.id, cid)  # frees the persona's active slot
     metadata = {**conversation.metadata, STATUS: COMPLETED}
-    await store.set_conversation_key(user.id, cid, None)  # frees the persona's active slot
-    updated = await store.update_conversation(user.id, cid, metadata=metadata)
+    updated = await engine.update_conversation(user.id, cid, metadata=metadata)
     return _json_response(consultation_dto(updated))
 
 
@@ -157,13 +159,8 @@ async def complete_consultation(cid: str, user: CurrentUser, store: StoreDep) ->
 async def consultation_messages(
     cid: str, user: CurrentUser, engine: EngineDep, limit: int = 100, before: str | None = None
 ) -> Response:
-    page = await engine.store.list_messages(
-        user.id, cid, limit=min(max(limit, 1), 500), before=before
-    )
-    items = []
-    for m in page.items:
-        run = engine.runs.get(m.id)
-        items.append(message_dto(m, run.content if run is not None else None))
+    page = await engine.messages(user.id, cid, limit=min(max(limit, 1), 500), before=before)
+    items = [message_dto(m) for m in page.items]
     return _json_response(
         {"consultation_id": cid, "messages": items, "next_before": page.next_before}
     )
@@ -173,46 +170,21 @@ async def consultation_messages(
 async def post_message(
     cid: str, request: Request, user: CurrentUser, engine: EngineDep
 ) -> Response:
-    """Send without a socket and answer with the whole reply (seed 001, "Layer 2")."""
+    """Send without a socket and answer with the whole reply (seed 001, "Layer 2"); a reply
+    that failed is an error, never a message that looks answered."""
     body = wire.parse_post(await request.body())
-    turn = await engine.send(user.id, cid, body.content, client_message_id=body.client_message_id)
-    final = await engine.wait(turn.assistant_message)
+    options = TurnOptions(client_message_id=body.client_message_id)
+    turn = await engine.start_turn(user.id, ById(cid), body.content, options)
+    final = await engine.result(turn.assistant_message)
     payload = {"user_message": message_dto(turn.user_message), "message": message_dto(final)}
     return _json_response(payload, status_code=201 if turn.created else 200)
-
-
-class ConsultationSocket(ReplySocket):
-    """Seed 000's frames over one consultation."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.encoder = wire.ConsultationEncoder(self.conversation.id)
-
-    async def opened(self) -> None:
-        await self.send(self.encoder.connected())
-
-    def frames(self, event: Event, *, own: bool) -> list[bytes]:
-        return self.encoder.encode(event, own=own)
-
-    def rejected(self, code: str, message: str) -> bytes:
-        return self.encoder.error(message, code)
-
-    async def handle(self, data: str) -> None:
-        frame = wire.decode_client_frame(data)
-        if isinstance(frame, wire.Ping):
-            await self.send(self.encoder.pong())
-        elif isinstance(frame, wire.SendMessage):
-            await self.send_message(frame.content, frame.client_message_id)
-        else:
-            await self.cancel_running()
 
 
 @router.websocket("/consultations/{cid}/ws")
 async def consultation_socket(websocket: WebSocket, cid: str) -> None:
     """Authenticated like every socket: ``Authorization: Bearer`` or ``?token=``."""
-    opened = await open_socket(websocket, cid)
-    if opened is None:
-        return
-    engine, user, conversation = opened
-    await websocket.accept()
-    await serve(ConsultationSocket(websocket, engine, user, conversation))
+    opened = await open_socket(websocket, lambda engine, user: engine.conversation(user.id, cid))
+    if opened is not None:
+        engine, user, conversation = opened
+        codec = wire.ConsultationCodec(conversation.id)
+        await serve(ConversationSocket(websocket, engine, user, conversation, codec))

@@ -6,26 +6,20 @@
 
 Seed 004 names no path; its client opens one socket per chat (``ChatBackendClient``), so
 the session is in the path. Authentication as for every socket: ``Authorization: Bearer``
-or ``?token=``. A client frame that cannot be acted on is answered with a complete
-``message`` from sender ``system`` whose ``metadata.error`` is the error code: the seed's
-client shows every non-user message, and has no other error frame.
+or ``?token=``. The frames are ``protocol/dialects/message_stream.py``'s codec.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, WebSocket
 
-from tokenwire.api.deps import authenticate, get_engine
-from tokenwire.api.dialects import directory
-from tokenwire.api.dialects.sockets import ReplySocket, serve
-from tokenwire.api.ws import deny
-from tokenwire.errors import TokenwireError
-from tokenwire.ids import uuid7
+from tokenwire.api.sockets import ConversationSocket, serve
+from tokenwire.api.ws import open_socket
+from tokenwire.engine import Engine
+from tokenwire.engine.references import DIALECT
 from tokenwire.protocol.dialects import message_stream as wire
-from tokenwire.protocol.events import Event
-from tokenwire.store import Conversation
+from tokenwire.protocol.options import ByKey
+from tokenwire.store import Conversation, User
 
 NAME = "message_stream"
 
@@ -38,54 +32,24 @@ def agent_for(conversation: Conversation) -> wire.Agent:
     return wire.Agent(id=persona, name=persona.replace("_", " ").title(), type="chat")
 
 
-class MessageStreamSocket(ReplySocket):
-    def __init__(self, *args: Any, session_id: str) -> None:
-        super().__init__(*args)
-        self.encoder = wire.MessageStreamEncoder(session_id, agent_for(self.conversation))
-
-    def frames(self, event: Event, *, own: bool) -> list[bytes]:
-        return self.encoder.encode(event)
-
-    def rejected(self, code: str, message: str) -> bytes:
-        return self.encoder.complete_message(
-            uuid7(), f"Error: {message}", sender="system", metadata={"error": code}
-        )
-
-    async def handle(self, data: str) -> None:
-        frame = wire.decode_client_frame(data)
-        if isinstance(frame, wire.Ping):
-            await self.send(wire.pong())
-        elif isinstance(frame, wire.SendMessage):
-            await self.send_message(frame.content, frame.id)
-        else:
-            await self.cancel_running()
-
-
 @router.websocket("/ws/chat")
 async def new_session_socket(websocket: WebSocket) -> None:
-    await _open(websocket, None)
+    await _serve(websocket, None)
 
 
 @router.websocket("/ws/chat/{session_id}")
 async def session_socket(websocket: WebSocket, session_id: str) -> None:
-    await _open(websocket, session_id)
+    await _serve(websocket, session_id)
 
 
-async def _open(websocket: WebSocket, session_id: str | None) -> None:
-    engine = get_engine(websocket)
-    try:
-        user = await authenticate(websocket)
+async def _serve(websocket: WebSocket, session_id: str | None) -> None:
+    async def find(engine: Engine, user: User) -> Conversation:
         if session_id is None:
-            conversation = await engine.store.create_conversation(
-                user.id, metadata={"_dialect": NAME}
-            )
-        else:
-            conversation, _ = await directory.get_or_create(engine.store, user.id, NAME, session_id)
-    except TokenwireError as exc:
-        await deny(websocket, exc)
-        return
-    await websocket.accept()
-    socket = MessageStreamSocket(
-        websocket, engine, user, conversation, session_id=session_id or conversation.id
-    )
-    await serve(socket)
+            return await engine.create_conversation(user.id, metadata={DIALECT: NAME}, kind=NAME)
+        return await engine.open_conversation(user.id, ByKey(NAME, session_id))
+
+    opened = await open_socket(websocket, find)
+    if opened is not None:
+        engine, user, conversation = opened
+        codec = wire.MessageStreamCodec(session_id or conversation.id, agent_for(conversation))
+        await serve(ConversationSocket(websocket, engine, user, conversation, codec))

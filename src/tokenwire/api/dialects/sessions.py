@@ -20,13 +20,12 @@ import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tokenwire.api.deps import CurrentUser, EngineDep, SettingsDep
-from tokenwire.api.dialects import directory
+from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.dialects.routes import dialect_route, status_headers
 from tokenwire.api.streaming import SSE_HEADERS, EventStream
 from tokenwire.errors import NotFound, TokenwireError
 from tokenwire.protocol.dialects import session_sse as wire
-from tokenwire.store import Message
+from tokenwire.protocol.options import ByKey, TurnOptions
 from tokenwire.store.convert import isoformat
 
 NAME = "session"
@@ -61,54 +60,36 @@ class SessionMessageDTO(msgspec.Struct, frozen=True):
     createdAt: str
 
 
-def _dto(session_id: str, m: Message, content: str | None) -> SessionMessageDTO:
-    return SessionMessageDTO(
-        id=m.id,
-        sessionId=session_id,
-        role=m.role,
-        content=m.content if content is None else content,
-        status=m.status.value,
-        createdAt=isoformat(m.created_at),
-    )
-
-
 @router.post(
     "/sessions/{session_id}/messages/stream",
     responses={200: {"content": {"text/event-stream": {}}}},
     response_model=None,
 )
 async def stream_message(
-    session_id: str,
-    request: Request,
-    user: CurrentUser,
-    engine: EngineDep,
-    settings: SettingsDep,
+    session_id: str, request: Request, user: CurrentUser, engine: EngineDep
 ) -> EventStream:
     message = wire.parse_message(await request.body())
-    engine.check_content(message.content)  # before a session is made for nothing
-    conversation, _ = await directory.get_or_create(
-        engine.store, user.id, NAME, session_id, title=f"Session {session_id}"
-    )
-    turn = await engine.send(user.id, conversation.id, message.content)
-    encoder = wire.SessionSSEEncoder()
-    return EventStream(
-        engine.follow(turn.assistant_message, -1),
-        encoder=encoder.encode,
-        heartbeat_s=settings.sse_heartbeat_s,
-    )
+    options = TurnOptions(title=f"Session {session_id}")
+    turn = await engine.start_turn(user.id, ByKey(NAME, session_id), message.content, options)
+    return EventStream(engine.follow(turn.assistant_message, -1), wire.SessionSSEEncoder())
 
 
 @router.get("/sessions/{session_id}/messages")
-async def session_messages(
-    session_id: str, request: Request, user: CurrentUser, engine: EngineDep
-) -> Response:
+async def session_messages(session_id: str, user: CurrentUser, engine: EngineDep) -> Response:
     """The session's messages, oldest first, as a JSON array."""
-    conversation = await directory.find(engine.store, user.id, NAME, session_id)
+    conversation = await engine.find_conversation(user.id, ByKey(NAME, session_id))
     if conversation is None:
         raise NotFound(f"session {session_id} not found")
-    page = await engine.store.list_messages(user.id, conversation.id, limit=500)
-    items = []
-    for m in page.items:
-        run = engine.runs.get(m.id)
-        items.append(_dto(session_id, m, run.content if run is not None else None))
+    page = await engine.messages(user.id, conversation.id, limit=500)
+    items = [
+        SessionMessageDTO(
+            id=m.id,
+            sessionId=session_id,
+            role=m.role,
+            content=m.content,
+            status=m.status.value,
+            createdAt=isoformat(m.created_at),
+        )
+        for m in page.items
+    ]
     return Response(_json.encode(items), media_type="application/json")

@@ -15,18 +15,17 @@ with the ``start`` chunk's ``messageId`` does. Errors: the HTTP status with
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tokenwire.api.deps import CurrentUser, EngineDep, SettingsDep
-from tokenwire.api.dialects import directory
-from tokenwire.api.dialects.directory import import_history
+from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.dialects.routes import dialect_route, status_headers
 from tokenwire.api.streaming import EventStream
+from tokenwire.engine import Engine
 from tokenwire.errors import TokenwireError
 from tokenwire.protocol.dialects import vercel_ui as wire
+from tokenwire.protocol.options import ByKey, TurnOptions
+from tokenwire.store import Message
 
 NAME = "vercel"
 
@@ -44,36 +43,18 @@ router = APIRouter(prefix="/api", tags=["vercel-ai-sdk"], route_class=dialect_ro
 
 
 @router.post("/chat", responses={200: {"content": {"text/event-stream": {}}}}, response_model=None)
-async def chat(
-    request: Request, user: CurrentUser, engine: EngineDep, settings: SettingsDep
-) -> EventStream:
+async def chat(request: Request, user: CurrentUser, engine: EngineDep) -> EventStream:
     body = wire.parse_request(await request.body())
-    engine.check_content(body.prompt)
-    metadata: dict[str, Any] = {"system": body.system} if body.system else {}
-    conversation, created = await directory.get_or_create(
-        engine.store,
-        user.id,
-        NAME,
-        body.chat_id,
-        title=" ".join(body.prompt.split())[:80] or None,
-        metadata=metadata,
-    )
-    if created and body.history:
-        await import_history(engine.store, user.id, conversation.id, body.history)
     resubmittable = body.trigger == "submit-message"
-    turn = await engine.send(
-        user.id,
-        conversation.id,
-        body.prompt,
-        client_message_id=body.prompt_id if resubmittable else None,
+    options = TurnOptions(
+        system=body.system,
         images=body.images,
+        client_message_id=body.prompt_id if resubmittable else None,
     )
-    return EventStream(
-        engine.follow(turn.assistant_message, -1),
-        encoder=wire.UIMessageStreamEncoder().encode,
-        heartbeat_s=settings.sse_heartbeat_s,
-        headers=wire.HEADERS,
-    )
+    # A chat new to the server is made with the history the client sent before its prompt.
+    ref = ByKey(NAME, body.chat_id, history=body.history)
+    turn = await engine.start_turn(user.id, ref, body.prompt, options)
+    return _stream(engine, turn.assistant_message)
 
 
 @router.get(
@@ -81,16 +62,14 @@ async def chat(
     responses={200: {"content": {"text/event-stream": {}}}, 204: {}},
     response_model=None,
 )
-async def resume(
-    chat_id: str, request: Request, user: CurrentUser, engine: EngineDep, settings: SettingsDep
-) -> EventStream | Response:
-    conversation = await directory.find(engine.store, user.id, NAME, chat_id)
+async def resume(chat_id: str, user: CurrentUser, engine: EngineDep) -> EventStream | Response:
+    conversation = await engine.find_conversation(user.id, ByKey(NAME, chat_id))
     running = [] if conversation is None else await engine.in_flight(conversation.id)
     if not running:
         return Response(status_code=204)
-    return EventStream(
-        engine.follow(running[-1], -1),
-        encoder=wire.UIMessageStreamEncoder().encode,
-        heartbeat_s=settings.sse_heartbeat_s,
-        headers=wire.HEADERS,
-    )
+    return _stream(engine, running[-1])
+
+
+def _stream(engine: Engine, reply: Message) -> EventStream:
+    encoder = wire.UIMessageStreamEncoder()
+    return EventStream(engine.follow(reply, -1), encoder, headers=wire.HEADERS)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import msgspec
 
 from tokenwire.errors import BadRequest
+from tokenwire.protocol import frames
+from tokenwire.protocol.codec import Command, Ordering, StopRunning
 from tokenwire.protocol.dialects.timestamps import Clock, utc_now
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.frames import decode_frame
@@ -32,6 +34,7 @@ from tokenwire.protocol.frames import decode_frame
 __all__ = [
     "Cancel",
     "ClientFrame",
+    "ConsultationCodec",
     "ConsultationDTO",
     "ConsultationEncoder",
     "CreateConsultation",
@@ -173,6 +176,41 @@ _decoder: msgspec.json.Decoder[ClientFrame] = msgspec.json.Decoder(ClientFrame)
 def decode_client_frame(data: str | bytes) -> ClientFrame:
     """Parse one client frame, or raise ``FrameError`` saying what is wrong with it."""
     return decode_frame(data, _decoder, _KNOWN)
+
+
+class ConsultationCodec:
+    """Seed 000's socket: ``connected`` on open, then whole replies one at a time (the app
+    keeps one ``currentStreamingMessage``); ``cancel`` stops what is streaming."""
+
+    ordering = Ordering.ONE_AT_A_TIME
+
+    def __init__(self, consultation_id: str, *, clock: Clock = utc_now) -> None:
+        self._encoder = ConsultationEncoder(consultation_id, clock=clock)
+
+    def opened(self) -> list[bytes]:
+        return [self._encoder.connected()]
+
+    def encode(self, event: Event, *, own: bool) -> list[bytes]:
+        return self._encoder.encode(event, own=own)
+
+    def decode(self, data: str) -> Command:
+        frame = decode_client_frame(data)
+        if isinstance(frame, SendMessage):
+            return frames.Send(frame.content, frame.client_message_id)
+        return frames.Ping() if isinstance(frame, Ping) else StopRunning()
+
+    def pong(self) -> bytes:
+        return self._encoder.pong()
+
+    def error(
+        self,
+        code: str,
+        message: str,
+        *,
+        ref: str | None = None,
+        client_message_id: str | None = None,
+    ) -> bytes:
+        return self._encoder.error(message, code)
 
 
 # --- REST -----------------------------------------------------------------------------------

@@ -23,10 +23,14 @@ The seed shows no client frames; these are tokenwire's choice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
+from tokenwire.ids import uuid7
+from tokenwire.protocol import frames
+from tokenwire.protocol.codec import Command, Ordering, StopRunning
 from tokenwire.protocol.dialects.timestamps import Clock, utc_now
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.frames import decode_frame
@@ -34,6 +38,7 @@ from tokenwire.protocol.frames import decode_frame
 __all__ = [
     "Agent",
     "ClientFrame",
+    "MessageStreamCodec",
     "MessageStreamEncoder",
     "Ping",
     "SendMessage",
@@ -215,3 +220,50 @@ def pong() -> bytes:
 def decode_client_frame(data: str | bytes) -> ClientFrame:
     """Parse one client frame, or raise ``FrameError`` saying what is wrong with it."""
     return decode_frame(data, _decoder, _KNOWN)
+
+
+class MessageStreamCodec:
+    """Seed 004's socket: whole replies one at a time (the app keeps one
+    ``streamingMessage``); ``stop`` stops what is streaming. A frame that cannot be acted on
+    is answered with a complete ``message`` from sender ``system`` whose ``metadata.error``
+    is the error code: the app shows every non-user message and has no other error frame."""
+
+    ordering = Ordering.ONE_AT_A_TIME
+
+    def __init__(
+        self,
+        session_id: str,
+        agent: Agent,
+        *,
+        clock: Clock = utc_now,
+        new_id: Callable[[], str] = uuid7,
+    ) -> None:
+        self._encoder = MessageStreamEncoder(session_id, agent, clock=clock)
+        self._new_id = new_id
+
+    def opened(self) -> list[bytes]:
+        return []
+
+    def encode(self, event: Event, *, own: bool) -> list[bytes]:
+        return self._encoder.encode(event)
+
+    def decode(self, data: str) -> Command:
+        frame = decode_client_frame(data)
+        if isinstance(frame, SendMessage):
+            return frames.Send(frame.content, frame.id)
+        return frames.Ping() if isinstance(frame, Ping) else StopRunning()
+
+    def pong(self) -> bytes:
+        return pong()
+
+    def error(
+        self,
+        code: str,
+        message: str,
+        *,
+        ref: str | None = None,
+        client_message_id: str | None = None,
+    ) -> bytes:
+        return self._encoder.complete_message(
+            self._new_id(), f"Error: {message}", sender="system", metadata={"error": code}
+        )

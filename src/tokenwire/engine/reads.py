@@ -1,0 +1,162 @@
+"""What routes read and change besides turns: conversations and messages, as the engine
+sees them.
+
+A reply running in this process is shown with its live text and seq rather than its last
+checkpoint, so every route gets the same view without looking into the engine's runs.
+Ids are accepted in any case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from tokenwire.engine.references import DIALECT, dialect_key, normalize_id
+from tokenwire.errors import BadRequest, Conflict, NotFound
+from tokenwire.ids import ConversationId, MessageId, UserId
+from tokenwire.log.base import EventLog
+from tokenwire.protocol.options import ByKey
+from tokenwire.providers.base import Provider
+from tokenwire.store.records import Conversation, Message, Page
+from tokenwire.store.store import SQLStore
+
+
+class Live(Protocol):
+    """A running reply's text so far and the seq of its last event."""
+
+    @property
+    def content(self) -> str: ...
+
+    @property
+    def seq(self) -> int: ...
+
+
+class Reads:
+    store: SQLStore
+    events: EventLog
+    provider: Provider
+    runs: Mapping[MessageId, Live]
+
+    def live(self, message: Message) -> Message:
+        run = self.runs.get(message.id)
+        if run is None:
+            return message
+        return dataclasses.replace(message, content=run.content, last_seq=run.seq)
+
+    @property
+    def models(self) -> list[str]:
+        """The models a request may name."""
+        return [self.provider.model]
+
+    # conversations -----------------------------------------------------------------------
+
+    async def conversation(self, user_id: UserId, cid: str) -> Conversation:
+        return await self.store.get_conversation(user_id, normalize_id(cid))
+
+    async def find_conversation(self, user_id: UserId, ref: ByKey) -> Conversation | None:
+        """The conversation a client's own key names: the one made under it in its dialect,
+        or the user's conversation with that id."""
+        try:
+            return await self.conversation(user_id, ref.key)
+        except NotFound:
+            pass
+        return await self.store.conversation_by_key(user_id, dialect_key(ref.kind, ref.key))
+
+    async def conversations(
+        self,
+        user_id: UserId,
+        *,
+        limit: int = 50,
+        before: str | None = None,
+        kind: str | None = None,
+    ) -> Page[Conversation]:
+        before = normalize_id(before) if before else None
+        return await self.store.list_conversations(user_id, limit=limit, before=before, kind=kind)
+
+    async def create_conversation(
+        self,
+        user_id: UserId,
+        *,
+        title: str | None = None,
+        persona: str | None = None,
+        model: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        kind: str | None = None,
+        key: str | None = None,
+    ) -> Conversation:
+        """A new conversation; a ``key`` in use raises ``Conflict``."""
+        return await self.store.create_conversation(
+            user_id,
+            title=title,
+            persona=persona,
+            model=model,
+            metadata=metadata,
+            kind=kind,
+            key=None if key is None or kind is None else dialect_key(kind, key),
+        )
+
+    async def open_conversation(self, user_id: UserId, ref: ByKey) -> Conversation:
+        """The conversation ``ref`` names, made (empty) if there is none: for a socket that
+        names its session before anything is sent. Two opens with a new key, on one
+        instance or two, make one conversation."""
+        for _attempt in range(3):
+            found = await self.find_conversation(user_id, ref)
+            if found is not None:
+                return found
+            with contextlib.suppress(Conflict):
+                return await self.create_conversation(
+                    user_id, metadata={DIALECT: ref.kind}, kind=ref.kind, key=ref.key
+                )
+        raise Conflict(f"the conversation {ref.key!r} keeps changing; try again")
+
+    async def conversation_named(self, user_id: UserId, ref: ByKey) -> Conversation | None:
+        """The conversation made under ``ref``'s key, and only that one."""
+        return await self.store.conversation_by_key(user_id, dialect_key(ref.kind, ref.key))
+
+    async def update_conversation(self, user_id: UserId, cid: str, **changes: Any) -> Conversation:
+        return await self.store.update_conversation(user_id, normalize_id(cid), **changes)
+
+    async def unname_conversation(self, user_id: UserId, cid: str) -> None:
+        """Drop the conversation's key: the name is free for a new conversation."""
+        await self.store.set_conversation_key(user_id, normalize_id(cid), None)
+
+    # messages ----------------------------------------------------------------------------
+
+    async def messages(
+        self, user_id: UserId, cid: str, *, limit: int = 100, before: str | None = None
+    ) -> Page[Message]:
+        """The newest ``limit`` messages before ``before``, oldest first, live."""
+        before = normalize_id(before) if before else None
+        page = await self.store.list_messages(
+            user_id, normalize_id(cid), limit=limit, before=before
+        )
+        return Page(items=[self.live(m) for m in page.items], next_before=page.next_before)
+
+    async def message(self, user_id: UserId, mid: str) -> Message:
+        return self.live(await self.store.get_message(user_id, normalize_id(mid)))
+
+    async def reply(
+        self, user_id: UserId, mid: str, *, conversation_id: ConversationId | None = None
+    ) -> Message:
+        """An assistant message of the user's (in ``conversation_id``, when given)."""
+        message = await self.store.get_message(user_id, normalize_id(mid))
+        if conversation_id is not None and message.conversation_id != conversation_id:
+            raise NotFound(f"reply {mid} not found in this conversation")
+        if message.role != "assistant":
+            raise BadRequest("only an assistant reply has events", code="not_a_reply")
+        return message
+
+    async def find_reply(self, mid: MessageId) -> Message | None:
+        """A reply by id, for a socket told that it started: no ownership check."""
+        return await self.store.find_message(mid)
+
+    async def in_flight(self, conversation_id: ConversationId) -> list[Message]:
+        """The conversation's replies still streaming, oldest first."""
+        return await self.store.streaming_messages(conversation_id)
+
+    def watch(self, conversation_id: ConversationId) -> AbstractAsyncContextManager[Any]:
+        """The ids of replies that start in the conversation from now on."""
+        return self.events.watch(conversation_id)

@@ -1,0 +1,211 @@
+"""A turn as one transaction: find or make its conversation, store the history a stateless
+client resent, and add the user message with its streaming reply.
+
+All of it commits together or not at all, so a send that fails half-way (or that the engine
+refused before calling here) leaves no conversation and no message behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tokenwire.errors import NotFound
+from tokenwire.ids import ConversationId, UserId, is_uuid, uuid7
+from tokenwire.protocol.options import PriorTurn
+from tokenwire.store import convert
+from tokenwire.store.base import CONVERSATION_COLUMNS
+from tokenwire.store.messages import MessageQueries
+from tokenwire.store.records import Conversation, MessageStatus, Turn
+from tokenwire.store.rows import message_record, message_values
+from tokenwire.store.tables import ConversationRow, MessageRow
+
+T: Table = MessageRow.__table__  # type: ignore[assignment]
+C: Table = ConversationRow.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class NewConversation:
+    """The conversation to make when the turn's target names none yet, named ``key``;
+    ``history`` is stored in it, as complete turns, before the new one."""
+
+    key: str | None = None
+    kind: str | None = None
+    title: str | None = None
+    persona: str | None = None
+    model: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    history: Sequence[PriorTurn] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTarget:
+    """Where a turn goes: the conversation ``cid``, else the one named ``key``, else a new
+    one made from ``new``; ``NotFound`` when none applies."""
+
+    cid: str | None = None
+    key: str | None = None
+    new: NewConversation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewTurn:
+    """The user message and what its reply row starts with. ``model`` names the model the
+    reply asks for, given the conversation it lands in (found or just made)."""
+
+    content: str
+    client_message_id: str | None = None
+    images: Sequence[str] = ()
+    model: Callable[[Conversation], str | None] | None = None
+    reply_metadata: dict[str, Any] = field(default_factory=dict)
+    # A tool's result in the place of the user message: role "tool", metadata.tool_call_id.
+    role: str = "user"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class TurnQueries(MessageQueries):
+    async def open_turn(
+        self, user_id: UserId, target: TurnTarget, turn: NewTurn
+    ) -> tuple[Conversation, Turn]:
+        """Commit the turn and whatever conversation it needs, in one transaction.
+
+        A ``client_message_id`` seen before in the conversation returns the earlier turn
+        (``created=False``). Two requests making the conversation of one new key race on the
+        key's unique constraint: the loser retries and finds the winner's.
+        """
+        for _attempt in range(3):
+            made = False
+            conversation: Conversation | None = None
+            try:
+                async with self.engine.begin() as conn:
+                    conversation = await self._find(conn, user_id, target)
+                    if conversation is None:
+                        if target.new is None:
+                            raise NotFound(f"conversation {target.cid or target.key} not found")
+                        conversation = await self._make(conn, user_id, target.new)
+                        made = True
+                    created = await self._add(conn, user_id, conversation, turn)
+                return conversation, created
+            except IntegrityError:
+                if made:
+                    continue  # the key was taken meanwhile: the next attempt finds it
+                if turn.client_message_id is None or conversation is None:
+                    raise
+                existing = await self._turn_by_client_id(
+                    user_id, conversation.id, turn.client_message_id
+                )
+                if existing is None:
+                    raise
+                return conversation, existing
+        raise NotFound(f"conversation {target.key} not found")  # made and deleted, thrice
+
+    async def _find(
+        self, conn: AsyncConnection, user_id: UserId, target: TurnTarget
+    ) -> Conversation | None:
+        owned = C.c.user_id == user_id
+        for column, value in ((C.c.id, target.cid), (C.c.key, target.key)):
+            if value is None or (column is C.c.id and not is_uuid(value)):
+                continue
+            query = select(*CONVERSATION_COLUMNS).where(owned, column == value)
+            row = (await conn.execute(query)).one_or_none()
+            if row is not None:
+                return convert.conversation(row)
+        return None
+
+    async def _make(
+        self, conn: AsyncConnection, user_id: UserId, new: NewConversation
+    ) -> Conversation:
+        now = convert.utcnow()
+        made = Conversation(
+            id=ConversationId(uuid7()),
+            user_id=user_id,
+            title=new.title,
+            persona=new.persona,
+            model=new.model,
+            metadata=new.metadata,
+            created_at=now,
+            updated_at=now,
+            kind=new.kind,
+            key=new.key,
+        )
+        values = {f.name: getattr(made, f.name) for f in dataclasses.fields(made)}
+        await conn.execute(insert(C).values(values))
+        rows = _imported(made.id, user_id, now, new.history)
+        if rows:
+            await conn.execute(insert(T), rows)
+        return made
+
+    async def _add(
+        self, conn: AsyncConnection, user_id: UserId, conversation: Conversation, turn: NewTurn
+    ) -> Turn:
+        now = convert.utcnow()
+        user_values = message_values(
+            conversation.id, user_id, now, role=turn.role, content=turn.content
+        )
+        user_values.update(
+            client_message_id=turn.client_message_id,
+            images=list(turn.images),
+            metadata=turn.metadata,
+        )
+        reply_values = message_values(
+            conversation.id, user_id, now, role="assistant", status=MessageStatus.STREAMING
+        )
+        reply_values.update(
+            reply_to=user_values["id"],
+            model=turn.model(conversation) if turn.model else None,
+            metadata=turn.reply_metadata,
+        )
+        await conn.execute(update(C).where(C.c.id == conversation.id).values(updated_at=now))
+        await conn.execute(insert(T), [user_values, reply_values])
+        return Turn(message_record(user_values), message_record(reply_values), created=True)
+
+
+def _imported(
+    cid: str, user_id: UserId, now: datetime, history: Sequence[PriorTurn]
+) -> list[dict[str, Any]]:
+    """The rows of resent history as complete turns: consecutive messages of one role are
+    paired with an empty message of the other, so that history alternates as the model
+    expects. Ids are made in order, which orders rows of one timestamp."""
+    empty = PriorTurn("assistant", "")
+    pairs: list[tuple[PriorTurn, PriorTurn]] = []
+    pending: PriorTurn | None = None
+    for prior in history:
+        # A tool's result stands where a user message would: the next reply answers it.
+        if prior.role in ("user", "tool"):
+            if pending is not None:
+                pairs.append((pending, empty))
+            pending = prior
+        else:
+            pairs.append((pending or PriorTurn("user", ""), prior))
+            pending = None
+    if pending is not None:
+        pairs.append((pending, empty))
+    rows: list[dict[str, Any]] = []
+    for user, reply in pairs:
+        asked = message_values(cid, user_id, now, role=user.role, content=user.content)
+        asked["images"] = list(user.images)
+        if user.tool_call_id is not None:
+            asked["metadata"] = {"tool_call_id": user.tool_call_id}
+        text = reply.content
+        answered = message_values(cid, user_id, now, role="assistant", content=text)
+        metadata: dict[str, Any] = {"imported": True}
+        if reply.tool_calls:
+            metadata["tool_calls"] = [
+                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls
+            ]
+        answered.update(
+            reply_to=asked["id"],
+            marks=[[1, len(text)]] if text else [],
+            last_seq=2 if text else 1,
+            finish_reason="tool_calls" if reply.tool_calls else "stop",
+            metadata=metadata,
+        )
+        rows += [asked, answered]
+    return rows
