@@ -19,21 +19,16 @@ field is an absent one, as in OpenAI's SDKs.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import msgspec
 
-from tokenwire.errors import BadRequest
 from tokenwire.protocol.dialects.turns import CallInfo, PriorTurn
-from tokenwire.protocol.options import Sampling, TurnOptions
+from tokenwire.protocol.option_fields import OptionFields, Positive, bad, translate, turn_fields
+from tokenwire.protocol.options import TurnOptions
 
 __all__ = ["REFUSED", "ChatCall", "parse_request"]
-
-Unit = Annotated[float, msgspec.Meta(ge=0, le=1)]
-Penalty = Annotated[float, msgspec.Meta(ge=-2, le=2)]
-Positive = Annotated[int, msgspec.Meta(ge=1)]
 
 # Fields of the schema tokenwire does not serve, and why (the 400's message).
 REFUSED: dict[str, str] = {
@@ -115,27 +110,12 @@ class _StreamOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     include_obfuscation: bool | None = None
 
 
-class _Request(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class _Request(OptionFields, frozen=True, kw_only=True, forbid_unknown_fields=True):
     model: str
     messages: list[_Message]
     stream: bool | None = None
     stream_options: _StreamOptions | None = None
     n: Positive | None = None
-    max_tokens: Positive | None = None
-    max_completion_tokens: Positive | None = None
-    stop: str | list[str] | None = None
-    temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None
-    top_p: Unit | None = None
-    seed: int | None = None
-    presence_penalty: Penalty | None = None
-    frequency_penalty: Penalty | None = None
-    logit_bias: dict[str, Annotated[float, msgspec.Meta(ge=-100, le=100)]] | None = None
-    logprobs: bool | None = None
-    top_logprobs: Annotated[int, msgspec.Meta(ge=0, le=20)] | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
-    response_format: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
     user: str | None = None
     safety_identifier: str | None = None
@@ -176,33 +156,15 @@ class ChatCall:
 
 
 _decoder = msgspec.json.Decoder(_Request)
-_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
-_UNKNOWN = re.compile(r"^Object contains unknown field `([^`]*)`")
-_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-
-
-def _bad(message: str, param: str | None, code: str = "invalid_value") -> BadRequest:
-    return BadRequest(message, code=code, param=param)
 
 
 def _decode(body: bytes) -> _Request:
     try:
         return _decoder.decode(body)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _PATH.search(text)
-        # A dict's key is not in msgspec's path ("logit_bias[...]"): the field names it.
-        path = match.group(1).replace("[...]", "") if match else ""
-        unknown = _UNKNOWN.match(text)
-        if unknown:
-            field = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
-            raise _bad(
-                f"Unrecognized request argument supplied: {field}", field, "unknown_parameter"
-            ) from exc
-        message = text[: match.start()] if match else text
-        raise _bad(f"{path or 'body'}: {message}", path or None) from exc
+        raise translate(exc) from exc
     except msgspec.DecodeError as exc:
-        raise _bad(f"invalid request body: {exc}", None, "invalid_request_error") from exc
+        raise bad(f"invalid request body: {exc}", None, "invalid_request_error") from exc
 
 
 def _text(content: str | list[Any] | None) -> tuple[str, tuple[str, ...]]:
@@ -219,131 +181,33 @@ def _text(content: str | list[Any] | None) -> tuple[str, tuple[str, ...]]:
 def _refuse_unserved(request: _Request) -> None:
     for field, why in REFUSED.items():
         if getattr(request, field) is not None:
-            raise _bad(f"{field}: {why}", field, "unsupported_parameter")
+            raise bad(f"{field}: {why}", field, "unsupported_parameter")
     if request.n is not None and request.n > 1:
-        raise _bad("n: only one choice per request is served (n must be 1)", "n")
+        raise bad("n: only one choice per request is served (n must be 1)", "n")
     if request.store is False:
-        raise _bad("store: tokenwire keeps every conversation; store cannot be false", "store")
+        raise bad("store: tokenwire keeps every conversation; store cannot be false", "store")
     if request.service_tier not in (None, "auto", "default"):
-        raise _bad(f"service_tier: {request.service_tier!r} is not offered", "service_tier")
+        raise bad(f"service_tier: {request.service_tier!r} is not offered", "service_tier")
     if request.modalities is not None and set(request.modalities) - {"text"}:
-        raise _bad("modalities: only text output is supported", "modalities")
+        raise bad("modalities: only text output is supported", "modalities")
     options = request.stream_options
     if options is not None:
         if not request.stream:
-            raise _bad("stream_options: only allowed when stream is true", "stream_options")
+            raise bad("stream_options: only allowed when stream is true", "stream_options")
         if options.include_obfuscation:
-            raise _bad(
+            raise bad(
                 "stream_options.include_obfuscation: the stream is not padded",
                 "stream_options.include_obfuscation",
             )
 
 
-def _stop(stop: str | list[str] | None) -> tuple[str, ...]:
-    stops = [stop] if isinstance(stop, str) else list(stop or ())
-    if len(stops) > 4:
-        raise _bad("stop: at most 4 sequences", "stop")
-    if any(not s for s in stops):
-        raise _bad("stop: a sequence must not be empty", "stop")
-    return tuple(stops)
-
-
-def _sampling(request: _Request) -> Sampling:
-    if request.top_logprobs is not None and not request.logprobs:
-        raise _bad("top_logprobs: logprobs must be true to use it", "top_logprobs")
-    for key in request.logit_bias or {}:
-        if not key.isdigit():
-            raise _bad(f"logit_bias: {key!r} is not a token id", "logit_bias")
-    limits = [n for n in (request.max_tokens, request.max_completion_tokens) if n is not None]
-    return Sampling(
-        max_tokens=min(limits) if limits else None,
-        stop=_stop(request.stop),
-        temperature=request.temperature,
-        top_p=request.top_p,
-        seed=request.seed,
-        presence_penalty=request.presence_penalty,
-        frequency_penalty=request.frequency_penalty,
-        logit_bias=request.logit_bias,
-        logprobs=bool(request.logprobs),
-        top_logprobs=request.top_logprobs,
-        user=request.user,
-        safety_identifier=request.safety_identifier,
-        prompt_cache_key=request.prompt_cache_key,
-    )
-
-
-def _tools(request: _Request) -> tuple[dict[str, Any], ...]:
-    tools = request.tools or []
-    if len(tools) > 128:
-        raise _bad("tools: at most 128 tools", "tools")
-    for i, tool in enumerate(tools):
-        function = tool.get("function")
-        if tool.get("type") != "function" or not isinstance(function, dict):
-            raise _bad(f"tools[{i}]: only function tools are supported", f"tools[{i}].type")
-        if not _TOOL_NAME.match(str(function.get("name", ""))):
-            raise _bad(
-                f"tools[{i}].function.name: 1 to 64 letters, digits, _ or -",
-                f"tools[{i}].function.name",
-            )
-        parameters = function.get("parameters")
-        if parameters is not None and not isinstance(parameters, dict):
-            raise _bad(
-                f"tools[{i}].function.parameters: must be a JSON schema object",
-                f"tools[{i}].function.parameters",
-            )
-    return tuple(tools)
-
-
-def _tool_choice(request: _Request, tools: tuple[dict[str, Any], ...]) -> str | dict[str, Any]:
-    choice = request.tool_choice
-    if choice is None:
-        return "auto" if tools else "none"
-    if not tools:
-        raise _bad("tool_choice: only allowed when tools are specified", "tool_choice")
-    if isinstance(choice, str):
-        if choice not in ("none", "auto", "required"):
-            raise _bad(f"tool_choice: {choice!r} is not none, auto or required", "tool_choice")
-        return choice
-    name = choice.get("function", {}).get("name") if choice.get("type") == "function" else None
-    if not isinstance(name, str):
-        raise _bad("tool_choice: only a function may be named", "tool_choice")
-    if name not in {t["function"]["name"] for t in tools}:
-        raise _bad(f"tool_choice: no tool is named {name!r}", "tool_choice")
-    return choice
-
-
-def _response_format(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    kind = value.get("type")
-    if kind in ("text", "json_object"):
-        return value
-    if kind != "json_schema":
-        raise _bad(
-            f"response_format.type: {kind!r} is not text, json_object or json_schema",
-            "response_format.type",
-        )
-    spec = value.get("json_schema")
-    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-        raise _bad(
-            "response_format.json_schema: an object with a name is required",
-            "response_format.json_schema",
-        )
-    if not isinstance(spec.get("schema", {}), dict):
-        raise _bad(
-            "response_format.json_schema.schema: must be a JSON schema object",
-            "response_format.json_schema.schema",
-        )
-    return value
-
-
 def _metadata(metadata: dict[str, str] | None) -> dict[str, Any]:
     metadata = metadata or {}
     if len(metadata) > 16:
-        raise _bad("metadata: at most 16 keys", "metadata")
+        raise bad("metadata: at most 16 keys", "metadata")
     for key, value in metadata.items():
         if len(key) > 64 or len(value) > 512:
-            raise _bad(
+            raise bad(
                 f"metadata: key {key[:64]!r} longer than 64 or value longer than 512", "metadata"
             )
     return dict(metadata)
@@ -361,7 +225,7 @@ def _history(messages: list[_Message]) -> tuple[list[str], list[PriorTurn]]:
             continue
         if isinstance(message, _Tool):
             if message.tool_call_id not in open_calls:
-                raise _bad(
+                raise bad(
                     f"messages[{i}]: a tool message must answer a tool call of the assistant "
                     f"message before it ({message.tool_call_id!r} is not one)",
                     f"messages[{i}].tool_call_id",
@@ -377,7 +241,7 @@ def _history(messages: list[_Message]) -> tuple[list[str], list[PriorTurn]]:
             continue
         for field in ("audio", "function_call"):
             if getattr(message, field) is not None:
-                raise _bad(f"messages[{i}].{field}: not supported", f"messages[{i}].{field}")
+                raise bad(f"messages[{i}].{field}: not supported", f"messages[{i}].{field}")
         calls = tuple(
             CallInfo(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or ()
         )
@@ -393,31 +257,22 @@ def parse_request(body: bytes) -> ChatCall:
     request = _decode(body)
     _refuse_unserved(request)
     if not request.messages:
-        raise _bad("messages: must contain at least one message", "messages")
+        raise bad("messages: must contain at least one message", "messages")
     system, turns = _history(request.messages)
     if not turns or turns[-1].role == "assistant":
-        raise _bad(
+        raise bad(
             "messages: the last message must come from the user or be a tool result",
             "messages",
         )
     last = turns.pop()
-    tools = _tools(request)
-    if request.parallel_tool_calls is not None and not tools:
-        raise _bad(
-            "parallel_tool_calls: only allowed when tools are specified", "parallel_tool_calls"
-        )
     system_text = "\n\n".join(system) or None
     options = TurnOptions(
         model=request.model,
         system=system_text,
-        sampling=_sampling(request),
         images=last.images,
-        tools=tools,
-        tool_choice=_tool_choice(request, tools) if tools or request.tool_choice else None,
-        parallel_tool_calls=request.parallel_tool_calls,
-        response_format=_response_format(request.response_format),
         metadata=_metadata(request.metadata),
         tool_call_id=last.tool_call_id,
+        **turn_fields(request),
     )
     return ChatCall(
         model=request.model,
