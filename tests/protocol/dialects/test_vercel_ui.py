@@ -23,7 +23,7 @@ def test_a_reply_is_start_text_parts_finish_done() -> None:
         b'data: {"type":"text-delta","id":"%s","delta":"Hello"}\n\n'
         b'data: {"type":"text-delta","id":"%s","delta":", world"}\n\n'
         b'data: {"type":"text-end","id":"%s"}\n\n'
-        b'data: {"type":"finish"}\n\n'
+        b'data: {"type":"finish","messageMetadata":{"finishReason":"stop"}}\n\n'
         b"data: [DONE]\n\n" % (MID.encode(), TID, TID, TID, TID)
     )
     assert HEADERS["x-vercel-ai-ui-message-stream"] == "v1"
@@ -53,7 +53,7 @@ def test_a_tool_call_streams_as_tool_input_parts() -> None:
         b'"inputTextDelta":"\\"Paris\\"}"}\n\n'
         b'data: {"type":"tool-input-available","toolCallId":"call_1","toolName":"get_weather",'
         b'"input":{"city":"Paris"}}\n\n'
-        b'data: {"type":"finish"}\n\n'
+        b'data: {"type":"finish","messageMetadata":{"finishReason":"tool-calls"}}\n\n'
         b"data: [DONE]\n\n" % (MID.encode(), TID, TID, TID)
     )
 

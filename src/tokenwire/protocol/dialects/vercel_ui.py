@@ -6,13 +6,15 @@ Response: SSE with header ``x-vercel-ai-ui-message-stream: v1``, one JSON chunk 
     data: {"type":"text-start","id":"<text part id>"}
     data: {"type":"text-delta","id":"<text part id>","delta":"Hel"}
     data: {"type":"text-end","id":"<text part id>"}
-    data: {"type":"finish"}
+    data: {"type":"finish","messageMetadata":{"finishReason":"stop"}}
     data: [DONE]
 
 A failed reply sends ``{"type":"error","errorText"}`` instead of ``finish``; a cancelled one
 ``{"type":"abort"}``. A tool call the reply makes streams as the SDK's tool input parts:
 ``tool-input-start`` (``toolCallId``, ``toolName``), a ``tool-input-delta`` per piece of its
-arguments, and ``tool-input-available`` with the parsed ``input`` before ``finish``. The SDK
+arguments, and ``tool-input-available`` with the parsed ``input`` before ``finish``, whose
+``messageMetadata.finishReason`` is the SDK's name for the reply's (``stop``, ``length``,
+``tool-calls``). The SDK
 validates every chunk against a strict schema (no unknown keys), so the chunks carry only
 the keys the protocol defines.
 
@@ -91,8 +93,14 @@ class _ToolInputAvailable(msgspec.Struct, tag="tool-input-available", tag_field=
     input: Any
 
 
+class _FinishMetadata(msgspec.Struct):
+    finishReason: str
+
+
 class _Finish(msgspec.Struct, tag="finish", tag_field="type"):
-    pass
+    # In messageMetadata, which every SDK version's finish chunk takes: SDK 5's strict
+    # schema has no finishReason key of its own.
+    messageMetadata: _FinishMetadata
 
 
 class _Abort(msgspec.Struct, tag="abort", tag_field="type"):
@@ -104,6 +112,9 @@ class _Error(msgspec.Struct, tag="error", tag_field="type"):
 
 
 _json = msgspec.json.Encoder()
+
+# The SDK's FinishReason names for the canonical ones.
+_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool-calls", "cancelled": "other"}
 
 
 def _sse(chunk: msgspec.Struct) -> bytes:
@@ -141,7 +152,11 @@ class UIMessageStreamEncoder:
         if isinstance(event, MessageToolCall):
             return self._tool_call(event)
         if isinstance(event, MessageEnd):
-            last = _Abort() if event.finish_reason == "cancelled" else _Finish()
+            last = (
+                _Abort()
+                if event.finish_reason == "cancelled"
+                else _Finish(_FinishMetadata(_REASONS[event.finish_reason]))
+            )
             return self._close() + self._tool_inputs() + _sse(last) + DONE
         if isinstance(event, MessageError):
             return self._close() + b"data: " + error_chunk(event.error.message) + b"\n\n" + DONE
