@@ -102,3 +102,29 @@ def test_an_unknown_model_is_404_model_not_found(server: Server) -> None:
     }
     with sdk(server) as client, pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="gpt-nothing", messages=HI)  # type: ignore[arg-type]
+
+
+def test_an_empty_tool_result_is_a_turn_of_its_own(server: Server) -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    response = post(
+        server,
+        messages=[
+            {"role": "user", "content": "Run f"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": ""},
+        ],
+    )
+    assert response.status_code == 200, response.text
+    reply_id = response.json()["id"].removeprefix("chatcmpl-")
+    with server.client() as http:
+        reply = http.get(f"/api/v1/messages/{reply_id}").json()
+        items = http.get(f"/api/v1/conversations/{reply['conversation_id']}/messages").json()
+    assert [(m["role"], m["content"]) for m in items["items"]] == [
+        ("user", "Run f"),
+        ("assistant", ""),
+        ("tool", ""),
+        ("assistant", "Run f"),  # the scripted model echoes the last user message
+    ]
+    assert items["items"][1]["metadata"]["tool_calls"] == [
+        {"id": "call_1", "name": "f", "arguments": "{}"}
+    ]

@@ -166,3 +166,24 @@ async def test_a_named_tool_is_the_one_called(llama: LlamaProvider) -> None:
     assert {c.name for c in calls} == {"get_weather"}
     for call in calls:
         jsonschema.validate(json.loads(call.arguments), WEATHER["function"]["parameters"])
+
+
+async def test_auto_tools_give_text_or_valid_calls(llama: LlamaProvider) -> None:
+    for question in ("What is the weather in Paris?", "Say hello."):
+        request = GenerationRequest(
+            [ChatTurn("user", question)],
+            sampling=Sampling(max_tokens=48, temperature=0.0),
+            tools=(WEATHER,),
+        )
+        items = await collect(llama, request)
+        calls = [i for i in items if isinstance(i, ToolCallDelta)]
+        if calls:
+            assert done(items).finish_reason == "tool_calls"
+            assert not text(items)
+            for call in calls:
+                assert call.name == "get_weather"
+                jsonschema.validate(json.loads(call.arguments), WEATHER["function"]["parameters"])
+        else:
+            # Plain text, which the grammar keeps from opening a JSON array.
+            assert text(items)
+            assert not text(items).startswith("[")

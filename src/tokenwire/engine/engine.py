@@ -162,7 +162,8 @@ class Engine(Reads):
         """
         if not self._accepting:
             raise Unavailable("the server is shutting down", retry_after=5)
-        self.check_content(prompt)
+        # A tool may well return nothing; a user message may not be empty.
+        self.check_content(prompt, empty_ok=options.tool_call_id is not None)
         images = self._checked_images(options.images)
         capabilities.check(self.provider, options)
         if options.persona is not None:
@@ -239,8 +240,8 @@ class Engine(Reads):
             )
         return final
 
-    def check_content(self, content: str) -> None:
-        if not content.strip():
+    def check_content(self, content: str, *, empty_ok: bool = False) -> None:
+        if not empty_ok and not content.strip():
             raise BadRequest("content must not be empty", code="empty_content")
         limit = self.settings.max_content_chars
         if len(content) > limit:
