@@ -128,3 +128,16 @@ def test_an_empty_tool_result_is_a_turn_of_its_own(server: Server) -> None:
     assert items["items"][1]["metadata"]["tool_calls"] == [
         {"id": "call_1", "name": "f", "arguments": "{}"}
     ]
+
+
+def test_legacy_text_completions_are_not_served(server: Server) -> None:
+    response = httpx.post(
+        f"{server.url}/v1/completions",
+        headers=server.headers(),
+        json={"model": "scripted", "prompt": "Once upon a time"},
+        timeout=30,
+    )
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert (error["type"], error["code"]) == ("not_found_error", "unsupported_endpoint")
+    assert "/v1/chat/completions" in error["message"]

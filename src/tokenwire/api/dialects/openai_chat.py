@@ -59,6 +59,16 @@ async def get_model(model: str, _: CurrentUser, engine: EngineDep) -> Response:
     return Response(wire.model_object(model), media_type="application/json")
 
 
+@router.post("/completions", include_in_schema=False)
+async def legacy_completions(_: CurrentUser) -> Response:
+    """Legacy text completions are not served (docs/protocols.md says why); the answer says
+    so in OpenAI's error shape rather than as an unknown path."""
+    raise NotFound(
+        "/v1/completions (legacy text completions) is not served; use /v1/chat/completions",
+        code="unsupported_endpoint",
+    )
+
+
 @router.post(
     "/chat/completions",
     responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}},
