@@ -5,7 +5,8 @@ nothing of it. A provider that fails mid-reply hands over too: the next one gets
 delivered so far as ``request.prefix`` and continues the same assistant turn, so the user
 reads one continuous reply. Every switch is reported as a ``Fallback`` item, which the engine
 records in the message's ``metadata.fallbacks`` (it never reaches the wire as an event).
-Only the last provider's failure reaches the user.
+Only the last provider's failure reaches the user, or the failure of a provider that had
+begun a tool call: another model cannot finish a call it did not start.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tokenwire.providers.base import (
     GenerationRequest,
     Provider,
     StreamItem,
+    ToolCallDelta,
 )
 
 __all__ = ["FallbackProvider"]
@@ -87,6 +89,7 @@ class FallbackProvider:
             )
         delivered: list[str] = []
         earlier_deltas = 0  # deltas from providers that failed, counted into completion tokens
+        called = False  # a tool call has begun: no other model can finish it
         for index, provider in enumerate(candidates):
             attempt = request
             if delivered:
@@ -97,6 +100,8 @@ class FallbackProvider:
                     if isinstance(item, Delta):
                         delivered.append(item.text)
                         deltas += 1
+                    elif isinstance(item, ToolCallDelta):
+                        called = True
                     elif isinstance(item, Done) and earlier_deltas:
                         item = dataclasses.replace(
                             item, completion_tokens=item.completion_tokens + earlier_deltas
@@ -104,7 +109,7 @@ class FallbackProvider:
                     yield item
                 return
             except ProviderError as exc:
-                if index == len(candidates) - 1:
+                if index == len(candidates) - 1 or called:
                     raise
                 successor = candidates[index + 1]
                 after = sum(len(text) for text in delivered)
