@@ -9,6 +9,7 @@ import httpx
 import openai
 import pytest
 
+from tests.conftest import ServerFactory
 from tests.helpers.server import Server
 
 HI = [{"role": "user", "content": "one two three four five six"}]
@@ -141,3 +142,15 @@ def test_legacy_text_completions_are_not_served(server: Server) -> None:
     error = response.json()["error"]
     assert (error["type"], error["code"]) == ("not_found_error", "unsupported_endpoint")
     assert "/v1/chat/completions" in error["message"]
+
+
+def test_the_server_cap_bounds_max_tokens(server_factory: ServerFactory) -> None:
+    capped = server_factory(max_tokens=1, scripted_delay_ms=0)
+    with sdk(capped) as client:
+        completion = client.chat.completions.create(
+            model="scripted",
+            messages=HI,  # type: ignore[arg-type]
+            max_completion_tokens=100,
+        )
+    assert completion.choices[0].message.content == "one two three"
+    assert completion.choices[0].finish_reason == "length"

@@ -60,3 +60,12 @@ async def test_a_stop_sequence_ends_the_reply_unsent() -> None:
     assert "".join(i.text for i in items if isinstance(i, Delta)) == "one two"
     assert isinstance(items[-1], Done)
     assert items[-1].finish_reason == "stop"
+
+
+async def test_the_configured_cap_bounds_what_a_request_asks() -> None:
+    provider = ScriptedProvider(text="a b c d e", chunk_words=1, delay_ms=0, max_tokens=2)
+    request = GenerationRequest(messages=[], sampling=Sampling(max_tokens=50))
+    items = [i async for i in provider.stream(request)]
+    assert "".join(i.text for i in items if isinstance(i, Delta)) == "a b"
+    assert isinstance(items[-1], Done)
+    assert items[-1].finish_reason == "length"

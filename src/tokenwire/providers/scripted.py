@@ -43,8 +43,11 @@ class ScriptedProvider:
         chunk_words: int = 3,
         delay_ms: int = 100,
         model: str = "scripted",
+        max_tokens: int | None = None,
     ) -> None:
+        """``max_tokens``: the configured cap, which a request may lower but not raise."""
         self.model = model
+        self._max_tokens = max_tokens
         self._text = text
         self._chunk_words = chunk_words
         self._delay = delay_ms / 1000
@@ -55,7 +58,8 @@ class ScriptedProvider:
         if request.prefix and text.startswith(request.prefix):
             text = text[len(request.prefix) :]
         chunks = chunk_words(text, self._chunk_words)
-        limit = request.sampling.max_tokens
+        limits = [n for n in (request.sampling.max_tokens, self._max_tokens) if n is not None]
+        limit = min(limits) if limits else None
         if limit is not None and len(chunks) > limit:
             chunks, finish = chunks[:limit], "length"
         else:
