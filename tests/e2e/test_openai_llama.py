@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import jsonschema
 import litellm
 import openai
@@ -47,6 +48,14 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     yield server
     server.stop()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """LangChain's own HTTP client, closed after the test (its default one is shared and
+    kept open for the life of the process)."""
+    with httpx.Client(timeout=300) as client:
+        yield client
 
 
 def sdk(server: Server) -> openai.OpenAI:
@@ -129,9 +138,14 @@ class Weather(BaseModel):
     sunny: bool
 
 
-def test_langchain_structured_output(llama: Server) -> None:
+def test_langchain_structured_output(llama: Server, http: httpx.Client) -> None:
     llm = ChatOpenAI(
-        model=MODEL, base_url=f"{llama.url}/v1", api_key=llama.token, max_retries=0, temperature=0
+        model=MODEL,
+        base_url=f"{llama.url}/v1",
+        api_key=llama.token,
+        max_retries=0,
+        temperature=0,
+        http_client=http,
     )
     answer = llm.with_structured_output(Weather).invoke("Is it sunny in Oslo?")
     assert isinstance(answer, Weather)
@@ -143,7 +157,7 @@ def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
-def test_langchain_bind_tools_round_trip(llama: Server) -> None:
+def test_langchain_bind_tools_round_trip(llama: Server, http: httpx.Client) -> None:
     llm = ChatOpenAI(
         model=MODEL,
         base_url=f"{llama.url}/v1",
@@ -151,6 +165,7 @@ def test_langchain_bind_tools_round_trip(llama: Server) -> None:
         max_retries=0,
         temperature=0,
         max_completion_tokens=48,
+        http_client=http,
     )
     messages: list[Any] = [HumanMessage("What is the weather in Paris?")]
     asked = llm.bind_tools([get_weather], tool_choice="get_weather").invoke(messages)

@@ -57,6 +57,14 @@ def served(server_factory: ServerFactory, upstream: Upstream) -> Server:
     return openai_server(server_factory, upstream)
 
 
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """LangChain's own HTTP client, closed after the test (its default one is shared and
+    kept open for the life of the process)."""
+    with httpx.Client(timeout=300) as client:
+        yield client
+
+
 def sdk(server: Server) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{server.url}/v1", api_key=server.token, max_retries=0)
 
@@ -167,10 +175,16 @@ def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
-def test_langchain_bind_tools_round_trip(served: Server, upstream: Upstream) -> None:
+def test_langchain_bind_tools_round_trip(
+    served: Server, upstream: Upstream, http: httpx.Client
+) -> None:
     upstream.replies = [CALLS, Reply(deltas=["It is sunny in Paris."])]
     llm = ChatOpenAI(
-        model="up-model", base_url=f"{served.url}/v1", api_key=served.token, max_retries=0
+        model="up-model",
+        base_url=f"{served.url}/v1",
+        api_key=served.token,
+        max_retries=0,
+        http_client=http,
     )
     agent = llm.bind_tools([get_weather])
     messages: list[Any] = [HumanMessage("What is the weather in Paris?")]
@@ -219,10 +233,16 @@ class Person(BaseModel):
     age: int
 
 
-def test_langchain_structured_output(served: Server, upstream: Upstream) -> None:
+def test_langchain_structured_output(
+    served: Server, upstream: Upstream, http: httpx.Client
+) -> None:
     upstream.replies = [Reply(deltas=['{"name": "Ada",', ' "age": 36}'])]
     llm = ChatOpenAI(
-        model="up-model", base_url=f"{served.url}/v1", api_key=served.token, max_retries=0
+        model="up-model",
+        base_url=f"{served.url}/v1",
+        api_key=served.token,
+        max_retries=0,
+        http_client=http,
     )
     person = llm.with_structured_output(Person).invoke("Invent a person.")
     assert person == Person(name="Ada", age=36)
