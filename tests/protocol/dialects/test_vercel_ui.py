@@ -70,6 +70,11 @@ def test_errors_and_cancels() -> None:
     assert frames[-1] == (
         b'data: {"type":"text-end","id":"%s"}\n\ndata: {"type":"abort"}\n\ndata: [DONE]\n\n' % TID
     )
+    encoder = UIMessageStreamEncoder()
+    frames = [encoder.encode(e) for e in reply("a", finish="length")]
+    assert frames[-1].endswith(
+        b'data: {"type":"finish","messageMetadata":{"finishReason":"length"}}\n\ndata: [DONE]\n\n'
+    )
 
 
 def test_the_default_transport_body() -> None:
