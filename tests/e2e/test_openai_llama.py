@@ -195,3 +195,23 @@ def test_litellm_as_a_client(llama: Server) -> None:
     )
     assert response.choices[0].finish_reason in ("stop", "length")
     assert response.usage.completion_tokens <= 4
+
+
+def test_a_schema_no_grammar_can_express_is_a_400_before_anything_is_stored(
+    llama: Server,
+) -> None:
+    with sdk(llama) as client, pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "A unique question about a schema"}],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "(["}},
+            },
+        )
+    assert caught.value.param == "response_format"
+    assert caught.value.code == "invalid_schema"
+    with llama.client() as http:
+        conversations = http.get("/api/v1/conversations").json()["items"]
+    titles = [c["title"] for c in conversations]
+    assert "A unique question about a schema" not in titles

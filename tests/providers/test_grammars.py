@@ -94,3 +94,14 @@ def test_parse_calls() -> None:
     assert parse_calls(text) == [("get_weather", '{"city": "Paris"}')]
     assert parse_calls('[{"name": "get_weather", "arguments": {"ci') is None
     assert parse_calls('{"name": "x"}') is None
+
+
+def test_a_schema_no_grammar_can_express_is_refused_by_name() -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "foo"}}}
+    with pytest.raises(BadRequest) as caught:
+        constraint_for(ask(response_format=fmt))
+    assert (caught.value.code, caught.value.param) == ("invalid_schema", "response_format")
+    remote = {"type": "function", "function": {"name": "f", "parameters": {"$ref": "http://x/y"}}}
+    with pytest.raises(BadRequest) as caught:
+        constraint_for(ask(tools=(remote,), tool_choice="required"))
+    assert caught.value.param == "tools"

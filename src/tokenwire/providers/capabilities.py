@@ -7,6 +7,8 @@ had not been sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tokenwire.errors import BadRequest
 from tokenwire.protocol.options import TurnOptions
 from tokenwire.providers.base import Provider
@@ -35,3 +37,7 @@ def check(provider: Provider, options: TurnOptions) -> None:
             code="response_format_unsupported",
             param="response_format",
         )
+    # A provider may know more to refuse up front (a schema its grammars cannot express).
+    own_check: Callable[[TurnOptions], None] | None = getattr(provider, "check_options", None)
+    if own_check is not None:
+        own_check(options)

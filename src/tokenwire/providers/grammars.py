@@ -42,13 +42,15 @@ class Constraint:
     instruction: str
 
 
-def _gbnf(schema: dict[str, Any], *, root: str = "root") -> str:
+def _gbnf(schema: dict[str, Any], *, param: str, root: str = "root") -> str:
     try:
         rules = json_schema_to_gbnf(json.dumps(schema))
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+    except (AssertionError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        # The converter reports what it cannot express with assertions.
         raise BadRequest(
             f"the JSON schema cannot be used to constrain the model: {exc}",
             code="invalid_schema",
+            param=param,
         ) from exc
     rules = _CHAR_RULE.sub(lambda _: _STRICT_CHAR, rules)
     if root != "root":
@@ -106,20 +108,24 @@ def constraint_for(request: GenerationRequest) -> Constraint | None:
         if request.tool_choice in (None, "auto"):
             return Constraint(
                 "tools_or_text",
-                f"root ::= calls | text\n{_gbnf(schema, root='calls')}{_TEXT_RULES}",
+                f"root ::= calls | text\n{_gbnf(schema, param='tools', root='calls')}{_TEXT_RULES}",
                 f"You can call these tools: {listing}\n{how} Otherwise answer in plain text.",
             )
-        return Constraint("tools", _gbnf(schema), f"You must call these tools: {listing}\n{how}")
+        return Constraint(
+            "tools", _gbnf(schema, param="tools"), f"You must call these tools: {listing}\n{how}"
+        )
     response_format = request.response_format or {}
     kind = response_format.get("type", "text")
     if kind == "json_object":
-        return Constraint("json", _gbnf({"type": "object"}), "Answer with a JSON object.")
+        return Constraint(
+            "json", _gbnf({"type": "object"}, param="response_format"), "Answer with a JSON object."
+        )
     if kind == "json_schema":
         spec = response_format.get("json_schema") or {}
         schema = spec.get("schema") or {"type": "object"}
         return Constraint(
             "json",
-            _gbnf(schema),
+            _gbnf(schema, param="response_format"),
             f"Answer with JSON matching this schema: {json.dumps(schema)}",
         )
     return None

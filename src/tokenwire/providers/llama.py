@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tokenwire.errors import ProviderError, TokenwireError
+from tokenwire.protocol.options import TurnOptions
 from tokenwire.providers.base import (
     Delta,
     Done,
@@ -110,6 +111,22 @@ class LlamaProvider:
 
     def admit(self) -> None:
         self.queue.admit()
+
+    def check_options(self, options: TurnOptions) -> None:
+        """Refuse, before anything is stored, what the decode thread would fail on: a schema
+        no grammar can be built from, a biased token outside the vocabulary."""
+        constraint_for(
+            GenerationRequest(
+                (),
+                tools=options.tools,
+                tool_choice=options.tool_choice,
+                parallel_tool_calls=options.parallel_tool_calls,
+                response_format=options.response_format,
+            )
+        )
+        llama = self._llama
+        if llama is not None and options.sampling.logit_bias:
+            StepRecorder(llama, options.sampling)
 
     async def aclose(self) -> None:
         if self._closed:
