@@ -286,3 +286,51 @@ def test_an_upstream_refusal_is_not_answered_as_success(served: Server, upstream
     )
     assert response.status_code == 502
     assert "no tools here" in response.json()["error"]["message"]
+
+
+def test_parallel_tool_results_continue_the_conversation(
+    served: Server, upstream: Upstream
+) -> None:
+    two = [
+        *PIECES,
+        {
+            "index": 1,
+            "id": "call_b",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'},
+        },
+    ]
+    upstream.replies = [
+        Reply(deltas=[], tool_calls=two, finish_reason="tool_calls"),
+        Reply(deltas=["Sunny in both."]),
+    ]
+    question = {"role": "user", "content": "Weather in Paris and Rome?"}
+    with sdk(served) as client:
+        asked = client.chat.completions.create(
+            model="up-model",
+            messages=[question],  # type: ignore[list-item]
+            tools=[WEATHER],  # type: ignore[list-item]
+        )
+        calls = asked.choices[0].message.tool_calls or []
+        assert [c.id for c in calls] == ["call_a", "call_b"]
+        answered = client.chat.completions.create(
+            model="up-model",
+            messages=[
+                question,  # type: ignore[list-item]
+                asked.choices[0].message.model_dump(exclude_none=True),  # type: ignore[list-item]
+                {"role": "tool", "tool_call_id": "call_a", "content": "sunny in Paris"},
+                {"role": "tool", "tool_call_id": "call_b", "content": "sunny in Rome"},
+            ],
+            tools=[WEATHER],  # type: ignore[list-item]
+        )
+    assert answered.choices[0].message.content == "Sunny in both."
+    assert [m["role"] for m in upstream.requests[1]["messages"]] == [
+        "user",
+        "assistant",
+        "tool",
+        "tool",
+    ]
+    with served.client() as http:
+        one = http.get(f"/api/v1/messages/{asked.id.removeprefix('chatcmpl-')}").json()
+        two_ = http.get(f"/api/v1/messages/{answered.id.removeprefix('chatcmpl-')}").json()
+        assert one["conversation_id"] == two_["conversation_id"]

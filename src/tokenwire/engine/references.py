@@ -92,8 +92,25 @@ def target(ref: ConversationRef, prompt: str, options: TurnOptions) -> TurnTarge
         metadata=metadata,
         history=ref.history,
     )
-    known = history_key(ref) if ref.history else None
-    return TurnTarget(key=known, new=new)
+    if not ref.history:
+        return TurnTarget(new=new)
+    # Several results of one reply's tool calls: the conversation holds the reply, and the
+    # results but the last (the prompt) come with this turn.
+    kept, tail = _tool_tail(ref.history)
+    if tail:
+        known = dialect_key(ref.kind, history_digest(ref.system, kept))
+        return TurnTarget(key=known, new=new, tail=tail)
+    return TurnTarget(key=history_key(ref), new=new)
+
+
+def _tool_tail(
+    history: Sequence[PriorTurn],
+) -> tuple[Sequence[PriorTurn], Sequence[PriorTurn]]:
+    """``history`` split before the tool results that end it."""
+    cut = len(history)
+    while cut and history[cut - 1].role == "tool":
+        cut -= 1
+    return history[:cut], history[cut:]
 
 
 def history_key(ref: ByHistory) -> str:

@@ -53,6 +53,9 @@ class TurnTarget:
     cid: str | None = None
     key: str | None = None
     new: NewConversation | None = None
+    # Turns stored before the new one when the conversation is found (not made): what the
+    # client holds beyond what the found conversation does (tool results but the last).
+    tail: Sequence[PriorTurn] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,10 @@ class TurnQueries(MessageQueries):
             try:
                 async with self.engine.begin() as conn:
                     conversation = await self._find(conn, user_id, target)
+                    if conversation is not None and target.tail:
+                        now = convert.utcnow()
+                        rows = _imported(conversation.id, user_id, now, target.tail)
+                        await conn.execute(insert(T), rows)
                     if conversation is None:
                         if target.new is None:
                             raise NotFound(f"conversation {target.cid or target.key} not found")
