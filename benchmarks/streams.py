@@ -137,6 +137,8 @@ async def main(args: argparse.Namespace) -> None:
             {
                 "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "1",
                 "TOKENWIRE_SCRIPTED_DELAY_MS": str(args.delay_ms),
+                # A word is a token of the scripted model: no reply may be cut by the cap.
+                "TOKENWIRE_MAX_TOKENS": str(long),
                 # One user on one address opens every stream here: lift the per-user limits.
                 "TOKENWIRE_MAX_STREAMS_PER_USER": "0",
                 "TOKENWIRE_REQUESTS_PER_MINUTE_PER_USER": "0",

@@ -25,6 +25,7 @@ from tokenwire.ids import MessageId, uuid7
 from tokenwire.protocol.codec import Command, Ordering, SocketCodec, StopRunning
 from tokenwire.protocol.events import MessageStart, coalesce
 from tokenwire.protocol.frames import Cancel, FrameError, Ping, Resume, Send
+from tokenwire.protocol.option_fields import turn_fields
 from tokenwire.protocol.options import ById, TurnOptions
 from tokenwire.store.records import Conversation, Message, User
 
@@ -150,7 +151,12 @@ class ConversationSocket:
         elif isinstance(command, Send):
             cmid = command.client_message_id or uuid7()
             self._own.add(cmid)
-            options = TurnOptions(client_message_id=cmid, images=command.images)
+            options = TurnOptions(
+                client_message_id=cmid,
+                images=command.images,
+                tool_call_id=command.tool_call_id,
+                **turn_fields(command),
+            )
             turn = await self.engine.start_turn(
                 self.user.id, ById(self.conversation.id), command.content, options
             )

@@ -75,6 +75,7 @@ class Follower:
                 out.append(delta)
                 after = delta.seq
             if current.status.is_final:
+                out.extend(replay.tool_calls_after(current, after))
                 if current.last_seq > after:
                     out.append(replay.terminal_event(current))
                 if out:

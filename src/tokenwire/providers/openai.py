@@ -23,18 +23,10 @@ import msgspec
 
 from tokenwire.errors import ProviderError
 from tokenwire.protocol.sse import SSEDecoder
-from tokenwire.providers.base import ChatTurn, Delta, Done, GenerationRequest, StreamItem
+from tokenwire.providers.base import Done, GenerationRequest, StreamItem
+from tokenwire.providers.openai_fields import ChunkChoice, choice_items, message, request_fields
 
 __all__ = ["OpenAIProvider"]
-
-
-class _ChunkDelta(msgspec.Struct):
-    content: str | None = None
-
-
-class _Choice(msgspec.Struct):
-    delta: _ChunkDelta = msgspec.field(default_factory=_ChunkDelta)
-    finish_reason: str | None = None
 
 
 class _Usage(msgspec.Struct):
@@ -43,7 +35,7 @@ class _Usage(msgspec.Struct):
 
 
 class _Chunk(msgspec.Struct):
-    choices: list[_Choice] = msgspec.field(default_factory=list)
+    choices: list[ChunkChoice] = msgspec.field(default_factory=list)
     usage: _Usage | None = None
     error: dict[str, Any] | None = None
 
@@ -67,6 +59,10 @@ class OpenAIProvider:
     """A provider speaking the OpenAI chat completions streaming protocol over httpx."""
 
     name = "openai"
+    # Passed through: whether the upstream's model honours them is the upstream's to say.
+    supports_tools = True
+    supports_logprobs = True
+    supports_response_format = True
 
     def __init__(
         self,
@@ -102,7 +98,7 @@ class OpenAIProvider:
 
     def body(self, request: GenerationRequest) -> dict[str, Any]:
         """The JSON body of the upstream request."""
-        messages: list[dict[str, Any]] = [_message(turn) for turn in request.messages]
+        messages: list[dict[str, Any]] = [message(turn) for turn in request.messages]
         if request.prefix:
             # A trailing assistant message is the partial reply to continue: llama.cpp's server,
             # vLLM and Ollama take it as the start of the assistant turn (prefill).
@@ -113,13 +109,9 @@ class OpenAIProvider:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        temperature = request.temperature if request.temperature is not None else self._temperature
-        if temperature is not None:
-            body["temperature"] = temperature
-        # The configured limit caps what a request may ask for, as for the embedded model.
-        limits = [n for n in (request.max_tokens, self._max_tokens) if n is not None]
-        if limits:
-            body["max_tokens"] = min(limits)
+        body.update(
+            request_fields(request, max_tokens=self._max_tokens, temperature=self._temperature)
+        )
         return body
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
@@ -156,26 +148,22 @@ async def _items(response: httpx.Response) -> AsyncIterator[StreamItem]:
             if chunk.usage is not None:
                 usage = chunk.usage
             for choice in chunk.choices[:1]:
-                if choice.delta.content:
-                    yield Delta(choice.delta.content)
+                for item in choice_items(choice):
+                    yield item
                 if choice.finish_reason is not None:
                     finish = choice.finish_reason
     raise _Incomplete("the upstream stream ended before [DONE]")
 
 
 def _done(finish: str | None, usage: _Usage | None) -> Done:
-    reason: Literal["stop", "length"] = "length" if finish == "length" else "stop"
+    reason: Literal["stop", "length", "tool_calls"] = "stop"
+    if finish == "length":
+        reason = "length"
+    elif finish == "tool_calls":
+        reason = "tool_calls"
     if usage is None:
         return Done(reason, 0, 0)
     return Done(reason, usage.prompt_tokens, usage.completion_tokens)
-
-
-def _message(turn: ChatTurn) -> dict[str, Any]:
-    if not turn.images:
-        return {"role": turn.role, "content": turn.content}
-    parts: list[dict[str, Any]] = [{"type": "text", "text": turn.content}]
-    parts.extend({"type": "image_url", "image_url": {"url": url}} for url in turn.images)
-    return {"role": turn.role, "content": parts}
 
 
 def _translate(exc: Exception, url: str) -> ProviderError:
