@@ -353,10 +353,16 @@ class Engine:
                 log.exception("checkpoint failed; retrying at the next interval")
 
     async def _flush_checkpoints(self) -> None:
-        pending = [
-            c for run in list(self.runs.values()) if (c := run.take_checkpoint()) is not None
+        taken = [
+            (run, c) for run in list(self.runs.values()) if (c := run.take_checkpoint()) is not None
         ]
-        await self.store.checkpoint(pending)
+        try:
+            await self.store.checkpoint([c for _, c in taken])
+        except BaseException:
+            # One transaction: nothing was written, so each run's next checkpoint is whole.
+            for run, _ in taken:
+                run.checkpoint_failed()
+            raise
 
 
 def _interrupted(reply: Message) -> Outcome:

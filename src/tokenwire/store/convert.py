@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tokenwire.ids import ConversationId, MessageId, UserId
+from tokenwire.store import marks
 from tokenwire.store.records import Conversation, Message, MessageStatus, User
 from tokenwire.store.tables import ConversationRow, MessageRow, UserRow
 
@@ -64,6 +65,6 @@ def message(row: MessageRow | Any) -> Message:
         error=row.error,
         metadata=dict(row.meta or {}),
         images=tuple(row.images or ()),
-        marks=tuple((int(s), int(e)) for s, e in (row.marks or ())),
+        marks=marks.merged(row.marks, getattr(row, "mark_log", None)),
         last_seq=row.last_seq or 0,
     )

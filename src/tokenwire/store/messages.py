@@ -8,12 +8,12 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Table, Text, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tokenwire.errors import NotFound
 from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid, uuid7
-from tokenwire.store import convert
+from tokenwire.store import convert, marks
 from tokenwire.store.base import MESSAGE_COLUMNS, Queries
 from tokenwire.store.records import Checkpoint, Message, MessageStatus, Outcome, Page, Turn
 from tokenwire.store.tables import ConversationRow, MessageRow
@@ -139,33 +139,66 @@ class MessageQueries(Queries):
         return [convert.message(r) for r in rows]
 
     async def checkpoint(self, checkpoints: Sequence[Checkpoint]) -> None:
-        """Save the partial text of streaming replies, all in one transaction and one
+        """Save the partial text of streaming replies, all in one transaction and at most two
         executemany: with thousands of replies streaming, a statement each would cost more
-        than the replies themselves."""
+        than the replies themselves.
+
+        A checkpoint with ``after`` appends its text and marks to the row, and only to a row
+        that still ends at seq ``after``: each second costs what is new, not the whole reply
+        again, and a row some other writer moved on is left alone. One without ``after``
+        writes the reply whole.
+        """
         if not checkpoints:
             return
         now = convert.utcnow()
-        query = (
-            update(T)
-            .where(T.c.id == bindparam("mid"), T.c.status == MessageStatus.STREAMING.value)
-            .values(
-                content=bindparam("content"),
-                marks=bindparam("marks"),
-                last_seq=bindparam("seq"),
-                updated_at=now,
-            )
-        )
-        rows = [
-            {
-                "mid": c.message_id,
-                "content": c.content,
-                "marks": [list(m) for m in c.marks],
-                "seq": c.last_seq,
-            }
-            for c in checkpoints
-        ]
+        streaming = T.c.status == MessageStatus.STREAMING.value
+        whole = [c for c in checkpoints if c.after is None]
+        tails = [c for c in checkpoints if c.after is not None]
         async with self.engine.begin() as conn:
-            await conn.execute(query, rows)
+            if whole:
+                query = (
+                    update(T)
+                    .where(T.c.id == bindparam("mid"), streaming)
+                    .values(
+                        content=bindparam("content"),
+                        marks=bindparam("marks"),
+                        mark_log="",
+                        last_seq=bindparam("seq"),
+                        updated_at=now,
+                    )
+                )
+                rows = [
+                    {
+                        "mid": c.message_id,
+                        "content": c.content,
+                        "marks": [list(m) for m in c.marks],
+                        "seq": c.last_seq,
+                    }
+                    for c in whole
+                ]
+                await conn.execute(query, rows)
+            if tails:
+                query = (
+                    update(T)
+                    .where(T.c.id == bindparam("mid"), streaming, T.c.last_seq == bindparam("after"))
+                    .values(
+                        content=T.c.content + bindparam("text", type_=Text),
+                        mark_log=T.c.mark_log + bindparam("log", type_=Text),
+                        last_seq=bindparam("seq"),
+                        updated_at=now,
+                    )
+                )
+                rows = [
+                    {
+                        "mid": c.message_id,
+                        "text": c.content,
+                        "log": marks.encode(c.marks),
+                        "seq": c.last_seq,
+                        "after": c.after,
+                    }
+                    for c in tails
+                ]
+                await conn.execute(query, rows)
 
     async def finish(self, mid: MessageId, outcome: Outcome) -> Message | None:
         """Write how a reply ended. Only a streaming reply can end: a reply that already ended
@@ -175,6 +208,7 @@ class MessageQueries(Queries):
             "status": outcome.status.value,
             "content": outcome.content,
             "marks": [list(m) for m in outcome.marks],
+            "mark_log": "",
             "last_seq": outcome.last_seq,
             "finish_reason": outcome.finish_reason,
             "usage": outcome.usage,
@@ -231,6 +265,7 @@ def _new_row(
         "metadata": {},
         "images": [],
         "marks": [],
+        "mark_log": "",
         "last_seq": 0,
         "created_at": now,
         "updated_at": now,
