@@ -49,7 +49,9 @@ class Result:
         return sum(1 for lag in self.lags if lag > STALL_S)
 
 
-async def _open(host: str, port: int, raw: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _open(
+    host: str, port: int, raw: bytes
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
     writer.write(raw)
     return reader, writer
@@ -101,7 +103,7 @@ async def openai_reply(
     started = time.monotonic()
     reader, writer = await _open(host, port, _post(path, body, headers))
     try:
-        status, head = await _head(reader)
+        status, _ = await _head(reader)
         if status != 200:
             result.failure = f"HTTP {status}"
             return
@@ -123,7 +125,9 @@ async def openai_reply(
         writer.close()
 
 
-async def sse_reply(host: str, port: int, cid: str, tokens: int, token: str, result: Result) -> None:
+async def sse_reply(
+    host: str, port: int, cid: str, tokens: int, token: str, result: Result
+) -> None:
     """A send on tokenwire's canonical API, its reply streamed as SSE."""
     body = json.dumps({"content": str(tokens)}).encode()
     headers = {
@@ -132,7 +136,9 @@ async def sse_reply(host: str, port: int, cid: str, tokens: int, token: str, res
         "authorization": f"Bearer {token}",
     }
     started = time.monotonic()
-    reader, writer = await _open(host, port, _post(f"/api/v1/conversations/{cid}/messages", body, headers))
+    reader, writer = await _open(
+        host, port, _post(f"/api/v1/conversations/{cid}/messages", body, headers)
+    )
     try:
         status, _ = await _head(reader)
         if status != 200:
@@ -191,7 +197,7 @@ async def ws_open(
         f"authorization: Bearer {token}\r\n\r\n"
     ).encode()
     reader, writer = await _open(host, port, raw)
-    status, head = await _head(reader)
+    status, _ = await _head(reader)
     if status != 101:
         writer.close()
         raise ConnectionError(f"HTTP {status}")

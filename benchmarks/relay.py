@@ -31,23 +31,18 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "src"), str(ROOT / "benchmarks")]
-# The server runs this checkout's sources, whatever the environment has installed.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fanout
 import load
 from load import Result
-
 from tests.helpers.server import Server, free_port, start_server
 
+ROOT = Path(__file__).resolve().parents[1]
 PATHS = ("sse", "ws", "openai")
 SHORT = 10  # tokens of the short replies: CPU per reply, by difference with the long ones
 
@@ -170,7 +165,7 @@ class Bench:
             await asyncio.sleep(ramp * i / n)
             try:
                 await asyncio.wait_for(run(cids[i], results[i]), timeout)
-            except (Exception, asyncio.TimeoutError) as exc:
+            except (TimeoutError, Exception) as exc:
                 results[i].failure = results[i].failure or f"{type(exc).__name__}: {exc}"
             if results[i].failure is None and results[i].tokens != tokens:
                 results[i].failure = f"{results[i].tokens} of {tokens} tokens"
@@ -225,9 +220,10 @@ async def table(bench: Bench) -> None:
             per_token = (cpu_b - cpu_a) / max(1.0, b["tokens"] - a["tokens"])
             per_reply = (cpu_a - per_token * a["tokens"]) / n
             failed = int(a["failed"] + b["failed"] + direct["failed"])
+            p50, p99 = (b["p50"] - direct["p50"]) * 1e3, (b["p99"] - direct["p99"]) * 1e3
             print(
                 f"| {n:,} | {path} | {per_token * 1e6:.0f} µs | {per_reply * 1e3:.2f} ms "
-                f"| {(b['p50'] - direct['p50']) * 1e3:.1f} / {(b['p99'] - direct['p99']) * 1e3:.1f} ms "
+                f"| {p50:.1f} / {p99:.1f} ms "
                 f"| {direct['ttft'] * 1e3:.0f} / {b['ttft'] * 1e3:.0f} ms "
                 f"| {direct['stalls']:.0f} / {b['stalls']:.0f} | {failed} |",
                 flush=True,
@@ -256,6 +252,10 @@ async def lengths(bench: Bench) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    # The server runs this checkout's sources (or --src), whatever the environment installed.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [args.src, *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the children inherit it
     with tempfile.TemporaryDirectory() as tmp:
@@ -286,9 +286,11 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ramp-s", type=float, default=1.0, help="streams start over this")
     parser.add_argument("--subscribers", type=int, default=1000, help="fan-out mode")
     parser.add_argument("--stalled", type=float, default=0.1, help="fan-out: share never reading")
+    parser.add_argument("--src", help="the sources the server runs; default: this checkout's")
     parser.add_argument("--data-dir", help="the server's (kept, with its log); default: temporary")
     parser.add_argument("--profile", help="record the server with py-spy (raw, for flamegraphs)")
     args = parser.parse_args(argv)
+    args.src = str(Path(args.src).resolve() if args.src else ROOT / "src")
     if args.streams is None:
         args.streams = [100] if args.mode == "lengths" else [100, 500, 1000]
     return args

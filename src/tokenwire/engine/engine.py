@@ -23,8 +23,9 @@ from tokenwire.engine.takeover import Sweeper
 from tokenwire.errors import BadRequest, PayloadTooLarge, Unavailable, Unprocessable
 from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
+from tokenwire.log.batch import Batch
 from tokenwire.personas import Personas
-from tokenwire.protocol.events import Event, is_terminal
+from tokenwire.protocol.events import is_terminal
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
 from tokenwire.providers.images import validate_images
 from tokenwire.settings import Settings
@@ -330,7 +331,7 @@ class Engine:
 
     # following ---------------------------------------------------------------------------
 
-    def follow(self, reply: Message, after: int = -1) -> AsyncIterator[list[Event]]:
+    def follow(self, reply: Message, after: int = -1) -> AsyncIterator[Batch]:
         """The reply's events with seq > ``after`` in batches, live until the terminal event:
         from the event log while it has them, from the stored row once it does not."""
         return self.follower.follow(reply, after)

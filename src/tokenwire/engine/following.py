@@ -15,6 +15,7 @@ from tokenwire.engine import replay
 from tokenwire.engine.hooks import Hooks
 from tokenwire.errors import NotFound, Unavailable
 from tokenwire.log.base import EventLog, LogMiss
+from tokenwire.log.batch import Batch, batch_of
 from tokenwire.protocol.events import Event, is_terminal
 from tokenwire.settings import Settings
 from tokenwire.store.records import Message
@@ -32,15 +33,17 @@ class Follower:
         self._log = events
         self._hooks = hooks
 
-    async def follow(self, reply: Message, after: int = -1) -> AsyncIterator[list[Event]]:
+    async def follow(self, reply: Message, after: int = -1) -> AsyncIterator[Batch]:
         """The reply's events with seq > ``after`` in batches, live until the terminal event.
 
-        From the event log while it has them; from the stored row once it does not.
+        From the event log while it has them; from the stored row once it does not. Followers
+        at the same point of a live reply get the same ``Batch``: derive what goes on the wire
+        with ``Batch.derive`` and it is derived once for all of them (``log/batch.py``).
         """
         self._hooks.follow_started(reply.id, after)
         async with contextlib.aclosing(self._events(reply, after)) as batches:
             async for events in batches:
-                yield events
+                yield batch_of(events)
 
     async def _events(self, reply: Message, after: int) -> AsyncGenerator[list[Event]]:
         batch = self._settings.subscriber_batch

@@ -40,6 +40,7 @@ from redis.exceptions import RedisError, ResponseError
 from tokenwire.errors import LeaseLost, Unavailable
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import Fence, LogMiss
+from tokenwire.log.batch import Batch
 from tokenwire.log.pubsub import Channel
 from tokenwire.log.tail import Tail
 from tokenwire.log.watchers import Watchers
@@ -186,14 +187,14 @@ class RedisEventLog:
                     async with asyncio.timeout(BLOCK_MS / 1000):
                         await grew.wait()
 
-    async def _take(self, key: str, cursor: int, batch: int) -> list[Event]:
+    async def _take(self, key: str, cursor: int, batch: int) -> Batch:
         """Up to ``batch`` events after ``cursor``, without waiting."""
         start = f"(1-{cursor}" if cursor >= 0 else "-"
         try:
             entries: Any = await self.redis.xrange(key, min=start, max="+", count=batch)
         except RedisError as exc:
             raise _unavailable(exc) from exc
-        return [decode(fields[b"e"]) for _id, fields in entries]
+        return Batch(decode(fields[b"e"]) for _id, fields in entries)
 
     async def _ended(self, message_id: MessageId, key: str, cursor: int) -> bool:
         """Nothing after ``cursor``: has the stream ended there? ``LogMiss`` if it is gone."""
@@ -222,7 +223,7 @@ class RedisEventLog:
             raise _unavailable(exc) from exc
         if not entries:
             raise LogMiss(message_id)
-        return [decode(fields[b"e"]) for _id, fields in entries]
+        return Batch(decode(fields[b"e"]) for _id, fields in entries)
 
     # announcements -----------------------------------------------------------------------
 

@@ -180,7 +180,9 @@ class MessageQueries(Queries):
             if tails:
                 query = (
                     update(T)
-                    .where(T.c.id == bindparam("mid"), streaming, T.c.last_seq == bindparam("after"))
+                    .where(
+                        T.c.id == bindparam("mid"), streaming, T.c.last_seq == bindparam("after")
+                    )
                     .values(
                         content=T.c.content + bindparam("text", type_=Text),
                         mark_log=T.c.mark_log + bindparam("log", type_=Text),
