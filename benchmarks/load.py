@@ -25,6 +25,7 @@ STALL_S = 0.25  # a token this late (5 token intervals at 20 tok/s) is a stall
 @dataclass
 class Result:
     lags: list[float] = field(default_factory=list)  # seconds, one per token
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic(), one per token
     ttft: float | None = None  # seconds from the request to the first token
     failure: str | None = None
     tokens: int = 0
@@ -33,8 +34,9 @@ class Result:
     def take(self, text: str, started: float) -> str | None:
         """Account for a delta's tokens; a problem with them, if any."""
         now_us = time.monotonic_ns() / 1000
+        now = now_us / 1e6
         if self.ttft is None:
-            self.ttft = time.monotonic() - started
+            self.ttft = now - started
         self.frames += 1
         for token in text.split():
             index, _, stamp = token.partition("@")
@@ -42,6 +44,7 @@ class Result:
                 return f"token {index} where {self.tokens} was due"
             self.tokens += 1
             self.lags.append((now_us - int(stamp)) / 1e6)
+            self.arrivals.append(now)
         return None
 
     @property
