@@ -47,9 +47,15 @@ PATHS = ("sse", "ws", "openai")
 SHORT = 10  # tokens of the short replies: CPU per reply, by difference with the long ones
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
 
 
 def rss_bytes(pid: int) -> int:
@@ -111,6 +117,7 @@ class Bench:
             prefix=prefix,
         )
         self.pid = self._server_pid()
+        self.system_share = 0.0  # of the last phase's server CPU
 
     def _server_pid(self) -> int:
         """The Python process of the server (under py-spy, its child)."""
@@ -171,9 +178,13 @@ class Bench:
                 results[i].failure = f"{results[i].tokens} of {tokens} tokens"
 
         await asyncio.sleep(1.5)  # let the last phase's checkpoints and ends settle
-        before = cpu_seconds(self.pid)
+        user, system = cpu_times(self.pid)
         await asyncio.gather(*(one(i) for i in range(n)))
-        return cpu_seconds(self.pid) - before, results
+        user_after, system_after = cpu_times(self.pid)
+        self.system_share = (system_after - system) / max(
+            1e-9, user_after - user + system_after - system
+        )
+        return user_after - user + system_after - system, results
 
 
 def summary(results: list[Result]) -> dict[str, float]:
@@ -216,6 +227,7 @@ async def table(bench: Bench) -> None:
         for path in args.paths:
             cpu_a, short_results = await bench.phase(path, n, SHORT)
             cpu_b, long_results = await bench.phase(path, n, long)
+            kernel = bench.system_share
             a, b = summary(short_results), summary(long_results)
             per_token = (cpu_b - cpu_a) / max(1.0, b["tokens"] - a["tokens"])
             per_reply = (cpu_a - per_token * a["tokens"]) / n
@@ -228,6 +240,7 @@ async def table(bench: Bench) -> None:
                 f"| {direct['stalls']:.0f} / {b['stalls']:.0f} | {failed} |",
                 flush=True,
             )
+            print(f"  kernel (system) share of the server's CPU: {kernel:.0%}", flush=True)
             why = failures(direct_results + short_results + long_results)
             if why:
                 print(f"  failures: {why}", flush=True)

@@ -115,6 +115,7 @@ class RedisEventLog:
         self._watchers = Watchers()
         self._announcements = Channel(redis, prefix + "announce", self._announced)
         self._tail = Tail(redis, block_ms=BLOCK_MS)
+        self._takes: dict[tuple[str, int, int, int], asyncio.Future[Batch]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -174,7 +175,7 @@ class RedisEventLog:
         async with self._tail.follow(key, cursor) as grew:
             while True:
                 grew.clear()  # before the read: growth from now on sets it again
-                events = await self._take(key, cursor, batch)
+                events = await self._shared_take(key, cursor, batch, self._tail.growth(key))
                 if events:
                     cursor = events[-1].seq
                     yield events
@@ -186,6 +187,28 @@ class RedisEventLog:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(BLOCK_MS / 1000):
                         await grew.wait()
+
+    async def _shared_take(self, key: str, cursor: int, batch: int, growth: int) -> Batch:
+        """``_take``, one read for every live follower at the same point after the same growth.
+
+        A read in flight for the same stream, cursor and size, started by a follower that had
+        seen the same number of growths, was sent after every entry those growths announced:
+        it answers this follower as well. Followers woken by one append so make one ``XRANGE``
+        and get one ``Batch``, whose encodings they then share too.
+        """
+        k = (key, cursor, batch, growth)
+        pending = self._takes.get(k)
+        if pending is None:
+            pending = self._takes[k] = asyncio.ensure_future(self._take(key, cursor, batch))
+            pending.add_done_callback(lambda done: self._took(k, done))
+        # A follower that goes away leaves the read to the others.
+        return await asyncio.shield(pending)
+
+    def _took(self, k: tuple[str, int, int, int], done: asyncio.Future[Batch]) -> None:
+        if self._takes.get(k) is done:
+            del self._takes[k]
+        if not done.cancelled():
+            done.exception()  # retrieved here: its followers may all have gone
 
     async def _take(self, key: str, cursor: int, batch: int) -> Batch:
         """Up to ``batch`` events after ``cursor``, without waiting."""
