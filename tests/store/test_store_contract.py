@@ -119,9 +119,13 @@ async def test_checkpoints_append_what_is_new(store: SQLStore) -> None:
     saved = await store.get_message(user.id, reply.id)
     assert (saved.content, saved.marks, saved.last_seq) == ("Hi!", ((1, 2), (2, 3)), 2)
     outcome = Outcome(MessageStatus.COMPLETE, "Hi!", ((1, 2), (2, 3)), 3, finish_reason="stop")
-    done = await store.finish(reply.id, outcome)
-    assert done is not None
-    assert (done.content, done.marks) == ("Hi!", ((1, 2), (2, 3)))
+    assert await store.finish(reply.id, outcome, fetch=False) is None  # nothing read back
+    done = await store.get_message(user.id, reply.id)
+    assert (done.status, done.content, done.marks) == (
+        MessageStatus.COMPLETE,
+        "Hi!",
+        ((1, 2), (2, 3)),
+    )
 
 
 async def test_status_transitions() -> None:

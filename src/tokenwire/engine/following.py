@@ -33,7 +33,7 @@ class Follower:
         self._log = events
         self._hooks = hooks
 
-    async def follow(self, reply: Message, after: int = -1) -> AsyncIterator[Batch]:
+    def follow(self, reply: Message, after: int = -1) -> AsyncIterator[Batch]:
         """The reply's events with seq > ``after`` in batches, live until the terminal event.
 
         From the event log while it has them; from the stored row once it does not. Followers
@@ -41,17 +41,18 @@ class Follower:
         with ``Batch.derive`` and it is derived once for all of them (``log/batch.py``).
         """
         self._hooks.follow_started(reply.id, after)
-        async with contextlib.aclosing(self._events(reply, after)) as batches:
-            async for events in batches:
-                yield batch_of(events)
+        return self._events(reply, after)
 
-    async def _events(self, reply: Message, after: int) -> AsyncGenerator[list[Event]]:
-        batch = self._settings.subscriber_batch
+    async def _events(self, reply: Message, after: int) -> AsyncGenerator[Batch]:
+        # One async generator between the log and the follower: every event passes through
+        # it on its way to every follower.
         position = after
         try:
-            async for events in self._log.read(reply.id, position, batch=batch):
-                position = events[-1].seq
-                yield events
+            live = self._log.read(reply.id, position, batch=self._settings.subscriber_batch)
+            async with contextlib.aclosing(live):
+                async for events in live:
+                    position = events[-1].seq
+                    yield batch_of(events)
             return
         except LogMiss:
             pass
@@ -59,7 +60,7 @@ class Follower:
             # Redis is down: what is committed is still served, from the stored row.
             log.warning("following reply %s from the store: %s", reply.id, exc)
         async for events in self._follow_store(reply, position):
-            yield events
+            yield batch_of(events)
 
     async def _follow_store(self, reply: Message, after: int) -> AsyncIterator[list[Event]]:
         if after < 0:

@@ -326,7 +326,7 @@ class Run:
         # The row first, then the event: a client that sees the end and reloads history
         # must find the final text there.
         try:
-            await self._store.finish(self.message_id, outcome)
+            await self._store.finish(self.message_id, outcome, fetch=False)
         except Exception:
             log.exception("could not save the end of reply %s", self.message_id)
         self.seq = seq

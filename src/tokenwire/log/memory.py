@@ -11,7 +11,7 @@ derive from it (coalesced events, encoded bytes) is derived once for all of them
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
@@ -89,7 +89,7 @@ class MemoryEventLog:
 
     async def read(
         self, message_id: MessageId, after: int, *, batch: int = 512
-    ) -> AsyncIterator[list[Event]]:
+    ) -> AsyncGenerator[list[Event]]:
         stream = self._streams.get(message_id)
         if stream is None:
             raise LogMiss(message_id)

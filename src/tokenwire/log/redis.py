@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Self
 
@@ -160,7 +160,7 @@ class RedisEventLog:
 
     async def read(
         self, message_id: MessageId, after: int, *, batch: int = 512
-    ) -> AsyncIterator[list[Event]]:
+    ) -> AsyncGenerator[list[Event]]:
         key = self.key(message_id)
         cursor = max(after, -1)
         # What is there already is taken without the shared reader: replays of finished

@@ -202,9 +202,14 @@ class MessageQueries(Queries):
                 ]
                 await conn.execute(query, rows)
 
-    async def finish(self, mid: MessageId, outcome: Outcome) -> Message | None:
+    async def finish(
+        self, mid: MessageId, outcome: Outcome, *, fetch: bool = True
+    ) -> Message | None:
         """Write how a reply ended. Only a streaming reply can end: a reply that already ended
-        (or whose conversation was deleted) is left as it is and ``None`` comes back."""
+        (or whose conversation was deleted) is left as it is and ``None`` comes back.
+
+        ``fetch=False``: the caller needs nothing back (a run writing its end, once per
+        reply): no ``RETURNING`` row to read and convert, and ``None`` comes back."""
         MessageStatus.STREAMING.check_transition(outcome.status)
         values: dict[str, Any] = {
             "status": outcome.status.value,
@@ -228,8 +233,11 @@ class MessageQueries(Queries):
                     return None
                 values["metadata"] = {**current, **outcome.metadata}
             # One statement: the status test and the write cannot be split by another writer.
-            query = update(T).where(streaming).values(values).returning(*MESSAGE_COLUMNS)
-            row = (await conn.execute(query)).one_or_none()
+            query = update(T).where(streaming).values(values)
+            if not fetch:
+                await conn.execute(query)
+                return None
+            row = (await conn.execute(query.returning(*MESSAGE_COLUMNS))).one_or_none()
         return None if row is None else convert.message(row)
 
     async def streaming_messages(self, cid: str | None = None) -> list[Message]:
