@@ -127,9 +127,9 @@ class OpenAIProvider:
             self._session = aiohttp.ClientSession(
                 headers=self._headers,
                 timeout=self._timeout,
+                # Every running reply holds one upstream connection: no cap on the pool.
                 connector=aiohttp.TCPConnector(limit=0),
-                # The body is read as it comes; no buffering of the whole response.
-                auto_decompress=False,
+                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx honoured them
             )
         return self._session
 
