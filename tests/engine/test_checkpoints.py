@@ -3,7 +3,6 @@ text and marks at the checkpoint: a resume from it is exact to the byte."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from tokenwire.store.records import Message, MessageStatus
 pytestmark = pytest.mark.anyio
 
 WORDS = " ".join(f"wörd{i}" for i in range(40))
+SLOW = " ".join(f"wörd{i}" for i in range(12))
 
 
 @pytest.fixture
@@ -37,7 +37,9 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLStore]:
     await s.close()
 
 
-async def started_run(store: SQLStore, log: MemoryEventLog) -> tuple[Run, Message]:
+async def started_run(
+    store: SQLStore, log: MemoryEventLog, text: str = WORDS, delay_ms: int = 10
+) -> tuple[Run, Message]:
     user, _ = await store.create_user("u")
     conversation = await store.create_conversation(user.id)
     turn = await store.add_turn(user.id, conversation.id, content="hi")
@@ -50,7 +52,7 @@ async def started_run(store: SQLStore, log: MemoryEventLog) -> tuple[Run, Messag
     run = Run(
         message_id=reply.id,
         conversation_id=conversation.id,
-        provider=ScriptedProvider(text=WORDS, chunk_words=1, delay_ms=10),
+        provider=ScriptedProvider(text=text, chunk_words=1, delay_ms=delay_ms),
         store=store,
         events=log,
         request=request,
@@ -78,30 +80,32 @@ async def saved(store: SQLStore, mid: MessageId) -> Message:
 
 async def test_appended_checkpoints_read_as_the_whole_reply(store: SQLStore) -> None:
     log = MemoryEventLog()
-    run, reply = await started_run(store, log)
+    # A word every 200 ms: the reply is still running while the checkpoints are compared.
+    run, reply = await started_run(store, log, SLOW, delay_ms=200)
     assert run.task is not None
     appended = compared = 0
-    while not run.task.done():
+    for seq in (2, 4, 6, 8):
+        await reached(log, reply.id, seq)
         checkpoint = run.take_checkpoint()
-        if checkpoint is not None:
-            appended += checkpoint.after is not None
-            expected = (run.content, tuple((s, e) for s, e in run._marks), run.seq)
-            await store.checkpoint([checkpoint])
-            row = await saved(store, reply.id)
-            if row.status is MessageStatus.STREAMING:
-                compared += 1
-                assert (row.content, row.marks, row.last_seq) == expected
-                # What a client that saw seq 3 misses is exactly the rest of the text so far.
-                rest = replay.text_after(row, 3)
-                if rest is not None:
-                    assert WORDS.startswith(row.content[: len(row.content) - len(rest.text)])
-        await asyncio.sleep(0.02)
-    assert appended >= 2  # the checkpoints appended, not rewrote
+        assert checkpoint is not None
+        appended += checkpoint.after is not None
+        expected = (run.content, tuple(run._marks), run.seq)
+        await store.checkpoint([checkpoint])
+        row = await saved(store, reply.id)
+        if row.status is MessageStatus.STREAMING:
+            compared += 1
+            assert (row.content, row.marks, row.last_seq) == expected
+            # What a client that saw seq 1 misses is exactly the rest of the text so far.
+            rest = replay.text_after(row, 1)
+            assert rest is not None
+            assert row.content == "wörd0" + rest.text
+    assert appended == 4  # every checkpoint appended what was new; none rewrote the reply
     assert compared >= 1
+    await run.task
     final = await saved(store, reply.id)
     assert final.status is MessageStatus.COMPLETE
-    assert final.content == WORDS
-    assert len(final.marks) == 40
+    assert final.content == SLOW
+    assert len(final.marks) == 12
 
 
 async def test_a_lost_checkpoint_is_made_good_by_a_whole_one(store: SQLStore) -> None:
