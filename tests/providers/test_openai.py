@@ -183,12 +183,15 @@ async def test_connection_cut_mid_body_is_retryable_and_keeps_the_deltas() -> No
     async with Upstream(Reply(deltas=["par", "tial"], cut=True)) as upstream:
         got: list[StreamItem] = []
 
+        p = provider(upstream.url)
+
         async def consume() -> None:
-            async for item in provider(upstream.url).stream(QUESTION):
+            async for item in p.stream(QUESTION):
                 got.append(item)
 
         with pytest.raises(ProviderError) as caught:
             await consume()
+        await p.aclose()
     assert got == [Delta("par"), Delta("tial")]
     assert (caught.value.code, caught.value.retryable) == ("upstream_incomplete", True)
 

@@ -35,8 +35,9 @@ from tokenwire.errors import (
 )
 from tokenwire.ids import MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
+from tokenwire.log.batch import Batch
 from tokenwire.personas import Personas
-from tokenwire.protocol.events import ErrorInfo, Event, is_terminal
+from tokenwire.protocol.events import ErrorInfo, is_terminal
 from tokenwire.protocol.images import validate_images
 from tokenwire.protocol.options import (
     ByHistory,
@@ -438,7 +439,7 @@ class Engine(Reads):
 
     # following ---------------------------------------------------------------------------
 
-    def follow(self, reply: Message, after: int = -1) -> AsyncIterator[list[Event]]:
+    def follow(self, reply: Message, after: int = -1) -> AsyncIterator[Batch]:
         """The reply's events with seq > ``after`` in batches, live until the terminal event:
         from the event log while it has them, from the stored row once it does not."""
         return self.follower.follow(reply, after)
@@ -458,10 +459,16 @@ class Engine(Reads):
                 log.exception("checkpoint failed; retrying at the next interval")
 
     async def _flush_checkpoints(self) -> None:
-        pending = [
-            c for run in list(self.runs.values()) if (c := run.take_checkpoint()) is not None
+        taken = [
+            (run, c) for run in list(self.runs.values()) if (c := run.take_checkpoint()) is not None
         ]
-        await self.store.checkpoint(pending)
+        try:
+            await self.store.checkpoint([c for _, c in taken])
+        except BaseException:
+            # One transaction: nothing was written, so each run's next checkpoint is whole.
+            for run, _ in taken:
+                run.checkpoint_failed()
+            raise
 
 
 def _prompt_kind(options: TurnOptions) -> dict[str, Any]:

@@ -106,11 +106,19 @@ class Run:
         self._marks: list[tuple[int, int]] = []
         self._owner = owner
         self._on_complete = on_complete
+        # What the last checkpoint saved: how many parts and marks, and up to which seq. A
+        # fresh reply's row is empty at seq 0, so its checkpoints only ever append. ``None``:
+        # the row's state is unknown (a resumed reply, a failed write), so the next
+        # checkpoint writes the reply whole.
+        self._saved_parts = 0
+        self._saved_marks = 0
+        self._saved_seq: int | None = 0
         if resume is not None:
             self.seq = resume.last_seq
             self._parts = [resume.content] if resume.content else []
             self._length = len(resume.content)
             self._marks = list(resume.marks)
+            self._saved_seq = None
         self._dirty = False
         self._first_token: float | None = None
         self._done: Done | None = None
@@ -137,11 +145,27 @@ class Run:
         return "".join(self._parts)
 
     def take_checkpoint(self) -> Checkpoint | None:
-        """The text so far, if it changed since the last checkpoint."""
+        """What changed since the last checkpoint, if anything: the text and marks after it,
+        to append (O(new text)), or the reply whole when the row's state is not known."""
         if not self._dirty:
             return None
         self._dirty = False
-        return Checkpoint(self.message_id, self.content, tuple(self._marks), self.seq)
+        after = self._saved_seq
+        if after is None:
+            checkpoint = Checkpoint(self.message_id, self.content, tuple(self._marks), self.seq)
+        else:
+            text = "".join(self._parts[self._saved_parts :])
+            marks = tuple(self._marks[self._saved_marks :])
+            checkpoint = Checkpoint(self.message_id, text, marks, self.seq, after=after)
+        self._saved_parts = len(self._parts)
+        self._saved_marks = len(self._marks)
+        self._saved_seq = self.seq
+        return checkpoint
+
+    def checkpoint_failed(self) -> None:
+        """The last checkpoint was not written: the next one writes the reply whole."""
+        self._saved_seq = None
+        self._dirty = True
 
     async def _append_terminal(self, terminal: Event) -> None:
         # Readers wait for this event: worth a few tries across a short outage of the log.
@@ -189,6 +213,10 @@ class Run:
                 self._parts.pop()
                 self._length -= len(event.text)
                 self._marks.pop()
+            if self._saved_seq is not None and self._saved_seq > self.seq:
+                # A checkpoint taken during the append saved the event taken back.
+                self.checkpoint_failed()
+                self._saved_parts = self._saved_marks = 0
             raise
         finally:
             self._appending = False
@@ -333,7 +361,7 @@ class Run:
         # The row first, then the event: a client that sees the end and reloads history
         # must find the final text there.
         try:
-            await self._store.finish(self.message_id, outcome)
+            await self._store.finish(self.message_id, outcome, fetch=False)
         except Exception:
             log.exception("could not save the end of reply %s", self.message_id)
         else:
