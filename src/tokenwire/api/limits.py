@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenwire.errors import PayloadTooLarge
@@ -50,6 +51,14 @@ class BodyLimit:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         exc = PayloadTooLarge(f"request body is larger than {self.max_bytes} bytes")
+        # In the shape of the route the request was for, when it has one of its own (a
+        # dialect's: seed 003's client finds the error only in an SSE ``data:`` line).
+        app = scope.get("app")
+        for route in getattr(getattr(app, "router", None), "routes", ()):
+            refusal = getattr(route, "refusal", None)
+            if refusal is not None and route.matches(scope)[0] is Match.FULL:
+                await refusal(exc)(scope, receive, send)
+                return
         await error_response(exc)(scope, receive, send)
 
 

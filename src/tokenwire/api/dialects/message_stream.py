@@ -1,11 +1,15 @@
 """The ``message_stream`` WebSocket of seed 004.
 
-    WS /ws/chat                 a new session; its id is the ``session_id`` of every frame
+    WS /ws/chat                 the user's own chat: one session per user, the same on
+                                every connect; its id is the ``session_id`` of every frame
     WS /ws/chat/{session_id}    the session named ``session_id`` (made on first use), or
                                 the conversation with that id
 
-Seed 004 names no path; its client opens one socket per chat (``ChatBackendClient``), so
-the session is in the path. Authentication as for every socket: ``Authorization: Bearer``
+Seed 004's ``ChatBackendClient`` opens plain ``/ws/chat`` and reconnects there after a
+drop, with no session of its own on the wire: so plain ``/ws/chat`` is one session per
+user, and a reconnect finds its context and its running reply (continued after the last
+frame the dropped socket was written, ``api/deliveries.py``). A client that wants several
+chats names each one in the path. Authentication as for every socket: ``Authorization: Bearer``
 or ``?token=``. The frames are ``protocol/dialects/message_stream.py``'s codec.
 """
 
@@ -16,12 +20,12 @@ from fastapi import APIRouter, WebSocket
 from tokenwire.api.sockets import ConversationSocket, serve
 from tokenwire.api.ws import open_socket
 from tokenwire.engine import Engine
-from tokenwire.engine.references import DIALECT
 from tokenwire.protocol.dialects import message_stream as wire
 from tokenwire.protocol.options import ByKey
 from tokenwire.store import Conversation, User
 
 NAME = "message_stream"
+OWN_CHAT = "chat"  # the key of the session plain ``/ws/chat`` opens
 
 router = APIRouter(tags=["message_stream"])
 
@@ -44,9 +48,7 @@ async def session_socket(websocket: WebSocket, session_id: str) -> None:
 
 async def _serve(websocket: WebSocket, session_id: str | None) -> None:
     async def find(engine: Engine, user: User) -> Conversation:
-        if session_id is None:
-            return await engine.create_conversation(user.id, metadata={DIALECT: NAME}, kind=NAME)
-        return await engine.open_conversation(user.id, ByKey(NAME, session_id))
+        return await engine.open_conversation(user.id, ByKey(NAME, session_id or OWN_CHAT))
 
     opened = await open_socket(websocket, find)
     if opened is not None:

@@ -64,6 +64,7 @@ async def session_messages(session_id: str, user: CurrentUser, engine: EngineDep
             content=m.content,
             status=m.status.value,
             createdAt=isoformat(m.created_at),
+            timestamp=isoformat(m.created_at),
         )
         for m in page.items
     ]
