@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +73,13 @@ class Server:
 
 
 def start_server(
-    data_dir: Path, env: dict[str, str] | None = None, *, port: int | None = None
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    args: Sequence[str] = (),
 ) -> Server:
+    """``tokenwire serve`` with ``env`` and the command-line ``args`` (``--cors``, say)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     token = (env or {}).get("TOKENWIRE_TOKEN") or "tw_test_" + os.urandom(8).hex()
@@ -98,6 +103,7 @@ def start_server(
                 "127.0.0.1",
                 "--port",
                 str(port),
+                *args,
             ],
             env=full_env,
             stdout=log,

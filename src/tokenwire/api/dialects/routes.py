@@ -29,8 +29,7 @@ def dialect_route(body: ErrorBody, sse_body: ErrorBody | None = None) -> type[AP
 
     class DialectRoute(APIRoute):
         def refusal(self, error: TokenwireError) -> Response:
-            """``error`` as this route answers it: also for refusals made before the route
-            runs (the body limit, ``api/limits.py``)."""
+            """``error`` as this route answers it."""
             headers = status_headers(error)
             if self.streams and sse_body is not None:
                 headers.update(sse.HEADERS)
