@@ -3,6 +3,7 @@ real server, over plain ``/ws/chat`` as the app opens it (``tests/seeds/icui.py`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -102,7 +103,13 @@ def test_a_poll_mid_reply_does_not_list_the_running_reply(server: Server) -> Non
         app.until_end()
     finally:
         app.close()
-    history = httpx.get(f"{server.url}/api/chat/messages").json()["data"]
+    # Listed once stored as finished (the end frame may go out a moment before).
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        history = httpx.get(f"{server.url}/api/chat/messages").json()["data"]
+        if history[-1]["sender"] == "ai":
+            break
+        time.sleep(0.1)
     assert (history[-1]["sender"], history[-1]["content"]) == ("ai", "Poll " + WORDS)
 
 

@@ -7,9 +7,9 @@ replies are sent is the codec's ``ordering``: interleaved, each reply as it come
 canonical socket; a reply running when the socket opened is followed on ``stream.resume``),
 or one at a time, whole and in the order they started, a running one from its start (the
 seed clients keep a single "message being streamed"). A one-at-a-time socket that closes
-mid-reply leaves a note (``api/deliveries.py``); the conversation's next socket, opened
-soon after, continues that reply after the last frame written rather than from its start,
-because the seed clients keep their partial text across a reconnect.
+mid-reply leaves a note with the conversation (``api/deliveries.py``); its next socket,
+opened soon after on any instance, continues that reply after the last frame written rather
+than from its start, because the seed clients keep their partial text across a reconnect.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from tokenwire.api.deliveries import Deliveries, deliveries_of
+from tokenwire.api import deliveries
 from tokenwire.engine import Engine
 from tokenwire.errors import TokenwireError
 from tokenwire.ids import MessageId, uuid7
@@ -60,8 +60,9 @@ class ConversationSocket:
         self._sent: dict[MessageId, int] = {}  # per reply, the last seq sent or on its way
         # one at a time: the replies in order, each with the seq to follow it after
         self._queue: asyncio.Queue[tuple[MessageId, int]] = asyncio.Queue()
-        self._current: tuple[MessageId, int] | None = None  # streaming now: id, last seq
-        self._deliveries: Deliveries = deliveries_of(websocket)
+        self._notes = deliveries.notes_of(websocket)
+        # one at a time: the reply streaming now and the last seq written (for the note)
+        self._progress = deliveries.Watch()
         self._seen: set[MessageId] = set()
         self._own: set[str] = set()  # client_message_ids of sends made on this socket
 
@@ -70,12 +71,21 @@ class ConversationSocket:
             await self.ws.send_text(data.decode())
 
     async def run(self) -> None:
+        self._notes.opened(self.conversation.id, self._progress)
+        try:
+            await self._run()
+        finally:
+            await self._notes.closed(
+                self.engine, self.user.id, self.conversation.id, self._progress
+            )
+
+    async def _run(self) -> None:
         async with self.engine.watch(self.conversation.id) as started:
             for frame in self.codec.opened():
                 await self.send(frame)
             tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._watch(started))]
             if self.codec.ordering is Ordering.ONE_AT_A_TIME:
-                left = self._deliveries.take(self.conversation.id)
+                left = await self._notes.take(self.engine, self.conversation, self._progress)
                 if left is not None:
                     self._queue.put_nowait((left.reply_id, left.seq))
                 for reply in await self.engine.in_flight(self.conversation.id):
@@ -88,8 +98,6 @@ class ConversationSocket:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                if self._current is not None:
-                    self._deliveries.left(self.conversation.id, *self._current)
 
     # following ---------------------------------------------------------------------------
 
@@ -119,9 +127,9 @@ class ConversationSocket:
             self._seen.add(message_id)
             reply = await self.engine.find_reply(message_id)
             if reply is not None:
-                self._current = (reply.id, after)
+                self._progress.current = (reply.id, after)
                 if await self._stream(reply, after):
-                    self._current = None
+                    self._progress.current = None
 
     async def _stream(self, reply: Message, after: int) -> bool:
         """Send the reply's frames after ``after``; False when the client went first."""
@@ -134,8 +142,9 @@ class ConversationSocket:
                     for frame in self.codec.encode(event, own=own):
                         await self.send(frame)
                     self._sent[reply.id] = event.seq
-                    if self._current is not None and self._current[0] == reply.id:
-                        self._current = (reply.id, event.seq)
+                    current = self._progress.current
+                    if current is not None and current[0] == reply.id:
+                        self._progress.current = (reply.id, event.seq)
         except TokenwireError as exc:
             with contextlib.suppress(*GONE):
                 await self.send(self.codec.error(exc.code, exc.message, ref=reply.id))
