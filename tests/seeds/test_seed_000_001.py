@@ -27,7 +27,16 @@ WORDS = " ".join(f"word{i}" for i in range(12))
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One word every 250 ms: a reply lasts long enough to cut it where a test wants."""
     data = tmp_path_factory.mktemp("lume")
-    names = ["general_wellness", "cut_1", "cut_3", "cut_7", "poller", "refusals", "clock"]
+    names = [
+        "general_wellness",
+        "cut_1",
+        "cut_3",
+        "cut_7",
+        "poller",
+        "refusals",
+        "clock",
+        "archive",
+    ]
     listed = "".join(f"  {n}: {{system_prompt: You help.}}\n" for n in names)
     (data / "personas.yaml").write_text(f"personas:\n{listed}")
     env = {
@@ -269,3 +278,22 @@ def test_frames_carry_whole_second_timestamps(server: Server) -> None:
     with pytest.raises(ValueError, match="ISO8601"):
         iso8601_date("2026-11-30T21:48:51.413Z")  # what the frames carried before
     assert time.time() - iso8601_date(stamp).timestamp() < 60
+
+
+def test_archiving_frees_the_persona_and_an_archived_one_stays_archived(server: Server) -> None:
+    m = fresh(server, "archive")
+    assert m.consultation_id is not None
+    upper = uuid_string(m.consultation_id)
+    with service(server) as client:
+        archived = client.put(f"/api/v1/consultations/{upper}", json={"is_archived": True})
+        assert decode(archived.content, lume.ConversationResponse).data.status == "archived"
+        again = client.put(f"/api/v1/consultations/{upper}", json={"is_archived": False})
+        assert again.status_code == 400
+        assert "is_archived" in lume.http_error(again).message
+        made = client.post("/api/v1/consultations", json={"persona": "archive"})
+        assert made.status_code == 201
+        new = decode(made.content, lume.CreateConversationResponse).data.consultation
+        assert new.id != m.consultation_id
+        assert client.delete(f"/api/v1/consultations/{uuid_string(new.id)}").status_code == 204
+        gone = client.get(f"/api/v1/consultations/{new.id}")
+        assert (gone.status_code, lume.http_error(gone).code) == (404, "not_found")

@@ -250,7 +250,8 @@ async def update_consultation(
     cid: str, request: Request, user: CurrentUser, engine: EngineDep, personas: PersonasDep
 ) -> Resource:
     """Rename, or archive (``is_archived: true``, which frees the persona like ``complete``).
-    A consultation keeps its persona: another persona is a new consultation."""
+    A consultation keeps its persona, and an ended one stays ended: another persona, or
+    ``is_archived: false`` on an ended one, is a 400 naming the field."""
     try:
         body = msgspec.json.decode(await request.body(), type=_Update)
     except msgspec.DecodeError as exc:
@@ -262,7 +263,13 @@ async def update_consultation(
             "persona: a consultation keeps its persona; start a new one", code="invalid_persona"
         )
     changes: dict[str, Any] = {} if body.title is None else {"title": body.title}
-    if body.is_archived:
+    status = conversation.metadata.get(STATUS, ACTIVE)
+    if body.is_archived is False and status != ACTIVE:
+        raise BadRequest(
+            f"is_archived: a {status} consultation stays {status}; start a new one",
+            code="invalid_request",
+        )
+    if body.is_archived and status == ACTIVE:
         updated = await _set_status(engine, user, conversation, ARCHIVED, **changes)
     elif changes:
         updated = await engine.update_conversation(user.id, conversation.id, **changes)
