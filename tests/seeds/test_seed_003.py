@@ -4,6 +4,7 @@ against the engine and through ``tokenwire gateway``."""
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +146,41 @@ def test_a_failed_reply_is_an_error_event(server_factory: ServerFactory, tmp_pat
         assert (app.is_streaming, bool(app.stream_error)) == (False, True)
         assert whole.status_code == 502
         assert whole.json()["type"] == "error"
+
+
+@pytest.mark.parametrize("cut_after", [1, 3])
+def test_a_stream_dropped_mid_reply_loses_nothing(
+    stack: tuple[Server, Gateway], cut_after: int
+) -> None:
+    """The seed's client has no resume: on a dropped stream it falls back to the whole-reply
+    endpoint (seed 003, "Connection Error: Fallback to non-streaming endpoint"). The dropped
+    reply goes on and is stored whole; the fallback's answer is whole too."""
+    server, gateway = stack
+    session = f"dropped-{cut_after}"
+    prompt = " ".join(f"part{i}" for i in range(15))
+    with (
+        client(gateway.url, server.token) as http,
+        http.stream("POST", GATEWAY, json=request(session_id=session, prompt=prompt)) as sse,
+    ):
+        seen = 0
+        for line in sse.iter_lines():
+            seen += line.startswith('data: {"type":"content"')
+            if seen >= cut_after:
+                break  # the network drops
+    with client(gateway.url, server.token) as http:
+        whole = http.post("/api/ai/chat-image", json=request(session_id=session, prompt=prompt))
+    assert whole.status_code == 200
+    assert whole.json()["content"] == prompt
+    deadline = time.monotonic() + 20
+    with server.client() as http:
+        while time.monotonic() < deadline:
+            sessions = http.get("/api/v1/conversations").json()["items"]
+            cid = next(c["id"] for c in sessions if c.get("key") == f"chat_image:{session}")
+            items = http.get(f"/api/v1/conversations/{cid}/messages").json()["items"]
+            if all(m["status"] == "complete" for m in items):
+                break
+            time.sleep(0.1)
+    assert [(m["role"], m["content"]) for m in items] == [
+        ("user", prompt),
+        ("assistant", prompt),
+    ] * 2
