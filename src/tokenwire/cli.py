@@ -87,6 +87,7 @@ def serve(
     import uvicorn
 
     from tokenwire.api import create_app
+    from tokenwire.api.websocket_protocol import WebSocketProtocol
     from tokenwire.ops.logs import configure_logging
 
     settings = Settings()
@@ -103,7 +104,7 @@ def serve(
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
-        ws="websockets-sansio",
+        ws=WebSocketProtocol,  # uvicorn's websockets-sansio, quiet about refused handshakes
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
         log_level=settings.log_level,

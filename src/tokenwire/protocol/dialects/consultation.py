@@ -25,6 +25,7 @@ from __future__ import annotations
 import msgspec
 
 from tokenwire.errors import BadRequest
+from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.dialects.timestamps import Clock, utc_now
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.frames import decode_frame
@@ -209,7 +210,7 @@ _post = msgspec.json.Decoder(PostMessage)
 
 def parse_create(body: bytes) -> CreateConsultation:
     try:
-        request = _create.decode(body)
+        request = decode_json(body, _create)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"invalid request body: {exc}") from exc
     if not request.persona.strip() or len(request.persona) > 100:
@@ -219,6 +220,6 @@ def parse_create(body: bytes) -> CreateConsultation:
 
 def parse_post(body: bytes) -> PostMessage:
     try:
-        return _post.decode(body)
+        return decode_json(body, _post)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"invalid request body: {exc}") from exc

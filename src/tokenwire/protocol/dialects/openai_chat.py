@@ -18,6 +18,7 @@ from typing import Literal
 import msgspec
 
 from tokenwire.errors import BadRequest
+from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.dialects.timestamps import epoch_seconds
 from tokenwire.protocol.dialects.turns import PriorTurn
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
@@ -108,7 +109,7 @@ def parse_request(body: bytes) -> ChatCall:
     """Parse a ``POST /v1/chat/completions`` body; ``BadRequest`` (with ``param`` in the
     message) for anything tokenwire cannot answer as asked."""
     try:
-        request = _decoder.decode(body)
+        request = decode_json(body, _decoder)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"invalid request body: {exc}", code="invalid_request_error") from exc
     if request.n not in (None, 1):

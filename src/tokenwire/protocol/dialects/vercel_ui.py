@@ -26,6 +26,7 @@ from typing import Any, Literal
 import msgspec
 
 from tokenwire.errors import BadRequest
+from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.dialects.turns import PriorTurn
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 
@@ -175,7 +176,7 @@ def _content(message: _UIMessage) -> tuple[str, tuple[str, ...]]:
 def parse_request(body: bytes) -> ChatRequest:
     """Parse a ``POST /api/chat`` body; ``BadRequest`` says what is wrong."""
     try:
-        request = _decoder.decode(body)
+        request = decode_json(body, _decoder)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"invalid request body: {exc}", code="invalid_request") from exc
     if not request.id.strip():
