@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import ServerFactory
+from tests.helpers.server import free_port
 
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -59,3 +61,25 @@ def test_the_local_token_is_kept_across_restarts(tmp_path: Path) -> None:
     first = local_token(settings)
     assert local_token(settings) == first
     assert (tmp_path / "token").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_second_server_on_one_sqlite_database_refuses_to_start(
+    server_factory: ServerFactory,
+) -> None:
+    first = server_factory()
+    second = subprocess.run(
+        [sys.executable, "-m", "tokenwire", "serve", "--port", str(free_port())],
+        env=first.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert "already served by pid" in second.stderr
+    assert "one server per SQLite database" in second.stderr
+    # The first one is untouched, and the lock goes with its process, however it ends.
+    assert httpx.get(f"{first.url}/healthz").status_code == 200
+    first.stop(signal.SIGKILL)
+    again = server_factory(data_dir=first.data_dir)
+    assert httpx.get(f"{again.url}/healthz").status_code == 200

@@ -89,6 +89,7 @@ def serve(
     from tokenwire.api import create_app
     from tokenwire.api.websocket_protocol import WebSocketProtocol
     from tokenwire.ops.logs import configure_logging
+    from tokenwire.store.lock import DatabaseInUse, DatabaseLock
 
     settings = Settings()
     configure_logging(settings)
@@ -96,6 +97,13 @@ def serve(
         settings.host = host
     if port is not None:
         settings.port = port
+    lock = DatabaseLock.for_url(settings.resolved_database_url)
+    if lock is not None:
+        try:
+            lock.acquire()  # held until this process ends
+        except DatabaseInUse as exc:
+            typer.echo(f"tokenwire: {exc}", err=True)
+            raise typer.Exit(1) from None
     token = local_token(settings)
     asyncio.run(_prepare(settings, token))
     config = uvicorn.Config(

@@ -13,10 +13,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
+from tokenwire.engine import ending
 from tokenwire.engine.hooks import Hooks, ReplyInfo
-from tokenwire.errors import TokenwireError, Unavailable
+from tokenwire.errors import LeaseLost, TokenwireError, Unavailable
 from tokenwire.ids import ConversationId, MessageId
-from tokenwire.log.base import EventLog, Fence
+from tokenwire.log.base import EventLog, Fence, StreamLost
 from tokenwire.protocol.events import (
     ErrorInfo,
     Event,
@@ -47,6 +48,11 @@ class Ownership(Protocol):
 
     async def holds(self) -> bool:
         """Whether this instance still owns the reply: checked before its end is written."""
+        ...
+
+    async def reclaim(self) -> bool:
+        """Take the lease again if nobody holds it (Redis lost it, or it lapsed while no one
+        took the reply over); whether this instance holds it now."""
         ...
 
     async def release(self) -> None: ...
@@ -98,6 +104,7 @@ class Run:
         self._stop: StopReason | None = None
         self._pump: asyncio.Task[None] | None = None
         self._appending = False
+        self._stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.metadata: dict[str, object] = {}
 
@@ -110,6 +117,8 @@ class Run:
         """Stop generating now; the partial reply is kept. The first reason given wins."""
         if self._stop is None:
             self._stop = reason
+        if reason == "interrupted":
+            self._stopping.set()  # a run still saving its end through an outage gives up
         if self._pump is not None and not self._appending:
             self._pump.cancel()  # else _deliver stops the pump once its append is done
 
@@ -130,11 +139,13 @@ class Run:
             try:
                 await self._append(terminal)
                 return
+            except StreamLost:
+                return  # its readers found the stream gone and finish from the row
             except Unavailable as exc:
                 if delay is None:
                     # The row holds the end; readers finish from the store once the log's
-                    # stream expires.
-                    log.error("could not append the end of reply %s: %s", self.message_id, exc)
+                    # stream expires. An outage of the log is not a fault of the server.
+                    log.warning("could not append the end of reply %s: %s", self.message_id, exc)
                     return
                 await asyncio.sleep(delay)
             except Exception as exc:
@@ -145,14 +156,31 @@ class Run:
         if self._owner is None:
             return True
         try:
-            return await self._owner.holds()
+            return await self._owner.holds() or await self._reclaimed()
         except Exception:
             return True  # Redis unreachable: the database decides (only streaming rows end)
+
+    async def _reclaimed(self) -> bool:
+        """The lease is gone but nobody else holds it: this run, which knows every event it
+        appended, takes it back rather than leave the reply to a sweeper that would end it at
+        its last checkpoint, short of what clients were sent."""
+        if self._owner is None or not await self._owner.reclaim():
+            return False
+        log.warning(
+            "the lease of reply %s had vanished; this instance holds it again", self.message_id
+        )
+        return True
 
     # the work ----------------------------------------------------------------------------
 
     async def _append(self, event: Event) -> None:
-        await self._log.append(event, fence=self._owner.fence if self._owner else None)
+        fence = self._owner.fence if self._owner else None
+        try:
+            await self._log.append(event, fence=fence)
+        except LeaseLost:
+            if not await self._reclaimed():
+                raise
+            await self._log.append(event, fence=fence)
 
     async def _deliver(self, event: Event) -> None:
         """Append one event of the pump, which already counted it in ``seq`` (and its text).
@@ -296,19 +324,17 @@ class Run:
             )
             return
         # The row first, then the event: a client that sees the end and reloads history
-        # must find the final text there.
-        try:
-            await self._store.finish(self.message_id, outcome)
-        except Exception:
-            log.exception("could not save the end of reply %s", self.message_id)
+        # must find the final text there, and is never told an end the row does not have.
+        saved = await ending.save(self._store, self.message_id, outcome, stopping=self._stopping)
+        end = ending.ending(terminal, status, error.code if error else None, saved)
         self.seq = seq
         try:
-            await self._append_terminal(terminal)
+            await self._append_terminal(end.terminal)
         finally:
             self._hooks.reply_ended(
                 self.info,
-                status=status.value,
-                error_code=error.code if error is not None else None,
+                status=end.status,
+                error_code=end.error_code,
                 completion_tokens=completion,
                 ttft_seconds=None if ttft_ms is None else ttft_ms / 1000,
                 seconds=total_ms / 1000,

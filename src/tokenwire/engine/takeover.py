@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -72,6 +73,7 @@ class Sweeper:
         self._settings = cluster.settings
         self._renewer: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._streamless: dict[str, float] = {}  # orphans seen without a stream, since when
 
     async def start(self) -> None:
         await self._cluster.commands.start(self._cancel_here)
@@ -107,11 +109,19 @@ class Sweeper:
     async def renew(self) -> None:
         runs = self._engine.runs
         ids = list(runs)
-        for message_id in await self._cluster.leases.renew(ids):
+        leases = self._cluster.leases
+        for message_id in await leases.renew(ids):
             run = runs.get(MessageId(message_id))
-            if run is not None:
-                log.warning("lost the lease of reply %s: another instance runs it", message_id)
-                run.stop("interrupted")
+            if run is None:
+                continue
+            if await leases.acquire(message_id):
+                # Nobody holds it (Redis restarted, or it lapsed while this process stalled and
+                # no one took the reply over): the run knows what it appended, so it keeps
+                # the reply, before a sweeper ends it at its last checkpoint.
+                log.warning("the lease of reply %s had vanished; holding it again", message_id)
+                continue
+            log.warning("lost the lease of reply %s: another instance runs it", message_id)
+            run.stop("interrupted")
         for message_id in await self._cluster.commands.cancelled(ids):
             run = runs.get(MessageId(message_id))
             if run is not None:
@@ -141,8 +151,26 @@ class Sweeper:
             for reply in await self._engine.store.streaming_messages()
             if reply.id not in self._engine.runs and reply.created_at < young
         }
-        for message_id in await self._cluster.leases.unowned(list(candidates)):
+        unowned = await self._cluster.leases.unowned(list(candidates))
+        streamless: dict[str, float] = {}
+        now = time.monotonic()
+        for message_id in unowned:
+            if not await self._has_stream(message_id):
+                # Without its stream nobody but its owner knows what clients were sent, and an
+                # owner that is alive takes its lease back within a third of the TTL (Redis
+                # restarted empty). Only a reply left without both for a whole TTL is ended.
+                since = streamless[message_id] = self._streamless.get(message_id, now)
+                if now - since < self._settings.lease_ttl_s:
+                    continue
             await self.take_over(candidates[message_id])
+        self._streamless = streamless
+
+    async def _has_stream(self, message_id: str) -> bool:
+        try:
+            await self._cluster.log.snapshot(MessageId(message_id))
+        except LogMiss:
+            return False
+        return True
 
     async def take_over(self, reply: Message) -> bool:
         """Take the reply's lease and continue or end it; ``False`` if someone else has it."""
@@ -167,6 +195,10 @@ class Sweeper:
         except LogMiss:
             events = []
         stop: StopReason | None = None
+        if events and events[-1].seq < current.last_seq:
+            # A stream older than the row's checkpoint (Redis restarted from an old file)
+            # does not hold what clients were sent: the checkpoint knows more.
+            events = []
         if events:
             ended = is_terminal(events[-1])  # its owner could not write the row's end
             state = rebuild(current.id, events[:-1] if ended else events)
