@@ -118,17 +118,23 @@ class _SocketFollower(Follower):
 
 
 class CanonicalSocketFollower(_SocketFollower):
-    """``/api/v1/conversations/{cid}/ws``: sends ``message.send``, follows its reply."""
+    """``/api/v1/conversations/{cid}/ws``: sends ``message.send`` (unless ``content`` is
+    empty), follows the reply that starts."""
 
     name = "canonical-ws"
+    ready: threading.Event
 
     def __init__(self, server: Server, cid: str, content: str) -> None:
         super().__init__(
             f"{server.ws_url}/api/v1/conversations/{cid}/ws?token={server.token}", content
         )
+        self.ready = threading.Event()  # the socket is open and watching
 
     def converse(self, ws: ClientConnection) -> None:
-        ws.send(json.dumps({"type": "message.send", "content": self.content}))
+        if self.content:
+            ws.send(json.dumps({"type": "message.send", "content": self.content}))
+        # else: the first reply to start in the conversation, wherever it was sent
+        self.ready.set()
         for frame in self.frames(ws):
             kind = frame["type"]
             if kind == "message.start":
