@@ -46,7 +46,7 @@ async def test_instances_read_each_others_replies_and_hear_announcements(
     async with there.watch(cid) as ids:
         await here.append(MessageDelta(MID, 0, "from here"))
         await here.announce(cid, MID)
-        assert await asyncio.wait_for(anext(ids), 5) == MID
+        assert await asyncio.wait_for(anext(ids), 30) == MID
     reader = there.read(MID, -1, batch=10)
     assert [e.seq for e in await anext(reader)] == [0]
     await here.append(MessageEnd(MID, 1, "stop", Usage(1, 1), Timings(1.0, 2.0)))
