@@ -17,6 +17,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from tokenwire.errors import TokenwireError
 from tokenwire.protocol import sse
 from tokenwire.protocol.events import Event, coalesce, encode, event_type
 
@@ -109,7 +110,10 @@ class EventStream(Response):
                 await aclose()
         for task in done:
             if not task.cancelled() and (exc := task.exception()) is not None and not disconnected:
-                log.error("event stream failed", exc_info=exc)
+                if isinstance(exc, TokenwireError):  # an outage of Redis or the database
+                    log.warning("event stream ended early: %s", exc.message)
+                else:
+                    log.error("event stream failed", exc_info=exc)
         if not disconnected:
             with contextlib.suppress(OSError):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
