@@ -1,9 +1,10 @@
 """Redis killed and restarted mid-reply, empty or from its append-only file.
 
 Two instances on one PostgreSQL and a private Redis; replies stream to followers of every
-wire (SSE on both instances, the canonical WebSocket, seed 000's and seed 004's sockets)
-when Redis is killed and started again. Whatever happens to each reply, every follower
-must end within seconds, and every character it was shown must be in the stored reply.
+wire (SSE on both instances, the canonical WebSocket, seed 000's and seed 004's sockets,
+the OpenAI stream) when Redis is killed and started again. Whatever happens to each reply,
+every follower must end within seconds, and every character it was shown must be in the
+stored reply.
 With ``TOKENWIRE_SOAK=1`` the kill comes again and again.
 """
 
@@ -20,6 +21,7 @@ from tests.helpers.followers import (
     ConsultationSocketFollower,
     Follower,
     MessageStreamFollower,
+    OpenAIFollower,
     SSEFollower,
     stored_reply,
 )
@@ -60,6 +62,7 @@ def followers_of_every_wire(a: Server, b: Server, round_: int) -> list[Follower]
         SSEFollower(b, socket.reply_id).start(),
         ConsultationSocketFollower(b, consultation["id"], LONG).start(),
         MessageStreamFollower(a, f"chaos-{round_}", LONG).start(),
+        OpenAIFollower(b, f"{LONG} {round_}").start(),
     ]
     for follower in followers:
         follower.wait_started()

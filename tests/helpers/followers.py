@@ -218,3 +218,46 @@ def stored_reply(server: Server, follower: Follower, deadline_s: float = 60) -> 
             if reply["status"] != "streaming" or time.monotonic() > give_up:
                 return dict(reply)
             time.sleep(0.2)
+
+
+class OpenAIFollower(Follower):
+    """``POST /v1/chat/completions`` with ``stream: true``: chunks until ``[DONE]``, an error
+    object in the stream when the reply failed."""
+
+    name = "openai-sse"
+
+    def __init__(self, server: Server, content: str) -> None:
+        super().__init__()
+        self.server = server
+        self.content = content
+
+    def run(self) -> None:
+        body = {
+            "model": "any",
+            "stream": True,
+            "messages": [{"role": "user", "content": self.content}],
+        }
+        with (
+            httpx.Client(base_url=self.server.url, headers=self.server.headers(), timeout=120) as c,
+            c.stream("POST", "/v1/chat/completions", json=body) as response,
+        ):
+            for line in response.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                data = line.removeprefix("data: ")
+                if data == "[DONE]":
+                    if self.outcome is None:
+                        self.problem = "[DONE] with no finish_reason or error"
+                    return
+                chunk = json.loads(data)
+                if "error" in chunk:
+                    self.outcome = f"error:{chunk['error']['code']}"
+                    continue
+                self.reply_id = chunk["id"].removeprefix("chatcmpl-")
+                for choice in chunk["choices"]:
+                    if choice["delta"].get("content"):
+                        self._text(choice["delta"]["content"])
+                    if choice.get("finish_reason"):
+                        self.outcome = "end"
+        if self.outcome is None:
+            self.problem = "the stream ended with no [DONE]"
