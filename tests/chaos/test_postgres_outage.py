@@ -21,7 +21,7 @@ from tests.helpers.followers import CanonicalSocketFollower, SSEFollower, stored
 from tests.helpers.hostile import soak
 from tests.helpers.logs import faults
 from tests.helpers.server import start_server
-from tests.helpers.services import ThrowawayPostgres
+from tests.helpers.services import ThrowawayPostgres, redis_prefix
 
 WORDS = 400 if soak() else 80
 LONG = " ".join(f"word{i}" for i in range(WORDS))
@@ -34,17 +34,23 @@ def postgres() -> Iterator[ThrowawayPostgres]:
     server.stop()
 
 
+@pytest.mark.parametrize("log", ["memory", "redis"])
 def test_postgres_down_is_503_and_no_end_is_told_before_it_is_stored(
-    tmp_path: Path, postgres: ThrowawayPostgres
+    tmp_path: Path, postgres: ThrowawayPostgres, log: str, request: pytest.FixtureRequest
 ) -> None:
-    server = start_server(
-        tmp_path / "instance",
-        {
-            "TOKENWIRE_DATABASE_URL": postgres.url,
-            "TOKENWIRE_SCRIPTED_DELAY_MS": "25",
-            "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "1",
-        },
-    )
+    env = {
+        "TOKENWIRE_DATABASE_URL": postgres.url,
+        "TOKENWIRE_SCRIPTED_DELAY_MS": "25",
+        "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "1",
+    }
+    if log == "redis":  # leases, sweeps and the log in Redis carry on through the outage
+        env |= {
+            "TOKENWIRE_REDIS_URL": request.getfixturevalue("redis_server"),
+            "TOKENWIRE_REDIS_PREFIX": redis_prefix(),
+            "TOKENWIRE_LEASE_TTL_S": "1.0",
+            "TOKENWIRE_SWEEP_INTERVAL_S": "0.2",
+        }
+    server = start_server(tmp_path / "instance", env)
     try:
         with server.client() as client:
             cid = client.post("/api/v1/conversations", json={}).json()["id"]

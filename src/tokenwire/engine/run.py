@@ -141,6 +141,10 @@ class Run:
                 return
             except StreamLost:
                 return  # its readers found the stream gone and finish from the row
+            except LeaseLost:
+                # Taken over while this run saved its end: the new owner ends the stream.
+                log.warning("reply %s is owned elsewhere now; its end is theirs", self.message_id)
+                return
             except Unavailable as exc:
                 if delay is None:
                     # The row holds the end; readers finish from the store once the log's
