@@ -5,16 +5,18 @@ Every instance on Redis runs a ``Sweeper`` with two loops.
 Renewal, every third of ``lease_ttl_s``: extends the leases of this instance's runs. A run
 whose lease was lost (this process stalled past the TTL and another instance took the reply
 over) stops without writing its end, which is the new owner's to write. A lease that vanished
-with nobody else holding it (Redis restarted) is taken back: the run knows what it appended. A run with a pending
-cancel (the key ``commands.py`` writes, in case its pub/sub message was missed) is stopped.
+with nobody else holding it (Redis restarted) is taken back: the run knows what it appended.
+A run with a pending cancel (the key ``commands.py`` writes, in case its pub/sub message was
+missed) is stopped.
 
 Sweep, every ``sweep_interval_s``: replies still ``streaming`` in the database, run by no
 instance here and leased by none, are taken over; one that has no stream either only once it
-has been so for a whole lease TTL, which gives a live owner time to take its lease back. Replies younger than one lease TTL are left
-alone: their row is committed a moment before their lease is taken. Taking over is ``SET NX``
-on the lease (of several sweepers exactly one wins), then a fresh read of the row (it may have
-ended meanwhile), then the text so far rebuilt from the Redis stream, which holds every delta
-that clients were sent: more than the last checkpoint, and exactly what they have.
+has been so for a whole lease TTL, which gives a live owner time to take its lease back.
+Replies younger than one lease TTL are left alone: their row is committed a moment before
+their lease is taken. Taking over is ``SET NX`` on the lease (of several sweepers exactly one
+wins), then a fresh read of the row (it may have ended meanwhile), then the text so far
+rebuilt from the Redis stream, which holds every delta that clients were sent: more than the
+last checkpoint, and exactly what they have.
 
 - ``takeover=continue``: a new run goes on from the stream's last seq, its provider asked to
   continue that text (``GenerationRequest.prefix``). Readers blocked on the stream just see
