@@ -41,7 +41,7 @@ def deployment(tmp_path: Path, postgres_url: str, redis: ThrowawayRedis) -> list
         "TOKENWIRE_REDIS_URL": redis.url,
         "TOKENWIRE_REDIS_PREFIX": redis_prefix(),
         "TOKENWIRE_TOKEN": "tw_test_" + os.urandom(8).hex(),
-        "TOKENWIRE_LEASE_TTL_S": "1.0",
+        "TOKENWIRE_LEASE_TTL_S": "2.0",  # owners are alive here: no takeover is waited for
         "TOKENWIRE_SWEEP_INTERVAL_S": "0.2",
         "TOKENWIRE_SCRIPTED_DELAY_MS": "40",
         "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "1",

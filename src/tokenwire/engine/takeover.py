@@ -11,7 +11,7 @@ missed) is stopped.
 
 Sweep, every ``sweep_interval_s``: replies still ``streaming`` in the database, run by no
 instance here and leased by none, are taken over; one that has no stream either only once it
-has been so for a whole lease TTL, which gives a live owner time to take its lease back.
+has been so for two lease TTLs, which gives a live owner time to take its lease back.
 Replies younger than one lease TTL are left alone: their row is committed a moment before
 their lease is taken. Taking over is ``SET NX`` on the lease (of several sweepers exactly one
 wins), then a fresh read of the row (it may have ended meanwhile), then the text so far
@@ -162,9 +162,10 @@ class Sweeper:
             if not await self._has_stream(message_id):
                 # Without its stream nobody but its owner knows what clients were sent, and an
                 # owner that is alive takes its lease back within a third of the TTL (Redis
-                # restarted empty). Only a reply left without both for a whole TTL is ended.
+                # restarted empty). Only a reply left without both for two TTLs is ended: a
+                # busy owner may be late, and ending it too early loses text clients have.
                 since = streamless[message_id] = self._streamless.get(message_id, now)
-                if now - since < self._settings.lease_ttl_s:
+                if now - since < 2 * self._settings.lease_ttl_s:
                     continue
             await self.take_over(candidates[message_id])
         self._streamless = streamless
