@@ -57,6 +57,11 @@ class TurnOptions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+ROOT = ""
+"""``TurnOptions.parent_id`` for a new first message (editing the conversation's first
+message); ``None`` continues the current leaf."""
+
+
 class PriorTurn(msgspec.Struct, frozen=True):
     """One message a stateless client resent before its prompt."""
 

@@ -43,6 +43,7 @@ def conversation(row: ConversationRow | Any) -> Conversation:
         updated_at=aware(row.updated_at),
         kind=row.kind,
         key=row.key,
+        current_leaf_id=MessageId(row.current_leaf_id) if row.current_leaf_id else None,
     )
 
 
@@ -68,6 +69,7 @@ def message(row: MessageRow | Any) -> Message:
         images=tuple(row.images or ()),
         marks=tuple((int(s), int(e)) for s, e in (row.marks or ())),
         last_seq=row.last_seq or 0,
+        parent_id=MessageId(row.parent_id) if row.parent_id else None,
     )
 
 

@@ -17,9 +17,9 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tokenwire.errors import NotFound
-from tokenwire.ids import ConversationId, UserId, is_uuid, uuid7
-from tokenwire.protocol.options import PriorTurn
+from tokenwire.errors import NotFound, Unprocessable
+from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid, uuid7
+from tokenwire.protocol.options import ROOT, PriorTurn
 from tokenwire.store import convert
 from tokenwire.store.base import CONVERSATION_COLUMNS
 from tokenwire.store.messages import MessageQueries
@@ -58,9 +58,12 @@ class TurnTarget:
 @dataclass(frozen=True, slots=True)
 class NewTurn:
     """The user message and what its reply row starts with. ``model`` names the model the
-    reply asks for, given the conversation it lands in (found or just made)."""
+    reply asks for, given the conversation it lands in (found or just made). ``parent_id``:
+    the reply the user message follows (a new branch when it is not the leaf); ``None``
+    continues the conversation's current leaf, ``ROOT`` starts a new first message."""
 
     content: str
+    parent_id: str | None = None
     client_message_id: str | None = None
     images: Sequence[str] = ()
     model: Callable[[Conversation], str | None] | None = None
@@ -68,6 +71,26 @@ class NewTurn:
 
 
 class TurnQueries(MessageQueries):
+    async def add_turn(
+        self,
+        user_id: UserId,
+        cid: str,
+        *,
+        content: str,
+        client_message_id: str | None = None,
+        images: Sequence[str] = (),
+        model: str | None = None,
+    ) -> Turn:
+        """A turn at the leaf of the conversation ``cid``: ``open_turn`` for a conversation
+        known by id."""
+        new = NewTurn(
+            content=content,
+            client_message_id=client_message_id,
+            images=images,
+            model=lambda _c: model,
+        )
+        return (await self.open_turn(user_id, TurnTarget(cid=cid), new))[1]
+
     async def open_turn(
         self, user_id: UserId, target: TurnTarget, turn: NewTurn
     ) -> tuple[Conversation, Turn]:
@@ -110,7 +133,9 @@ class TurnQueries(MessageQueries):
         for column, value in ((C.c.id, target.cid), (C.c.key, target.key)):
             if value is None or (column is C.c.id and not is_uuid(value)):
                 continue
-            query = select(*CONVERSATION_COLUMNS).where(owned, column == value)
+            # Locked (PostgreSQL) until the turn commits: two sends to one conversation each
+            # see the leaf the other left, so neither branches off by accident.
+            query = select(*CONVERSATION_COLUMNS).where(owned, column == value).with_for_update()
             row = (await conn.execute(query)).one_or_none()
             if row is not None:
                 return convert.conversation(row)
@@ -136,28 +161,61 @@ class TurnQueries(MessageQueries):
         await conn.execute(insert(C).values(values))
         rows = _imported(made.id, user_id, now, new.history)
         if rows:
+            for parent, row in zip([None, *rows], rows, strict=False):
+                row["parent_id"] = parent["id"] if parent else None
             await conn.execute(insert(T), rows)
+            leaf = MessageId(rows[-1]["id"])
+            await conn.execute(update(C).where(C.c.id == made.id).values(current_leaf_id=leaf))
+            made = dataclasses.replace(made, current_leaf_id=leaf)
         return made
 
     async def _add(
         self, conn: AsyncConnection, user_id: UserId, conversation: Conversation, turn: NewTurn
     ) -> Turn:
         now = convert.utcnow()
+        parent = await self._parent(conn, conversation, turn.parent_id)
         user_values = message_values(
             conversation.id, user_id, now, role="user", content=turn.content
         )
-        user_values.update(client_message_id=turn.client_message_id, images=list(turn.images))
+        user_values.update(
+            client_message_id=turn.client_message_id, images=list(turn.images), parent_id=parent
+        )
         reply_values = message_values(
             conversation.id, user_id, now, role="assistant", status=MessageStatus.STREAMING
         )
         reply_values.update(
             reply_to=user_values["id"],
+            parent_id=user_values["id"],
             model=turn.model(conversation) if turn.model else None,
             metadata=turn.reply_metadata,
         )
-        await conn.execute(update(C).where(C.c.id == conversation.id).values(updated_at=now))
         await conn.execute(insert(T), [user_values, reply_values])
+        await conn.execute(
+            update(C)
+            .where(C.c.id == conversation.id)
+            .values(updated_at=now, current_leaf_id=reply_values["id"])
+        )
         return Turn(message_record(user_values), message_record(reply_values), created=True)
+
+    async def _parent(
+        self, conn: AsyncConnection, conversation: Conversation, parent_id: str | None
+    ) -> str | None:
+        """The parent of a new user message: the leaf, the root, or a reply of the
+        conversation (``parent_id``), which must exist."""
+        if parent_id is None:
+            return conversation.current_leaf_id
+        if parent_id == ROOT:
+            return None
+        query = select(T.c.role).where(T.c.id == parent_id, T.c.conversation_id == conversation.id)
+        role = (await conn.execute(query)).scalar_one_or_none() if is_uuid(parent_id) else None
+        if role is None:
+            raise NotFound(f"parent_id: message {parent_id} not found in this conversation")
+        if role != "assistant":
+            raise Unprocessable(
+                "parent_id must name a reply: a user message follows an assistant message",
+                code="invalid_parent",
+            )
+        return parent_id
 
 
 def _imported(
