@@ -8,9 +8,11 @@ from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.resources import Resource, answers, message
 from tokenwire.api.schemas import SendMessage
 from tokenwire.api.streaming import EventStream
+from tokenwire.engine import Engine
 from tokenwire.errors import BadRequest
 from tokenwire.protocol import resources as wire
-from tokenwire.protocol.options import ById, TurnOptions
+from tokenwire.protocol.options import ROOT, ById, TurnOptions
+from tokenwire.store.records import Turn
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
@@ -30,8 +32,11 @@ async def list_messages(
     engine: EngineDep,
     limit: int = Query(default=100, ge=1, le=500),
     before: str | None = None,
+    leaf: str | None = None,
 ) -> Resource:
-    page = await engine.messages(user.id, cid, limit=limit, before=before)
+    """The current branch, root to leaf (``?leaf=MID``: the branch through that message):
+    its newest ``limit`` messages before ``before``, oldest first."""
+    page = await engine.messages(user.id, cid, limit=limit, before=before, leaf=leaf)
     return Resource(wire.Page([message(m) for m in page.items], page.next_before))
 
 
@@ -62,26 +67,38 @@ async def send_message(
 ) -> EventStream | Resource:
     """Send a user message. ``Accept: text/event-stream`` streams the reply; otherwise the
     JSON answer comes once the reply is complete, or at once (202) with ``wait=false``."""
-    options = TurnOptions(client_message_id=body.client_message_id, images=tuple(body.images))
+    parent = body.parent_id
+    if "parent_id" in body.model_fields_set and parent is None:
+        parent = ROOT
+    options = TurnOptions(
+        client_message_id=body.client_message_id, images=tuple(body.images), parent_id=parent
+    )
     turn = await engine.start_turn(user.id, ById(cid), body.content, options)
+    return await answer_turn(engine, turn, streamed=wants_event_stream(request), wait=wait)
+
+
+async def answer_turn(
+    engine: Engine, turn: Turn, *, streamed: bool, wait: bool
+) -> EventStream | Resource:
+    """A started turn as answered: its reply streamed (SSE), the turn at once (202, with
+    ``wait=false``), or once the reply is final (201; 200 for a repeated send)."""
     reply = turn.assistant_message
-    if wants_event_stream(request):
+    if streamed:
         return EventStream(engine.follow(reply, -1))
     if not wait:
+        shown = await engine.with_siblings([turn.user_message, reply])
         return Resource(
             wire.SentTurn(
-                user_message=message(turn.user_message),
-                assistant_message=message(reply),
+                user_message=message(shown[0]),
+                assistant_message=message(shown[1]),
                 events_url=f"/api/v1/messages/{reply.id}/events",
             ),
             202,
         )
     final = await engine.wait(reply)
+    shown = await engine.with_siblings([turn.user_message, final])
     return Resource(
-        wire.SentTurn(
-            user_message=message(turn.user_message),
-            assistant_message=message(final),
-        ),
+        wire.SentTurn(user_message=message(shown[0]), assistant_message=message(shown[1])),
         201 if turn.created else 200,
     )
 

@@ -12,11 +12,12 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
 from tokenwire.engine import references, replay
+from tokenwire.engine.admission import Admission, Release
 from tokenwire.engine.cluster import Cluster, Lease
 from tokenwire.engine.config import EngineConfig
 from tokenwire.engine.following import Follower
@@ -25,6 +26,7 @@ from tokenwire.engine.reads import Reads
 from tokenwire.engine.run import Run, StopReason
 from tokenwire.engine.runs import Runs
 from tokenwire.engine.takeover import Sweeper
+from tokenwire.engine.variants import REQUEST, Variants, context_metadata
 from tokenwire.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -44,22 +46,10 @@ from tokenwire.store.store import Checkpoint, NewTurn, Outcome, SQLStore
 
 log = logging.getLogger("tokenwire.engine")
 
-REQUEST = "request"  # reply metadata: the options its provider request is built from
 NO_OPTIONS = TurnOptions()
 
-Release = Callable[[], None]
 
-
-class Admission(Protocol):
-    """Decides whether a user may start one more reply (per-user stream limits)."""
-
-    async def admit(self, user_id: UserId) -> Release:
-        """Hold a place for one reply, or raise ``RateLimited``; the engine calls the release
-        when the reply ends, or at once when no reply starts."""
-        ...
-
-
-class Engine(Reads):
+class Engine(Variants, Reads):
     def __init__(
         self,
         *,
@@ -85,6 +75,7 @@ class Engine(Reads):
         self._accepting = True
         self._shut_down = False
         self._checkpointer: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()  # titles being written
         self.cluster = cluster
         self._sweeper: Sweeper | None = None
         self.follower = Follower(config=config, store=store, events=events, hooks=self.hooks)
@@ -133,6 +124,9 @@ class Engine(Reads):
         tasks = [run.task for run in self.runs.values() if run.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self._checkpointer is not None:
             self._checkpointer.cancel()
             await asyncio.gather(self._checkpointer, return_exceptions=True)
@@ -173,6 +167,7 @@ class Engine(Reads):
                 references.target(ref, prompt, options),
                 NewTurn(
                     content=prompt,
+                    parent_id=_parent(options.parent_id),
                     client_message_id=options.client_message_id,
                     images=images,
                     model=lambda c: options.model or self._model(c),
@@ -264,18 +259,26 @@ class Engine(Reads):
     ) -> None:
         reply = turn.assistant_message
         started = time.monotonic()
+        context = await self._context(conversation, reply)
         lease: Lease | None = None
         try:
             if self.cluster is not None:
                 lease = await self.cluster.claim(reply.id)
-            await self.events.append(replay.start_event(reply, turn.user_message))
+            await self.events.append(replay.start_event(reply, turn.user_message, context))
         except Exception as exc:
             await self.store.finish(reply.id, _failed(reply, "the event log is unavailable"))
             if lease is not None:
                 with contextlib.suppress(Exception):
                     await lease.release()
             raise Unavailable("the event log is unavailable", retry_after=5) from exc
-        self.launch(conversation, reply, started=started, owner=lease, on_complete=on_complete)
+        self.launch(
+            conversation,
+            reply,
+            started=started,
+            owner=lease,
+            on_complete=self._titling(conversation, turn, on_complete),
+            metadata=context_metadata(context),
+        )
         try:
             await self.events.announce(conversation.id, reply.id)
         except Unavailable as exc:
@@ -445,6 +448,10 @@ class Engine(Reads):
             c for run in list(self.runs.values()) if (c := run.take_checkpoint()) is not None
         ]
         await self.store.checkpoint(pending)
+
+
+def _parent(parent_id: str | None) -> str | None:
+    return None if parent_id is None else references.normalize_id(parent_id)
 
 
 def _request_metadata(options: TurnOptions) -> dict[str, Any]:

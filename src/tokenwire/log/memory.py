@@ -8,7 +8,7 @@ comes back it takes everything pending at once, and the subscriber merges the de
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
@@ -89,6 +89,10 @@ class MemoryEventLog:
             if stream.closed:
                 return
             await stream.changed()
+
+    async def reopen(self, message_id: MessageId, events: Sequence[Event]) -> None:
+        self.forget(message_id)
+        self._streams[message_id] = _Stream(events=list(events))
 
     def forget(self, message_id: MessageId) -> None:
         """Drop a reply's events now (tests use it to exercise replay from the store)."""

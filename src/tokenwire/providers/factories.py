@@ -20,6 +20,7 @@ def scripted(settings: Settings) -> Provider:
         delay_ms=settings.scripted_delay_ms,
         model=settings.model or "scripted",
         queue=_line(settings, slots) if slots else None,
+        context_words=settings.scripted_context_words,
     )
 
 

@@ -22,6 +22,7 @@ from tokenwire.providers.base import (
     GenerationRequest,
     Provider,
     StreamItem,
+    omitted_turns,
 )
 
 __all__ = ["FallbackProvider"]
@@ -53,6 +54,10 @@ class FallbackProvider:
                 return
         assert refusal is not None
         raise refusal
+
+    def omitted_turns(self, request: GenerationRequest) -> int:
+        """What the first provider of the chain leaves out of the prompt."""
+        return omitted_turns(self.providers[0], request)
 
     def _candidates(self, request: GenerationRequest) -> list[Provider]:
         # A reply to a message with images can only go where images can go.
@@ -96,7 +101,13 @@ class FallbackProvider:
                     successor.name,
                 )
                 earlier_deltas += deltas
-                yield Fallback(provider.name, successor.name, f"{exc.code}: {exc.message}", after)
+                yield Fallback(
+                    provider.name,
+                    successor.name,
+                    f"{exc.code}: {exc.message}",
+                    after,
+                    to_model=successor.model,
+                )
 
     async def aclose(self) -> None:
         for provider in self.providers:

@@ -168,7 +168,6 @@ class BranchQueries(Queries):
                 images=list(m.images),
                 marks=[list(mark) for mark in m.marks],
             )
-            values["metadata"] = values.pop("metadata")
             rows.append(values)
         leaf = conversation.current_leaf_id
         made = dataclasses.replace(
