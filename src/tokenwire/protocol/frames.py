@@ -3,6 +3,7 @@
 Client frames (JSON text):
     {"type": "message.send", "content": str, "client_message_id"?: str, "images"?: [str]}
     {"type": "message.cancel", "message_id": str}
+    {"type": "message.regenerate", "message_id": str}   (a new reply beside that one)
     {"type": "stream.resume", "message_id": str, "after": int}
     {"type": "ping"}
 
@@ -39,6 +40,13 @@ class Cancel(msgspec.Struct, frozen=True, tag="message.cancel", tag_field="type"
     message_id: str
 
 
+class Regenerate(msgspec.Struct, frozen=True, tag="message.regenerate", tag_field="type"):
+    """A new reply to the user message that reply ``message_id`` answers; it streams on
+    the socket as any reply in the conversation does."""
+
+    message_id: str
+
+
 class Resume(msgspec.Struct, frozen=True, tag="stream.resume", tag_field="type"):
     message_id: str
     after: int = -1
@@ -48,11 +56,11 @@ class Ping(msgspec.Struct, frozen=True, tag="ping", tag_field="type"):
     pass
 
 
-ClientFrame = Send | Cancel | Resume | Ping
+ClientFrame = Send | Cancel | Regenerate | Resume | Ping
 
 T = TypeVar("T")
 
-_KNOWN = {"message.send", "message.cancel", "stream.resume", "ping"}
+_KNOWN = {"message.send", "message.cancel", "message.regenerate", "stream.resume", "ping"}
 _decoder: msgspec.json.Decoder[ClientFrame] = msgspec.json.Decoder(ClientFrame)
 _encoder = msgspec.json.Encoder()
 

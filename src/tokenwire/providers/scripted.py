@@ -47,6 +47,7 @@ class ScriptedProvider:
         model: str = "scripted",
         queue: FairQueue | None = None,
         context_words: int = 0,
+        max_tokens: int | None = None,
     ) -> None:
         """``queue``: a line in front of the script, for a model that decodes a few replies
         at a time (as the embedded one does); none lets every reply run at once."""
@@ -56,6 +57,7 @@ class ScriptedProvider:
         self._chunk_words = chunk_words
         self._delay = delay_ms / 1000
         self._context_words = context_words
+        self._max_tokens = max_tokens  # the server's cap on a reply, in chunks
 
     def omitted_turns(self, request: GenerationRequest) -> int:
         """With a context window of ``context_words`` words (0: unbounded), how many of the
@@ -93,8 +95,9 @@ class ScriptedProvider:
         if request.prefix and text.startswith(request.prefix):
             text = text[len(request.prefix) :]
         chunks = chunk_words(text, self._chunk_words)
-        if request.max_tokens is not None and len(chunks) > request.max_tokens:
-            chunks, finish = chunks[: request.max_tokens], "length"
+        limits = [n for n in (request.max_tokens, self._max_tokens) if n is not None]
+        if limits and len(chunks) > min(limits):
+            chunks, finish = chunks[: min(limits)], "length"
         else:
             finish = "stop"
         loop = asyncio.get_running_loop()
