@@ -30,7 +30,7 @@ async def search(
             message_id=h.message_id,
             role=h.role,
             snippet=h.snippet,
-            rank=round(h.rank, 6),
+            rank=h.rank,
         )
         for h in hits
     ]
