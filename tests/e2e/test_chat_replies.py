@@ -7,7 +7,8 @@ import json
 
 from websockets.sync.client import connect
 
-from tests.helpers.chat import branch, conversation, eventually, send, stream
+from tests.conftest import ServerFactory
+from tests.helpers.chat import CHAT_SETTINGS, branch, conversation, eventually, send, stream
 from tests.helpers.server import Server, text_of
 
 LONG = "alpha beta gamma delta epsilon zeta eta theta"  # four chunks: cut after three
@@ -101,7 +102,7 @@ def test_continue_a_reply_cut_at_the_length_limit(chat_server: Server) -> None:
         assert start["type"] == "message.start"
         assert start["message_id"] == cut["id"]
         # Only the new events, their seqs going on from where the reply was.
-        assert [e["seq"] for e in new + [end]] == list(range(last_seq, last_seq + len(new) + 1))
+        assert [e["seq"] for e in [*new, end]] == list(range(last_seq, last_seq + len(new) + 1))
         assert text_of(events) == " eta theta"
         assert end["type"] == "message.end"
         assert end["finish_reason"] == "stop"
@@ -121,7 +122,9 @@ def test_continue_a_reply_cut_at_the_length_limit(chat_server: Server) -> None:
             replay = client.get(f"/api/v1/messages/{cut['id']}/events", params={"after": after})
             seen = _sse(replay.text)
             seqs = [int(str(e["seq"])) for e in seen]
-            assert seqs == sorted(set(seqs)) and seqs[0] > after and seqs[-1] == end["seq"]
+            assert seqs == sorted(set(seqs))
+            assert seqs[0] > after
+            assert seqs[-1] == end["seq"]
             assert text_of(seen) == "".join(chunks[max(after, 0) :])
 
 
@@ -209,3 +212,26 @@ def _sse_lines(response: object) -> list[str]:
             out.append(line[len("data: ") :])
             break
     return out
+
+
+def test_continue_with_the_redis_event_log(
+    server_factory: ServerFactory, redis_server: str, redis_prefix: str
+) -> None:
+    """The same continue where events live in Redis Streams: the stream is reopened, and a
+    follower of the whole reply sees one stream of seqs, start to new end."""
+    server = server_factory(
+        redis_url=redis_server, redis_prefix=redis_prefix, **_settings(CHAT_SETTINGS)
+    )
+    with server.client() as client:
+        cid = conversation(client, title="continue on redis")
+        cut = send(client, cid, LONG)["assistant_message"]
+        events = stream(client, f"/api/v1/messages/{cut['id']}/continue")
+        assert text_of(events) == " eta theta"
+        whole = _sse(client.get(f"/api/v1/messages/{cut['id']}/events").text)
+        assert text_of(whole) == LONG
+        assert whole[0]["type"] == "message.start"
+        assert whole[-1]["seq"] == events[-1]["seq"]
+
+
+def _settings(env: dict[str, str]) -> dict[str, str]:
+    return {k.removeprefix("TOKENWIRE_").lower(): v for k, v in env.items()}

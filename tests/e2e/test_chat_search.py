@@ -38,9 +38,7 @@ def test_search_finds_messages_and_titles_ranked_with_snippets(chat_server: Serv
         assert hit["role"] == "user"
         assert hit["conversation_title"] == "unrelated"
         # Twice in a short message ranks above once in a long one.
-        assert float(str(by_message[sent["user_message"]["id"]]["rank"])) > float(
-            str(hit["rank"])
-        )
+        assert float(str(by_message[sent["user_message"]["id"]]["rank"])) > float(str(hit["rank"]))
         # A word prefix matches; every word must match; case does not matter.
         assert search(client, word[:-2].upper())
         assert not search(client, f"{word} absentword{uuid.uuid4().hex[:6]}")
