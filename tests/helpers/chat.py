@@ -14,10 +14,10 @@ from tests.helpers import services
 from tests.helpers.server import Server, sse_events, start_server
 
 # The scripted model echoes the user's message two words a chunk, at most three chunks a
-# reply (TOKENWIRE_MAX_TOKENS), and sees a context window of 30 words.
+# reply, and sees a context window of 30 words.
 CHAT_SETTINGS = {
     "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "2",
-    "TOKENWIRE_MAX_TOKENS": "3",
+    "TOKENWIRE_SCRIPTED_MAX_CHUNKS": "3",
     "TOKENWIRE_SCRIPTED_CONTEXT_WORDS": "30",
 }
 

@@ -21,7 +21,7 @@ def scripted(settings: Settings) -> Provider:
         model=settings.model or "scripted",
         queue=_line(settings, slots) if slots else None,
         context_words=settings.scripted_context_words,
-        max_tokens=settings.max_tokens,
+        max_tokens=settings.scripted_max_chunks or None,
     )
 
 

@@ -57,7 +57,7 @@ class ScriptedProvider:
         self._chunk_words = chunk_words
         self._delay = delay_ms / 1000
         self._context_words = context_words
-        self._max_tokens = max_tokens  # the server's cap on a reply, in chunks
+        self._max_tokens = max_tokens  # its own length limit, in chunks, like a model's
 
     def omitted_turns(self, request: GenerationRequest) -> int:
         """With a context window of ``context_words`` words (0: unbounded), how many of the
