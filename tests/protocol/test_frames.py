@@ -8,6 +8,7 @@ from tokenwire.protocol.frames import (
     Cancel,
     FrameError,
     Ping,
+    Regenerate,
     Resume,
     Send,
     decode_client_frame,
@@ -29,6 +30,7 @@ def test_valid_frames() -> None:
         "m", 4
     )
     assert decode_client_frame('{"type":"ping"}') == Ping()
+    assert decode_client_frame(b'{"type":"message.regenerate","message_id":"m"}') == Regenerate("m")
 
 
 @pytest.mark.parametrize(

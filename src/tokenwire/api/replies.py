@@ -6,18 +6,13 @@ once it is final (or at once, 202, with ``wait=false``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from fastapi import APIRouter, Request
 
 from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.messages import answer_turn, wants_event_stream
 from tokenwire.api.resources import Resource, answers, message
 from tokenwire.api.streaming import EventStream
-from tokenwire.engine import Engine
 from tokenwire.protocol import resources as wire
-from tokenwire.protocol.events import Event
-from tokenwire.store.records import Message
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
@@ -58,20 +53,15 @@ async def continue_reply(
     mid: str, request: Request, user: CurrentUser, engine: EngineDep, wait: bool = True
 ) -> EventStream | Resource:
     """Have the model go on with a reply that ended ``length``, ``cancelled`` or
-    ``interrupted``. Its text grows in place and its seqs go on: as SSE, the reply's
-    ``message.start`` then only the new events; as JSON (202), the reply whose ``seq`` is
-    where following it (``/events?after=seq``) gives exactly the new text."""
+    ``interrupted``. Its text grows in place and its seqs go on. As SSE, the whole reply
+    from its ``message.start`` (which resets a client's text, as always), the text it had
+    then the new; with ``wait=false`` (202), the reply, whose ``seq`` is where following it
+    (``/events?after=seq``) gives exactly the new text."""
     reply = await engine.continue_reply(user.id, mid)
     if wants_event_stream(request):
-        return EventStream(_continued(engine, reply))
+        return EventStream(engine.follow(reply, -1))
     if not wait:
         shown = (await engine.with_siblings([reply]))[0]
         return Resource(message(shown), 202)
     final = await engine.wait(reply)
     return Resource(message((await engine.with_siblings([final]))[0]))
-
-
-async def _continued(engine: Engine, reply: Message) -> AsyncIterator[list[Event]]:
-    yield [await engine.start_of(reply)]
-    async for batch in engine.follow(reply, reply.last_seq):
-        yield batch
