@@ -259,7 +259,7 @@ class Engine(Variants, Reads):
     ) -> None:
         reply = turn.assistant_message
         started = time.monotonic()
-        context = await self._context(conversation, reply)
+        context, prepared = await self._context(conversation, reply)
         lease: Lease | None = None
         try:
             if self.cluster is not None:
@@ -278,6 +278,7 @@ class Engine(Variants, Reads):
             owner=lease,
             on_complete=self._titling(conversation, turn, on_complete),
             metadata=context_metadata(context),
+            prepared=prepared,
         )
         try:
             await self.events.announce(conversation.id, reply.id)
@@ -296,12 +297,14 @@ class Engine(Variants, Reads):
         stop: StopReason | None = None,
         metadata: dict[str, Any] | None = None,
         on_complete: Callable[[str], Awaitable[None]] | None = None,
+        prepared: GenerationRequest | None = None,
     ) -> Run:
         """Start the run of a reply whose ``message.start`` is in the log: a new one, or with
-        ``resume`` one taken over from another instance (``stop`` ends it at once)."""
+        ``resume`` one taken over from another instance (``stop`` ends it at once).
+        ``prepared``: its provider request, when already built."""
 
         async def request() -> GenerationRequest:
-            generation = await self._request(conversation, reply)
+            generation = prepared or await self._request(conversation, reply)
             if resume is not None and resume.content:
                 # The provider continues the partial turn rather than starting it again.
                 generation = dataclasses.replace(generation, prefix=resume.content)

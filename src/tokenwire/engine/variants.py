@@ -74,7 +74,9 @@ class Host(Protocol):
 
     async def _request(self, conversation: Conversation, reply: Message) -> GenerationRequest: ...
 
-    async def _context(self, conversation: Conversation, reply: Message) -> ContextInfo | None: ...
+    async def _context(
+        self, conversation: Conversation, reply: Message
+    ) -> tuple[ContextInfo | None, GenerationRequest | None]: ...
 
 
 class Variants:
@@ -159,14 +161,16 @@ class Variants:
 
     async def _context(
         self: Host, conversation: Conversation, reply: Message
-    ) -> ContextInfo | None:
-        """How many of the oldest turns the model will not see, when some do not fit."""
+    ) -> tuple[ContextInfo | None, GenerationRequest | None]:
+        """How many of the oldest turns the model will not see, when some do not fit; and
+        the request built to tell, which the run then sends."""
         try:
-            omitted = omitted_turns(self.provider, await self._request(conversation, reply))
+            request = await self._request(conversation, reply)
+            omitted = omitted_turns(self.provider, request)
         except Exception as exc:  # the note is worth less than the reply: never fail it
             log.warning("could not measure the context of reply %s: %s", reply.id, exc)
-            return None
-        return ContextInfo(omitted) if omitted else None
+            return None, None
+        return (ContextInfo(omitted) if omitted else None), request
 
     def _titling(
         self: Host, conversation: Conversation, turn: Turn, then: OnComplete | None
@@ -195,6 +199,10 @@ async def _title(host: Host, conversation: Conversation, turn: Turn) -> None:
         first = turn.user_message
         branch = await host.store.history(conversation.id, turn.assistant_message.id)
         first = next((m for m in branch if m.role == "user"), first)
+        try:
+            host.provider.admit()  # a title never takes a place a reply would be refused for
+        except Unavailable:
+            return
         title = await write_title(host.provider, first.content)
         if title:
             await host.store.set_title_if_unset(conversation.id, title)
