@@ -14,3 +14,12 @@ def chat_server(
 ) -> Iterator[Server]:
     """One chat server per database engine for a module's tests (``tests/helpers/chat.py``)."""
     yield from start_chat_server(request, tmp_path_factory.mktemp(f"chat-{request.param}"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Settings for ``server_factory`` that put a server on SQLite (none: its default) or
+    on a fresh PostgreSQL database."""
+    if request.param == "postgresql":
+        return {"database_url": str(request.getfixturevalue("postgres_url"))}
+    return {}

@@ -129,12 +129,15 @@ def test_the_model_titles_an_untitled_conversation_in_plain_text(chat_server: Se
         assert client.get(f"/api/v1/conversations/{kept}").json()["title"] == "Chosen by me"
 
 
-def test_a_fallback_reply_is_labelled_with_what_wrote_it(server_factory: ServerFactory) -> None:
+def test_a_fallback_reply_is_labelled_with_what_wrote_it(
+    server_factory: ServerFactory, database: dict[str, str]
+) -> None:
     """With openai first (its upstream down) and the scripted model next, the reply is the
     scripted model's, and stored as such; the start-up line names the whole chain."""
     server = server_factory(
         providers="openai,scripted",
         openai_base_url="http://127.0.0.1:9/v1",
+        **database,
         openai_timeout_s=5,
     )
     with server.client() as client:
