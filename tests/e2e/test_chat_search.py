@@ -83,5 +83,13 @@ def test_bad_queries_are_refused_or_find_nothing(chat_server: Server) -> None:
         assert client.get("/api/v1/search").status_code == 422
         assert client.get("/api/v1/search", params={"q": "x", "limit": 0}).status_code == 422
         # FTS syntax in a query is just text.
-        for odd in ('"unbalanced', "a OR b NEAR(", "col:value", "!!! ***", "x' OR 1=1 --"):
+        for odd in (
+            '"unbalanced',
+            "a OR b NEAR(",
+            "col:value",
+            "!!! ***",
+            "x' OR 1=1 --",
+            "___ abc",
+            "a & | ! :* b",
+        ):
             assert client.get("/api/v1/search", params={"q": odd}).status_code == 200, odd

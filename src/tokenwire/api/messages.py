@@ -141,4 +141,5 @@ async def message_events(
 @router.post("/messages/{mid}/cancel", response_model=None, responses=answers(wire.Message))
 async def cancel_message(mid: str, user: CurrentUser, engine: EngineDep) -> Resource:
     """Stop a reply; the partial text is kept. Cancelling an ended reply changes nothing."""
-    return Resource(message(engine.live(await engine.cancel(user.id, mid))))
+    cancelled = engine.live(await engine.cancel(user.id, mid))
+    return Resource(message((await engine.with_siblings([cancelled]))[0]))

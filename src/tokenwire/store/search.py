@@ -18,7 +18,7 @@ from sqlalchemy import text
 from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.store.base import Queries
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: what both engines index as words
 SNIPPET_CHARS = 160
 
 
