@@ -237,3 +237,22 @@ def test_continue_with_the_redis_event_log(
 
 def _settings(env: dict[str, str]) -> dict[str, str]:
     return {k.removeprefix("TOKENWIRE_").lower(): v for k, v in env.items()}
+
+
+def test_continue_over_the_websocket(chat_server: Server) -> None:
+    with chat_server.client() as client:
+        cid = conversation(client, title="continue ws")
+        cut = send(client, cid, LONG)["assistant_message"]
+    url = f"{chat_server.ws_url}/api/v1/conversations/{cid}/ws?token={chat_server.token}"
+    with connect(url) as ws:
+        ws.send(json.dumps({"type": "message.continue", "message_id": cut["id"]}))
+        events = []
+        while not events or events[-1]["type"] not in ("message.end", "message.error"):
+            events.append(json.loads(ws.recv(30)))
+        ws.send(json.dumps({"type": "message.continue", "message_id": cut["id"]}))
+        refused = json.loads(ws.recv(30))
+    assert events[0]["type"] == "message.start"
+    assert events[0]["message_id"] == cut["id"]
+    assert text_of(events) == LONG
+    assert refused["error"]["code"] == "not_continuable"
+    assert refused["message_id"] == cut["id"]

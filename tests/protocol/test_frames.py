@@ -6,6 +6,7 @@ import pytest
 
 from tokenwire.protocol.frames import (
     Cancel,
+    Continue,
     FrameError,
     Ping,
     Regenerate,
@@ -31,6 +32,7 @@ def test_valid_frames() -> None:
     )
     assert decode_client_frame('{"type":"ping"}') == Ping()
     assert decode_client_frame(b'{"type":"message.regenerate","message_id":"m"}') == Regenerate("m")
+    assert decode_client_frame(b'{"type":"message.continue","message_id":"m"}') == Continue("m")
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,15 @@ from tokenwire.errors import TokenwireError
 from tokenwire.ids import MessageId, uuid7
 from tokenwire.protocol.codec import Command, Ordering, SocketCodec, StopRunning
 from tokenwire.protocol.events import MessageStart, coalesce
-from tokenwire.protocol.frames import Cancel, FrameError, Ping, Regenerate, Resume, Send
+from tokenwire.protocol.frames import (
+    Cancel,
+    Continue,
+    FrameError,
+    Ping,
+    Regenerate,
+    Resume,
+    Send,
+)
 from tokenwire.protocol.options import ById, TurnOptions
 from tokenwire.store.records import Conversation, Message, User
 
@@ -163,6 +171,10 @@ class ConversationSocket:
         elif isinstance(command, Regenerate):
             # Announced like any reply that starts here: the socket follows it from there.
             await self.engine.regenerate(self.user.id, (await self._reply(command.message_id)).id)
+        elif isinstance(command, Continue):
+            await self.engine.continue_reply(
+                self.user.id, (await self._reply(command.message_id)).id
+            )
         elif isinstance(command, Resume):
             self.follow(await self._reply(command.message_id), command.after)
         elif isinstance(command, StopRunning):

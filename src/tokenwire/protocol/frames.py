@@ -4,6 +4,7 @@ Client frames (JSON text):
     {"type": "message.send", "content": str, "client_message_id"?: str, "images"?: [str]}
     {"type": "message.cancel", "message_id": str}
     {"type": "message.regenerate", "message_id": str}   (a new reply beside that one)
+    {"type": "message.continue", "message_id": str}     (more of a reply that was cut)
     {"type": "stream.resume", "message_id": str, "after": int}
     {"type": "ping"}
 
@@ -47,6 +48,13 @@ class Regenerate(msgspec.Struct, frozen=True, tag="message.regenerate", tag_fiel
     message_id: str
 
 
+class Continue(msgspec.Struct, frozen=True, tag="message.continue", tag_field="type"):
+    """Have the model go on with reply ``message_id`` (cut at the length limit, cancelled
+    or interrupted); it streams again on the socket from its ``message.start``."""
+
+    message_id: str
+
+
 class Resume(msgspec.Struct, frozen=True, tag="stream.resume", tag_field="type"):
     message_id: str
     after: int = -1
@@ -56,11 +64,18 @@ class Ping(msgspec.Struct, frozen=True, tag="ping", tag_field="type"):
     pass
 
 
-ClientFrame = Send | Cancel | Regenerate | Resume | Ping
+ClientFrame = Send | Cancel | Regenerate | Continue | Resume | Ping
 
 T = TypeVar("T")
 
-_KNOWN = {"message.send", "message.cancel", "message.regenerate", "stream.resume", "ping"}
+_KNOWN = {
+    "message.send",
+    "message.cancel",
+    "message.regenerate",
+    "message.continue",
+    "stream.resume",
+    "ping",
+}
 _decoder: msgspec.json.Decoder[ClientFrame] = msgspec.json.Decoder(ClientFrame)
 _encoder = msgspec.json.Encoder()
 
