@@ -24,10 +24,10 @@ from tokenwire.engine.references import normalize_id
 from tokenwire.engine.run import Run
 from tokenwire.engine.runs import Runs
 from tokenwire.engine.titles import write_title
-from tokenwire.errors import BadRequest, Conflict, NotFound, Unavailable
+from tokenwire.errors import BadRequest, Conflict, Unavailable
 from tokenwire.ids import MessageId, UserId
 from tokenwire.log.base import EventLog
-from tokenwire.protocol.events import ContextInfo, Event
+from tokenwire.protocol.events import ContextInfo
 from tokenwire.providers.base import GenerationRequest, Provider, omitted_turns
 from tokenwire.store.branches import CONTINUABLE
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
@@ -149,15 +149,6 @@ class Variants:
         with contextlib.suppress(Unavailable):
             await self.events.announce(conversation.id, reply.id)
         return reopened
-
-    async def start_of(self: Host, reply: Message) -> Event:
-        """The ``message.start`` of a reply, rebuilt from the store."""
-        if reply.reply_to is None:
-            raise NotFound(f"message {reply.id} is not a reply")
-        user_message = await self.store.find_message(reply.reply_to)
-        if user_message is None:
-            raise NotFound(f"message {reply.reply_to} not found")
-        return replay.start_event(reply, user_message)
 
     async def _context(
         self: Host, conversation: Conversation, reply: Message
