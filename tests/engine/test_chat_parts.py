@@ -99,3 +99,19 @@ def test_a_reply_is_rebuilt_from_its_row_seq_for_seq() -> None:
         MessageDelta("r", 2, "Hello"),
         MessageDelta("r", 3, " there"),
     ]
+
+
+def test_a_busy_model_is_not_asked_for_a_title() -> None:
+    import asyncio
+
+    from tokenwire.engine.titles import write_title
+    from tokenwire.providers.queue import FairQueue
+    from tokenwire.providers.scripted import ScriptedProvider
+
+    line = FairQueue(slots=1)
+    model = ScriptedProvider(text="A **model** title", delay_ms=0, queue=line)
+    first = "# Plans for *Rome* and more words than a title has room for"
+    assert asyncio.run(write_title(model, first)) == "A model title"
+    ticket = line.join()  # a reply holds the model
+    assert asyncio.run(write_title(model, first)) == "Plans for Rome and more words than a"
+    line.leave(ticket)

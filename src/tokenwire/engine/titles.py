@@ -1,7 +1,8 @@
 """Conversation titles written by the model: a few plain words, after the first reply.
 
 A conversation with no title gets one once a reply in it completes: the model is asked
-for a short title for the user's first message, and what it writes is made plain text
+for a short title for the user's first message (unless replies are running or waiting for
+it: then the message's first words are the title), and what it writes is made plain text
 (Markdown, quotes and a "Title:" label taken off) and short. A title the user set is never
 replaced: the store writes a title only where there is none.
 """
@@ -51,8 +52,19 @@ def plain_title(text: str) -> str | None:
     return title or None
 
 
+def busy(provider: Provider) -> bool:
+    """Whether the model has replies running or waiting (a local model's line): a title is
+    worth less than any of them."""
+    first = getattr(provider, "providers", [provider])[0]
+    queue = getattr(first, "queue", None)
+    return bool(queue is not None and (queue.running or queue.waiting))
+
+
 async def write_title(provider: Provider, first_message: str) -> str | None:
-    """The model's title for a conversation that starts with ``first_message``."""
+    """The model's title for a conversation that starts with ``first_message``; its first
+    words, made plain, while the model is busy with replies."""
+    if busy(provider):
+        return plain_title(first_message)
     request = GenerationRequest(
         messages=[ChatTurn("system", INSTRUCTION), ChatTurn("user", first_message)],
         max_tokens=24,
