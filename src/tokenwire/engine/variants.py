@@ -122,7 +122,7 @@ class Variants:
         conversation = await self.store.get_conversation(user_id, reply.conversation_id)
         after = reply.last_seq - 1  # the old end's seq goes to the first new event
         async with _admitted(self, user_id) as hold:
-            lease = await self.cluster.claim(reply.id) if self.cluster is not None else None
+            lease = await _claim(self.cluster, reply.id) if self.cluster is not None else None
             try:
                 reopened = await self.store.reopen(reply, after)
                 if reopened is None:
@@ -199,6 +199,16 @@ async def _title(host: Host, conversation: Conversation, turn: Turn) -> None:
             await host.store.set_title_if_unset(conversation.id, title)
     except Exception as exc:
         log.warning("could not title conversation %s: %s", conversation.id, exc)
+
+
+async def _claim(cluster: Cluster, reply_id: MessageId) -> Lease:
+    """The lease on a reply to continue: the run that ended it gives its lease back a moment
+    after the end is written, so a continue that follows at once waits for that."""
+    for _attempt in range(20):
+        if await cluster.leases.acquire(reply_id):
+            return Lease(cluster.leases, reply_id)
+        await asyncio.sleep(0.1)
+    raise Conflict("the reply is still running elsewhere; try again", code="reply_running")
 
 
 @contextlib.asynccontextmanager
