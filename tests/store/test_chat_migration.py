@@ -74,3 +74,23 @@ async def test_linear_history_becomes_one_branch_and_is_searchable(store_url: st
         assert await store.search(UserId(uuid7()), "aardvark") == []
     finally:
         await store.close()
+
+
+async def test_the_migration_goes_down_and_up_again(store_url: str) -> None:
+    from alembic import command
+
+    from tokenwire.store.migrate import alembic_config
+
+    store = SQLStore(store_url)
+    try:
+        await store.migrate()
+        async with store.engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0002"))
+        await store.migrate()
+        user, _token = await store.create_user("again")
+        made = await store.create_conversation(user.id, title="after the round trip")
+        turn = await store.add_turn(user.id, made.id, content="still works")
+        assert turn.user_message.parent_id is None
+        assert [h.conversation_id for h in await store.search(user.id, "round trip")] == [made.id]
+    finally:
+        await store.close()
