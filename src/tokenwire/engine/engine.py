@@ -37,12 +37,12 @@ from tokenwire.errors import (
 from tokenwire.ids import MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.personas import Personas
-from tokenwire.protocol.events import ErrorInfo, Event, is_terminal
+from tokenwire.protocol.events import Event, is_terminal
 from tokenwire.protocol.images import validate_images
 from tokenwire.protocol.options import ByHistory, ConversationRef, TurnOptions
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
-from tokenwire.store.store import Checkpoint, NewTurn, Outcome, SQLStore
+from tokenwire.store.store import Checkpoint, NewTurn, SQLStore
 
 log = logging.getLogger("tokenwire.engine")
 
@@ -104,7 +104,7 @@ class Engine(Variants, Reads):
         for reply in await self.store.streaming_messages():
             if reply.id in self.runs:
                 continue
-            await self.store.finish(reply.id, _interrupted(reply))
+            await self.store.finish(reply.id, replay.interrupted(reply))
             log.info("reply %s was left streaming; marked interrupted", reply.id)
 
     async def shutdown(self) -> None:
@@ -266,7 +266,7 @@ class Engine(Variants, Reads):
                 lease = await self.cluster.claim(reply.id)
             await self.events.append(replay.start_event(reply, turn.user_message, context))
         except Exception as exc:
-            await self.store.finish(reply.id, _failed(reply, "the event log is unavailable"))
+            await self.store.finish(reply.id, replay.failed(reply, "the event log is unavailable"))
             if lease is not None:
                 with contextlib.suppress(Exception):
                     await lease.release()
@@ -474,23 +474,3 @@ def _request_metadata(options: TurnOptions) -> dict[str, Any]:
     )
     request = msgspec.to_builtins(kept)
     return {REQUEST: request} if request else {}
-
-
-def _interrupted(reply: Message) -> Outcome:
-    return Outcome(
-        status=MessageStatus.INTERRUPTED,
-        content=reply.content,
-        marks=reply.marks,
-        last_seq=reply.last_seq + 1,
-        error=ErrorInfo("interrupted", "the server stopped before the reply finished", True),
-    )
-
-
-def _failed(reply: Message, why: str) -> Outcome:
-    return Outcome(
-        status=MessageStatus.ERROR,
-        content=reply.content,
-        marks=reply.marks,
-        last_seq=reply.last_seq + 1,
-        error=ErrorInfo("unavailable", why, True),
-    )

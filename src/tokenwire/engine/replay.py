@@ -133,3 +133,25 @@ def _spans(marks: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
         spans.append((seq, start, end))
         start = end
     return spans
+
+
+def interrupted(reply: Message) -> Outcome:
+    """A reply left streaming that no run carries on, ended ``interrupted`` with its text."""
+    return Outcome(
+        status=MessageStatus.INTERRUPTED,
+        content=reply.content,
+        marks=reply.marks,
+        last_seq=reply.last_seq + 1,
+        error=ErrorInfo("interrupted", "the server stopped before the reply finished", True),
+    )
+
+
+def failed(reply: Message, why: str) -> Outcome:
+    """A reply that could not start, ended ``error`` (retryable) for ``why``."""
+    return Outcome(
+        status=MessageStatus.ERROR,
+        content=reply.content,
+        marks=reply.marks,
+        last_seq=reply.last_seq + 1,
+        error=ErrorInfo("unavailable", why, True),
+    )
