@@ -7,10 +7,6 @@ from pathlib import Path
 
 import pytest
 
-# LiteLLM, a client some tests drive, fetches a price list from the internet when imported
-# unless told to use the copy it ships: this machine reaches no address but the project's.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 from tests.helpers import services
 from tests.helpers.server import Server, start_server
 
