@@ -20,9 +20,13 @@ from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.log.base import EventLog
 from tokenwire.protocol.options import ByKey
 from tokenwire.providers.base import Provider
-from tokenwire.store.records import Conversation, Message, Page
+from tokenwire.store.records import Conversation, Message, MessageStatus, Page
 from tokenwire.store.search import Hit
 from tokenwire.store.store import SQLStore
+
+# Replies that are answers: a streaming, failed or interrupted one shown as an answer would
+# stop a seed app's poller ("the last message is from the assistant") on a text that is not.
+ANSWERS = frozenset({MessageStatus.COMPLETE, MessageStatus.CANCELLED})
 
 
 class Reads:
@@ -139,6 +143,25 @@ class Reads:
         start = max(0, end - limit)
         items = [self.live(m) for m in branch[start:end]]
         return Page(items=items, next_before=items[0].id if start > 0 and items else None)
+
+    async def transcript(
+        self, user_id: UserId, cid: str, *, answers_only: bool = False
+    ) -> list[Message]:
+        """Every message of the conversation's current branch, oldest first. With
+        ``answers_only``, replies that are not answers yet or never will be (streaming,
+        failed, interrupted) are left out: for clients that show every item as an answer
+        (the seeds' history and polling)."""
+        found: list[Message] = []
+        before: str | None = None
+        while True:
+            page = await self.messages(user_id, cid, limit=500, before=before)
+            found = page.items + found
+            if page.next_before is None:
+                break
+            before = page.next_before
+        if answers_only:
+            return [m for m in found if m.role != "assistant" or m.status in ANSWERS]
+        return found
 
     async def message(self, user_id: UserId, mid: str) -> Message:
         found = await self.store.get_message(user_id, normalize_id(mid))

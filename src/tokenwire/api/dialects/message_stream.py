@@ -26,7 +26,7 @@ from tokenwire.api.ws import open_socket
 from tokenwire.engine import Engine
 from tokenwire.protocol.dialects import message_stream as wire
 from tokenwire.protocol.options import ByKey
-from tokenwire.store import Conversation, MessageStatus, User
+from tokenwire.store import Conversation, User
 from tokenwire.store.convert import isoformat
 
 NAME = "message_stream"
@@ -41,9 +41,6 @@ def agent_for(conversation: Conversation) -> wire.Agent:
     return wire.Agent(id=persona, name=persona.replace("_", " ").title(), type="chat")
 
 
-FINISHED = frozenset({MessageStatus.COMPLETE, MessageStatus.CANCELLED})
-
-
 @router.get("/api/chat/messages")
 async def own_chat_history(
     user: CurrentUser, engine: EngineDep, limit: int = 50, offset: int = 0
@@ -52,7 +49,7 @@ async def own_chat_history(
     agentId, agentName, agentType}]}``, ``sender`` ``user`` or ``ai``. Only finished replies:
     the app shows every item as a message."""
     conversation = await engine.open_conversation(user.id, ByKey(NAME, OWN_CHAT))
-    page = await engine.messages(user.id, conversation.id, limit=500)
+    shown = await engine.transcript(user.id, conversation.id, answers_only=True)
     agent = agent_for(conversation)
     items = [
         wire.HistoryMessage(
@@ -64,8 +61,7 @@ async def own_chat_history(
             agentName=None if m.role == "user" else agent.name,
             agentType=None if m.role == "user" else agent.type,
         )
-        for m in page.items
-        if m.role != "assistant" or m.status in FINISHED
+        for m in shown
     ]
     start = max(offset, 0)
     return Resource({"data": items[start : start + min(max(limit, 1), 500)]})

@@ -25,10 +25,7 @@ from tokenwire.api.streaming import EventStream
 from tokenwire.errors import NotFound
 from tokenwire.protocol.dialects import session_sse as wire
 from tokenwire.protocol.options import ByKey
-from tokenwire.store import MessageStatus
 from tokenwire.store.convert import isoformat
-
-FINISHED = frozenset({MessageStatus.COMPLETE, MessageStatus.CANCELLED})
 
 router = APIRouter(
     tags=["sessions"],
@@ -61,7 +58,7 @@ async def session_messages(session_id: str, user: CurrentUser, engine: EngineDep
     conversation = await engine.find_conversation(user.id, ByKey(wire.KIND, session_id))
     if conversation is None:
         raise NotFound(f"session {session_id} not found")
-    page = await engine.messages(user.id, conversation.id, limit=500)
+    shown = await engine.transcript(user.id, conversation.id, answers_only=True)
     items = [
         wire.HistoryItem(
             id=m.id,
@@ -72,7 +69,6 @@ async def session_messages(session_id: str, user: CurrentUser, engine: EngineDep
             createdAt=isoformat(m.created_at),
             timestamp=isoformat(m.created_at),
         )
-        for m in page.items
-        if m.role != "assistant" or m.status in FINISHED
+        for m in shown
     ]
     return Resource(items)

@@ -24,19 +24,25 @@ against it.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import msgspec
 
 from tokenwire.errors import BadRequest
 from tokenwire.protocol.decoding import decode_json
+from tokenwire.protocol.dialects.consultation import ConsultationDTO, MessageDTO
+from tokenwire.protocol.dialects.timestamps import iso_ms, iso_seconds
 
 __all__ = [
     "BARE_PREFERENCE",
     "AppConsultation",
     "AppMessage",
+    "ConsultationView",
+    "MessageView",
     "conflict",
     "error",
+    "shape",
     "wants_bare",
 ]
 
@@ -117,3 +123,148 @@ def parse_update(body: bytes) -> Update:
         return decode_json(body, _update)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"invalid request body: {exc}") from exc
+
+
+# --- the two shapes -------------------------------------------------------------------------
+
+
+class ConsultationView(msgspec.Struct, frozen=True, kw_only=True):
+    """A consultation as both shapes need it: what the route read, in plain values."""
+
+    id: str
+    user_id: str
+    persona: str | None
+    status: str
+    goal_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: str | None = None
+    message_count: int = 0
+    last_message_at: datetime | None = None
+
+
+class MessageView(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    consultation_id: str
+    role: str
+    content: str
+    status: str
+    created_at: datetime
+
+
+class Shape(Protocol):
+    """The bodies of the consultation routes in one shape: the app's or the bare one."""
+
+    # The app's poller stops at "the last message is from the assistant": its shape lists
+    # only finished replies (and counts them); the bare shape lists every message.
+    finished_only: bool
+
+    def one(self, c: ConsultationView) -> Any: ...
+    def made(self, c: ConsultationView) -> Any: ...
+    def many(self, cs: list[ConsultationView], total: int, limit: int, offset: int) -> Any: ...
+    def taken(self, existing: ConsultationView, message: str) -> Any: ...
+    def history(
+        self, cid: str, ms: list[MessageView], *, total: int, more: bool, next_before: str | None
+    ) -> Any: ...
+    def sent(self, asked: MessageView, answered: MessageView) -> Any: ...
+
+
+def _app(c: ConsultationView) -> AppConsultation:
+    return AppConsultation(
+        id=c.id,
+        user_id=c.user_id,
+        persona=c.persona or "",
+        status=c.status,
+        message_count=c.message_count,
+        created_at=iso_seconds(c.created_at),
+        updated_at=iso_seconds(c.updated_at),
+        started_at=iso_seconds(c.created_at),
+        completed_at=c.completed_at,
+        last_message_at=iso_seconds(c.last_message_at) if c.last_message_at else None,
+        goal_id=c.goal_id,
+    )
+
+
+def _app_message(m: MessageView) -> AppMessage:
+    return AppMessage(m.id, m.consultation_id, m.role, m.content, iso_seconds(m.created_at))
+
+
+class AppShape:
+    """The app's envelopes (``{"data": ...}``), whole-second dates."""
+
+    finished_only = True
+
+    def one(self, c: ConsultationView) -> Any:
+        return {"data": _app(c)}
+
+    def made(self, c: ConsultationView) -> Any:
+        return {"data": {"consultation": _app(c)}}
+
+    def many(self, cs: list[ConsultationView], total: int, limit: int, offset: int) -> Any:
+        found = [_app(c) for c in cs]
+        data = {"consultations": found, "total_count": total, "limit": limit, "offset": offset}
+        return {"data": data}
+
+    def taken(self, existing: ConsultationView, message: str) -> Any:
+        return conflict(_app(existing), message)
+
+    def history(
+        self, cid: str, ms: list[MessageView], *, total: int, more: bool, next_before: str | None
+    ) -> Any:
+        return {
+            "data": {"messages": [_app_message(m) for m in ms], "total": total, "has_more": more}
+        }
+
+    def sent(self, asked: MessageView, answered: MessageView) -> Any:
+        return {
+            "data": {
+                "user_message": _app_message(asked),
+                "assistant_message": _app_message(answered),
+            }
+        }
+
+
+def _bare(c: ConsultationView) -> ConsultationDTO:
+    return ConsultationDTO(
+        c.id, c.persona, c.goal_id, c.status, iso_ms(c.created_at), iso_ms(c.updated_at)
+    )
+
+
+def _bare_message(m: MessageView) -> MessageDTO:
+    return MessageDTO(m.id, m.consultation_id, m.role, m.content, iso_ms(m.created_at), m.status)
+
+
+class BareShape:
+    """tokenwire's earlier bare objects (``Prefer: tokenwire-shape=bare``)."""
+
+    finished_only = False
+
+    def one(self, c: ConsultationView) -> Any:
+        return _bare(c)
+
+    made = one
+
+    def many(self, cs: list[ConsultationView], total: int, limit: int, offset: int) -> Any:
+        return {"consultations": [_bare(c) for c in cs]}
+
+    def taken(self, existing: ConsultationView, message: str) -> Any:
+        return {
+            "error": message,
+            "code": "consultation_exists",
+            "consultation_id": existing.id,
+            "consultation": _bare(existing),
+        }
+
+    def history(
+        self, cid: str, ms: list[MessageView], *, total: int, more: bool, next_before: str | None
+    ) -> Any:
+        items = [_bare_message(m) for m in ms]
+        return {"consultation_id": cid, "messages": items, "next_before": next_before}
+
+    def sent(self, asked: MessageView, answered: MessageView) -> Any:
+        return {"user_message": _bare_message(asked), "message": _bare_message(answered)}
+
+
+def shape(prefer: str | None) -> Shape:
+    """The shape a request's ``Prefer`` header asks for."""
+    return BareShape() if wants_bare(prefer) else AppShape()
