@@ -20,11 +20,15 @@ Every failure is translated into ``ProviderError`` in one place, ``_translate``:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
 import msgspec
+from aiohttp.helpers import basicauth_from_netrc, get_env_proxy_for_url, netrc_from_env
+from yarl import URL
 
 from tokenwire.errors import ProviderError
 from tokenwire.protocol.sse import SSEDecoder
@@ -108,6 +112,7 @@ class OpenAIProvider:
             total=None, sock_connect=min(connect_timeout_s, timeout_s), sock_read=timeout_s
         )
         self._session: aiohttp.ClientSession | None = None  # made on the loop that uses it
+        self._proxy: _Proxy | None = None
 
     def admit(self) -> None:
         # The upstream does its own admission; a 429 from it comes back as a retryable error.
@@ -125,8 +130,12 @@ class OpenAIProvider:
                 timeout=self._timeout,
                 # Every running reply holds one upstream connection: no cap on the pool.
                 connector=aiohttp.TCPConnector(limit=0),
-                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx honoured them
+                # The environment is read once, in ``_proxy_for``: with ``trust_env`` aiohttp
+                # reads it and ~/.netrc again in a worker thread on every request.
+                trust_env=False,
             )
+        if self._proxy is None:
+            self._proxy = _proxy_for(self._url, login="Authorization" not in self._headers)
         return self._session
 
     def body(self, request: GenerationRequest) -> dict[str, Any]:
@@ -150,7 +159,12 @@ class OpenAIProvider:
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         data = msgspec.json.encode(self.body(request))
         try:
-            async with self._client().post(self._url, data=data) as response:
+            client = self._client()
+            proxy = self._proxy
+            assert proxy is not None
+            async with client.post(
+                self._url, data=data, proxy=proxy.url, proxy_auth=proxy.auth, auth=proxy.netrc
+            ) as response:
                 if response.status >= 400:
                     raise _Refused(response.status, await response.read(), response.headers)
                 async for item in _items(response):
@@ -274,3 +288,25 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None  # an HTTP date; callers fall back to their own delay
+
+
+@dataclass(frozen=True, slots=True)
+class _Proxy:
+    url: URL | None = None
+    auth: aiohttp.BasicAuth | None = None
+    netrc: aiohttp.BasicAuth | None = None  # the upstream's own login, when ~/.netrc has one
+
+
+def _proxy_for(url: str, *, login: bool) -> _Proxy:
+    """What ``trust_env`` would find for ``url``: ``HTTP(S)_PROXY`` unless ``NO_PROXY`` lets
+    it through, and a ~/.netrc login for the host when no API key is sent (as httpx honoured
+    them), read once for a provider whose upstream never changes."""
+    target = URL(url)
+    proxy, proxy_auth = None, None
+    with contextlib.suppress(LookupError):
+        proxy, proxy_auth = get_env_proxy_for_url(target)
+    netrc = None
+    if login and target.host is not None:
+        with contextlib.suppress(LookupError):
+            netrc = basicauth_from_netrc(netrc_from_env(), target.host)
+    return _Proxy(proxy, proxy_auth, netrc)
