@@ -23,6 +23,7 @@ from tokenwire.engine import Engine
 from tokenwire.errors import TokenwireError
 from tokenwire.ids import MessageId, uuid7
 from tokenwire.log.batch import Batch
+from tokenwire.log.watchers import Inbox
 from tokenwire.protocol.codec import Command, Ordering, SocketCodec, StopRunning
 from tokenwire.protocol.events import Event, MessageStart
 from tokenwire.protocol.frames import Cancel, FrameError, Ping, Resume, Send
@@ -55,7 +56,7 @@ class ConversationSocket:
         self._lock = asyncio.Lock()
         self._follows: dict[MessageId, asyncio.Task[None]] = {}
         self._sent: dict[MessageId, int] = {}  # per reply, the last seq sent or on its way
-        self._queue: asyncio.Queue[MessageId] = asyncio.Queue()  # one at a time: the order
+        self._queue: Inbox[MessageId] = Inbox()  # one at a time: the order
         self._seen: set[MessageId] = set()
         self._own: set[str] = set()  # client_message_ids of sends made on this socket
 
