@@ -20,10 +20,22 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        length: bytes | None = None
+        chunked = False
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
+            if name == b"content-length":
+                length = value
+                if value.isdigit() and int(value) > self.max_bytes:
+                    await self._reject(scope, receive, send)
+                    return
+            elif name == b"transfer-encoding":
+                chunked = True
+        if not chunked and (length is None or length.isdigit()):
+            # The body's length is known and within the limit (a request with neither header
+            # has none: RFC 9112, 6.3): nothing to count, and no wrapper on every send of a
+            # response that may stream for minutes.
+            await self.app(scope, receive, send)
+            return
         seen = 0
         started = False
 
