@@ -167,38 +167,58 @@ class OpenAIProvider:
             ) as response:
                 if response.status >= 400:
                     raise _Refused(response.status, await response.read(), response.headers)
-                async for item in _items(response):
-                    yield item
+                # One async generator between the response and the run: the parse is plain code.
+                chunks = _Chunks()
+                async for raw in response.content.iter_any():
+                    for item in chunks.feed(raw):
+                        yield item
+                    if chunks.failed is not None:
+                        raise chunks.failed
+                    if chunks.done:
+                        return
+                raise _Incomplete("the upstream stream ended before [DONE]")
         except (aiohttp.ClientError, TimeoutError, _Upstream) as exc:
             raise _translate(exc, self._url) from exc
 
 
-async def _items(response: aiohttp.ClientResponse) -> AsyncIterator[StreamItem]:
-    """Stream items from the SSE body of a successful response."""
-    decoder = SSEDecoder()
-    finish: str | None = None
-    usage: _Usage | None = None
-    async for raw in response.content.iter_any():
-        for event in decoder.feed(raw):
+class _Chunks:
+    """The stream items in the SSE body of a successful response, as its bytes arrive."""
+
+    __slots__ = ("_decoder", "_finish", "_usage", "done", "failed")
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self._finish: str | None = None
+        self._usage: _Usage | None = None
+        self.done = False  # [DONE] came: nothing after it is read
+        # What ended the stream badly, raised once the items before it are delivered.
+        self.failed: _Upstream | None = None
+
+    def feed(self, raw: bytes) -> list[StreamItem]:
+        items: list[StreamItem] = []
+        for event in self._decoder.feed(raw):
             if event.data == "[DONE]":
-                yield _done(finish, usage)
-                return
+                items.append(_done(self._finish, self._usage))
+                self.done = True
+                return items
             if not event.data:
                 continue
             try:
                 chunk = _decode_chunk(event.data)
             except msgspec.DecodeError as exc:
-                raise _Malformed(str(exc)) from exc
+                self.failed = _Malformed(str(exc))
+                self.failed.__cause__ = exc
+                return items
             if chunk.error is not None:
-                raise _StreamedError(str(chunk.error.get("message") or chunk.error))
+                self.failed = _StreamedError(str(chunk.error.get("message") or chunk.error))
+                return items
             if chunk.usage is not None:
-                usage = chunk.usage
+                self._usage = chunk.usage
             for choice in chunk.choices[:1]:
-                for item in choice_items(choice):
-                    yield item
+                items += choice_items(choice)
                 if choice.finish_reason is not None:
-                    finish = choice.finish_reason
-    raise _Incomplete("the upstream stream ended before [DONE]")
+                    self._finish = choice.finish_reason
+        return items
 
 
 def _done(finish: str | None, usage: _Usage | None) -> Done:
