@@ -228,10 +228,7 @@ async def run_socket(
             await websocket.close(code=1013, reason=exc.message[:120])
         return
     if websocket.application_state is WebSocketState.CONNECTED:
-        # A client that closed first (close frame, then waiting for ours) has had its answer
-        # from uvicorn: closing again raises WebSocketDisconnect, which must not reach uvicorn
-        # as an application error (a logged traceback per socket, milliseconds of CPU each).
-        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+        with contextlib.suppress(RuntimeError, OSError):
             await websocket.close()
 
 
