@@ -107,6 +107,7 @@ class Bench:
             tmp,
             {
                 "TOKENWIRE_PROVIDER": "openai",
+                "TOKENWIRE_MODEL": "bench",  # the model the load client names
                 "TOKENWIRE_OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
                 "TOKENWIRE_MAX_STREAMS_PER_USER": "0",
                 "TOKENWIRE_MAX_SOCKETS_PER_USER": "0",

@@ -9,6 +9,7 @@ import pytest
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log import LogMiss, MemoryEventLog
 from tokenwire.log.batch import Batch
+from tokenwire.log.watchers import Inbox
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, Timings, Usage
 
 pytestmark = pytest.mark.anyio
@@ -115,3 +116,22 @@ async def test_readers_at_one_point_share_the_batch_and_what_is_derived_from_it(
     assert own is not batches[0]
     for r in [*readers, behind]:
         await r.aclose()
+
+
+async def test_an_inbox_keeps_order_and_survives_a_reader_that_went_away() -> None:
+    inbox: Inbox[str] = Inbox()
+    inbox.put_nowait("a")
+    inbox.put_nowait("b")
+    assert await inbox.get() == "a"
+    assert await inbox.get() == "b"
+    gone = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0.01)
+    gone.cancel()  # its reader went away while it waited
+    await asyncio.gather(gone, return_exceptions=True)
+    waiting = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    inbox.put_nowait("c")
+    inbox.put_nowait("d")
+    assert await asyncio.wait_for(waiting, 1) == "c"
+    assert await inbox.get() == "d"

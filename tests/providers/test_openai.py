@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -331,3 +332,29 @@ async def test_logprobs_come_back_with_their_text() -> None:
         items = await collect(provider(upstream.url))
     top = (TopLogprob("Hi", -0.5, (72, 105)),)
     assert items[0] == Delta("Hi", (TokenLogprob("Hi", -0.5, (72, 105), top),))
+
+
+def test_the_environment_proxy_is_read_once_per_provider(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``HTTP_PROXY`` / ``NO_PROXY`` and a ~/.netrc login decide the upstream's route, as
+    aiohttp's ``trust_env`` would, but once: not in a thread on every request."""
+    from tokenwire.providers.openai import _proxy_for
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine upstream.example login alice password s3cret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    through = _proxy_for("http://upstream.example/v1/chat/completions", login=True)
+    assert str(through.url) == "http://proxy.example:3128"
+    assert through.netrc is not None
+    assert through.netrc.login == "alice"
+    keyed = _proxy_for("http://upstream.example/v1/chat/completions", login=False)
+    assert keyed.netrc is None  # an API key is sent: no netrc login replaces it
+    direct = _proxy_for("http://127.0.0.1:8080/v1/chat/completions", login=True)
+    assert direct.url is None
+    assert direct.netrc is None

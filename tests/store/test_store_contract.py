@@ -165,3 +165,21 @@ async def test_delete_conversation_removes_its_messages(store: SQLStore) -> None
     assert await store.find_message(turn.user_message.id) is None
     with pytest.raises(NotFound):
         await store.get_conversation(user.id, conv.id)
+
+
+async def test_a_conversation_is_named_by_a_key_its_owner_alone_sets(store: SQLStore) -> None:
+    alice, _ = await store.create_user("alice")
+    bob, _ = await store.create_user("bob")
+    first = await store.create_conversation(alice.id)
+    second = await store.create_conversation(alice.id)
+    assert await store.set_conversation_key(alice.id, first.id, "k1")
+    found = await store.conversation_by_key(alice.id, "k1")
+    assert found is not None
+    assert found.id == first.id
+    assert not await store.set_conversation_key(alice.id, second.id, "k1")  # taken
+    with pytest.raises(NotFound):
+        await store.set_conversation_key(bob.id, first.id, "k2")
+    with pytest.raises(NotFound):
+        await store.set_conversation_key(alice.id, "not-an-id", "k2")
+    assert await store.set_conversation_key(alice.id, first.id, None)
+    assert await store.conversation_by_key(alice.id, "k1") is None

@@ -36,9 +36,21 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = 0
+        length: bytes | None = None
+        chunked = False
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit():
-                declared = int(value)
+            if name == b"content-length":
+                length = value
+                if value.isdigit():
+                    declared = int(value)
+            elif name == b"transfer-encoding":
+                chunked = True
+        if not chunked and declared <= self.max_bytes and (length is None or length.isdigit()):
+            # The body's length is known and within the limit (a request with neither header
+            # has none: RFC 9112, 6.3): nothing to count, and no wrapper on every send of a
+            # response that may stream for minutes (every SSE follower's GET).
+            await self.app(scope, receive, send)
+            return
         seen = 0
         started = False
 

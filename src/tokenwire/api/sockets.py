@@ -28,6 +28,7 @@ from tokenwire.engine import Engine
 from tokenwire.errors import TokenwireError
 from tokenwire.ids import MessageId, uuid7
 from tokenwire.log.batch import Batch
+from tokenwire.log.watchers import Inbox
 from tokenwire.protocol.codec import Command, Ordering, SocketCodec, StopRunning
 from tokenwire.protocol.events import Event, MessageStart
 from tokenwire.protocol.frames import (
@@ -69,7 +70,7 @@ class ConversationSocket:
         self._follows: dict[MessageId, asyncio.Task[bool]] = {}
         self._sent: dict[MessageId, int] = {}  # per reply, the last seq sent or on its way
         # one at a time: the replies in order, each with the seq to follow it after
-        self._queue: asyncio.Queue[tuple[MessageId, int]] = asyncio.Queue()
+        self._queue: Inbox[tuple[MessageId, int]] = Inbox()
         self._notes = deliveries.notes_of(websocket)
         # one at a time: the reply streaming now and the last seq written (for the note)
         self._progress = deliveries.Watch()

@@ -1,7 +1,7 @@
-"""An SSE response whose pump, heartbeat and disconnect listener run as one task group.
+"""An SSE response whose pump and watcher (heartbeat and disconnect) run as one task group.
 
-The first of the three to finish ends the other two: the pump when the reply ends, the
-listener when the client goes away (the reply itself goes on: it is not the connection's).
+The first of the two to finish ends the other: the pump when the reply ends, the watcher
+when the client goes away (the reply itself goes on: it is not the connection's).
 The follower hands over batches already coalesced, so a client that reads slowly gets
 fewer, larger deltas instead of holding the writer back. Every SSE dialect is this
 response with its own ``StreamEncoder``.
@@ -23,7 +23,6 @@ from tokenwire.log.batch import Batch
 from tokenwire.protocol import sse
 from tokenwire.protocol.codec import CanonicalSSE, StreamEncoder
 from tokenwire.protocol.events import Event
-from tokenwire.tasks import first_completed
 
 log = logging.getLogger("tokenwire.api")
 
@@ -63,7 +62,10 @@ class EventStream(Response):
             heartbeat_s = float(scope["app"].state.settings.sse_heartbeat_s)
         headers = sse.response_headers(self._extra)
         await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
-        lock = anyio.Lock()
+        # The heartbeat and the pump share the connection; uncontended (nearly always) the
+        # lock is taken without a trip through the event loop, which anyio's default lock
+        # makes on every acquire: one more task step per event per subscriber.
+        lock = anyio.Lock(fast_acquire=True)
         disconnected = False
 
         async def write(body: bytes) -> None:
@@ -94,20 +96,27 @@ class EventStream(Response):
                 if not disconnected:
                     log.error("event stream failed", exc_info=exc)
 
-        async def heartbeat() -> None:
-            with contextlib.suppress(OSError):  # the client went away: listen() says so
-                while True:
-                    await anyio.sleep(heartbeat_s)
+        async def watch(pump_scope: anyio.CancelScope) -> None:
+            # The client's disconnect and the heartbeat in one task, the pump running in the
+            # request's own: an idle stream holds two tasks, not four. A client has nothing
+            # more to send, so waiting for its next message at most ``heartbeat_s`` is waiting
+            # for its disconnect, with a heartbeat each time the wait runs out.
+            nonlocal disconnected
+            while True:
+                with anyio.move_on_after(heartbeat_s):
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    disconnected = True
+                    pump_scope.cancel()  # the pump: the reply goes on without this client
+                    return
+                with contextlib.suppress(OSError):  # gone: the next receive says so
                     await write(sse.comment("keep-alive"))
 
-        async def listen() -> None:
-            nonlocal disconnected
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            disconnected = True
-
         try:
-            await first_completed(pump, heartbeat, listen)
+            async with anyio.create_task_group() as group:
+                group.start_soon(watch, group.cancel_scope)
+                await pump()
+                group.cancel_scope.cancel()
         finally:
             aclose = getattr(self._events, "aclose", None)
             if aclose is not None:

@@ -3,10 +3,13 @@ for the same token each time.
 
 Entries live ``ttl_s`` seconds: a token replaced or a user removed elsewhere stops working
 within that time. Only successful lookups are kept; a wrong token always reaches the store.
+Requests that miss on the same token at once share one lookup: when an entry lapses under a
+burst of a client's requests, the store is asked once, not once per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 
@@ -19,6 +22,7 @@ class TokenCache:
         self._ttl = ttl_s
         self._size = size
         self._entries: OrderedDict[str, tuple[float, User]] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[User | None]] = {}
 
     async def user(self, token: str) -> User | None:
         now = time.monotonic()
@@ -26,6 +30,16 @@ class TokenCache:
         if entry is not None and entry[0] > now:
             self._entries.move_to_end(token)
             return entry[1]
+        pending = self._pending.get(token)
+        if pending is not None:
+            # shield: a request that goes away does not cancel the others' lookup.
+            return await asyncio.shield(pending)
+        lookup = asyncio.ensure_future(self._lookup(token, now))
+        self._pending[token] = lookup
+        lookup.add_done_callback(lambda _: self._pending.pop(token, None))
+        return await asyncio.shield(lookup)
+
+    async def _lookup(self, token: str, now: float) -> User | None:
         user = await self._store.authenticate(token)
         if user is None:
             self._entries.pop(token, None)

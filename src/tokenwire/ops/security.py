@@ -9,6 +9,7 @@ curl, a seed client) and is let in: a bearer token, not the origin, authenticate
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
@@ -42,6 +43,17 @@ def content_security_policy(host: str | None) -> str:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _extra(host: str | None) -> tuple[tuple[bytes, bytes], ...]:
+    """The security headers of a response to ``host``: the same few hosts ask again and again."""
+    return (
+        (b"content-security-policy", content_security_policy(host).encode("latin-1")),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+    )
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -60,18 +72,13 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = [
-            (b"content-security-policy", content_security_policy(_header(scope, b"host"))),
-            (b"x-content-type-options", "nosniff"),
-            (b"referrer-policy", "no-referrer"),
-            (b"x-frame-options", "DENY"),
-        ]
 
         async def send_with_headers(message: Message) -> None:
+            # Made at the response's start, not held by every open stream for its lifetime.
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                headers += [(k, v.encode("latin-1")) for k, v in extra if k not in present]
+                headers += [(k, v) for k, v in _extra(_header(scope, b"host")) if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -20,11 +20,15 @@ Every failure is translated into ``ProviderError`` in one place, ``_translate``:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
 import msgspec
+from aiohttp.helpers import basicauth_from_netrc, get_env_proxy_for_url, netrc_from_env
+from yarl import URL
 
 from tokenwire.errors import ProviderError
 from tokenwire.protocol.sse import SSEDecoder
@@ -108,6 +112,7 @@ class OpenAIProvider:
             total=None, sock_connect=min(connect_timeout_s, timeout_s), sock_read=timeout_s
         )
         self._session: aiohttp.ClientSession | None = None  # made on the loop that uses it
+        self._proxy: _Proxy | None = None
 
     def admit(self) -> None:
         # The upstream does its own admission; a 429 from it comes back as a retryable error.
@@ -125,8 +130,12 @@ class OpenAIProvider:
                 timeout=self._timeout,
                 # Every running reply holds one upstream connection: no cap on the pool.
                 connector=aiohttp.TCPConnector(limit=0),
-                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx honoured them
+                # The environment is read once, in ``_proxy_for``: with ``trust_env`` aiohttp
+                # reads it and ~/.netrc again in a worker thread on every request.
+                trust_env=False,
             )
+        if self._proxy is None:
+            self._proxy = _proxy_for(self._url, login="Authorization" not in self._headers)
         return self._session
 
     def body(self, request: GenerationRequest) -> dict[str, Any]:
@@ -150,41 +159,66 @@ class OpenAIProvider:
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         data = msgspec.json.encode(self.body(request))
         try:
-            async with self._client().post(self._url, data=data) as response:
+            client = self._client()
+            proxy = self._proxy
+            assert proxy is not None
+            async with client.post(
+                self._url, data=data, proxy=proxy.url, proxy_auth=proxy.auth, auth=proxy.netrc
+            ) as response:
                 if response.status >= 400:
                     raise _Refused(response.status, await response.read(), response.headers)
-                async for item in _items(response):
-                    yield item
+                # One async generator between the response and the run: the parse is plain code.
+                chunks = _Chunks()
+                async for raw in response.content.iter_any():
+                    for item in chunks.feed(raw):
+                        yield item
+                    if chunks.failed is not None:
+                        raise chunks.failed
+                    if chunks.done:
+                        return
+                raise _Incomplete("the upstream stream ended before [DONE]")
         except (aiohttp.ClientError, TimeoutError, _Upstream) as exc:
             raise _translate(exc, self._url) from exc
 
 
-async def _items(response: aiohttp.ClientResponse) -> AsyncIterator[StreamItem]:
-    """Stream items from the SSE body of a successful response."""
-    decoder = SSEDecoder()
-    finish: str | None = None
-    usage: _Usage | None = None
-    async for raw in response.content.iter_any():
-        for event in decoder.feed(raw):
+class _Chunks:
+    """The stream items in the SSE body of a successful response, as its bytes arrive."""
+
+    __slots__ = ("_decoder", "_finish", "_usage", "done", "failed")
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self._finish: str | None = None
+        self._usage: _Usage | None = None
+        self.done = False  # [DONE] came: nothing after it is read
+        # What ended the stream badly, raised once the items before it are delivered.
+        self.failed: _Upstream | None = None
+
+    def feed(self, raw: bytes) -> list[StreamItem]:
+        items: list[StreamItem] = []
+        for event in self._decoder.feed(raw):
             if event.data == "[DONE]":
-                yield _done(finish, usage)
-                return
+                items.append(_done(self._finish, self._usage))
+                self.done = True
+                return items
             if not event.data:
                 continue
             try:
                 chunk = _decode_chunk(event.data)
             except msgspec.DecodeError as exc:
-                raise _Malformed(str(exc)) from exc
+                self.failed = _Malformed(str(exc))
+                self.failed.__cause__ = exc
+                return items
             if chunk.error is not None:
-                raise _StreamedError(str(chunk.error.get("message") or chunk.error))
+                self.failed = _StreamedError(str(chunk.error.get("message") or chunk.error))
+                return items
             if chunk.usage is not None:
-                usage = chunk.usage
+                self._usage = chunk.usage
             for choice in chunk.choices[:1]:
-                for item in choice_items(choice):
-                    yield item
+                items += choice_items(choice)
                 if choice.finish_reason is not None:
-                    finish = choice.finish_reason
-    raise _Incomplete("the upstream stream ended before [DONE]")
+                    self._finish = choice.finish_reason
+        return items
 
 
 def _done(finish: str | None, usage: _Usage | None) -> Done:
@@ -274,3 +308,25 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None  # an HTTP date; callers fall back to their own delay
+
+
+@dataclass(frozen=True, slots=True)
+class _Proxy:
+    url: URL | None = None
+    auth: aiohttp.BasicAuth | None = None
+    netrc: aiohttp.BasicAuth | None = None  # the upstream's own login, when ~/.netrc has one
+
+
+def _proxy_for(url: str, *, login: bool) -> _Proxy:
+    """What ``trust_env`` would find for ``url``: ``HTTP(S)_PROXY`` unless ``NO_PROXY`` lets
+    it through, and a ~/.netrc login for the host when no API key is sent (as httpx honoured
+    them), read once for a provider whose upstream never changes."""
+    target = URL(url)
+    proxy, proxy_auth = None, None
+    with contextlib.suppress(LookupError):
+        proxy, proxy_auth = get_env_proxy_for_url(target)
+    netrc = None
+    if login and target.host is not None:
+        with contextlib.suppress(LookupError):
+            netrc = basicauth_from_netrc(netrc_from_env(), target.host)
+    return _Proxy(proxy, proxy_auth, netrc)

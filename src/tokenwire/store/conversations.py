@@ -103,12 +103,18 @@ class ConversationQueries(Queries):
 
     async def set_conversation_key(self, user_id: UserId, cid: str, key: str | None) -> bool:
         """Name the conversation ``key`` (None: unname it). False when the key is taken."""
+        if not is_uuid(cid):
+            raise NotFound(f"conversation {cid} not found")
+        # One Core statement: the OpenAI dialect names a conversation at the end of every
+        # reply, where an ORM load, flush and commit cost a unit of work each time.
+        query = update(C).where(C.c.id == cid, C.c.user_id == user_id).values(key=key)
         try:
-            async with self._session.begin() as s:
-                row = await self._owned_conversation(s, user_id, cid)
-                row.key = key
+            async with self.engine.begin() as conn:
+                found = (await conn.execute(query)).rowcount
         except IntegrityError:
             return False
+        if not found:
+            raise NotFound(f"conversation {cid} not found")
         return True
 
     async def get_conversation(self, user_id: UserId, cid: str) -> Conversation:
