@@ -18,6 +18,7 @@ from tokenwire.api import (
     messages,
     ops,
     personas,
+    signin,
     ws,
 )
 from tokenwire.api import resources as api_resources
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(conversations.router)
     app.include_router(personas.router)
+    app.include_router(signin.router)
     app.include_router(messages.router)
     app.include_router(ws.router)
     app.include_router(consultation.router)

@@ -1,14 +1,16 @@
-"""A short-lived cache of token -> user, so a stream of requests does not query the store
-for the same token each time.
+"""A short-lived cache of token -> user (and session secret -> user), so a stream of
+requests does not query the store for the same credential each time.
 
-Entries live ``ttl_s`` seconds: a token replaced or a user removed elsewhere stops working
-within that time. Only successful lookups are kept; a wrong token always reaches the store.
+Entries live ``ttl_s`` seconds: a token replaced, a user removed or a session revoked on
+another instance stops working within that time; a session revoked here stops at once.
+Only successful lookups are kept; a wrong credential always reaches the store.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 from tokenwire.store import SQLStore, User
 
@@ -21,17 +23,28 @@ class TokenCache:
         self._entries: OrderedDict[str, tuple[float, User]] = OrderedDict()
 
     async def user(self, token: str) -> User | None:
+        return await self._lookup("t:" + token, token, self._store.authenticate)
+
+    async def session_user(self, secret: str) -> User | None:
+        return await self._lookup("s:" + secret, secret, self._store.session_user)
+
+    def forget_session(self, secret: str) -> None:
+        self._entries.pop("s:" + secret, None)
+
+    async def _lookup(
+        self, key: str, credential: str, find: Callable[[str], Awaitable[User | None]]
+    ) -> User | None:
         now = time.monotonic()
-        entry = self._entries.get(token)
+        entry = self._entries.get(key)
         if entry is not None and entry[0] > now:
-            self._entries.move_to_end(token)
+            self._entries.move_to_end(key)
             return entry[1]
-        user = await self._store.authenticate(token)
+        user = await find(credential)
         if user is None:
-            self._entries.pop(token, None)
+            self._entries.pop(key, None)
             return None
-        self._entries[token] = (now + self._ttl, user)
-        self._entries.move_to_end(token)
+        self._entries[key] = (now + self._ttl, user)
+        self._entries.move_to_end(key)
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
         return user

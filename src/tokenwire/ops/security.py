@@ -18,7 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tokenwire.errors import Forbidden
 from tokenwire.http.errors import refuse
 
-__all__ = ["OriginCheck", "SecurityHeaders", "content_security_policy", "origin_allowed"]
+__all__ = [
+    "OriginCheck",
+    "SecurityHeaders",
+    "content_security_policy",
+    "origin_allowed",
+    "same_origin",
+]
 
 Reject = Callable[[str], None]  # told the name of the limit that refused a request
 
@@ -83,6 +89,21 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Sequence[str])
     if origin is None:
         return True  # not a browser
     if "*" in allowed or origin in allowed:
+        return True
+    netloc = urlsplit(origin).netloc if origin != "null" else ""
+    return bool(netloc) and host is not None and netloc.lower() == host.lower()
+
+
+def same_origin(origin: str | None, fetch_site: str | None, host: str | None) -> bool:
+    """Whether a request may be authenticated by the session cookie: only the page's own
+    origin may use it. SameSite=Strict already keeps it off cross-site requests; this also
+    refuses another origin of the same site (another port on the same host), which browsers
+    count as same-site. ``Sec-Fetch-Site`` (Fetch Metadata) says so when the browser sends
+    it; ``Origin`` is checked when present; a request with neither is a navigation or a
+    same-origin GET."""
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    if origin is None:
         return True
     netloc = urlsplit(origin).netloc if origin != "null" else ""
     return bool(netloc) and host is not None and netloc.lower() == host.lower()

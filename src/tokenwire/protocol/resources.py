@@ -27,6 +27,7 @@ __all__ = [
     "PersonaList",
     "ReplyStatus",
     "SentTurn",
+    "SignedIn",
 ]
 
 T = TypeVar("T")
@@ -107,6 +108,12 @@ class PersonaList(msgspec.Struct, frozen=True):
     default: str | None = None  # the persona of a conversation created without one
 
 
+class SignedIn(msgspec.Struct, frozen=True):
+    """``/api/v1/session``: who the browser's session cookie signs in."""
+
+    user: str
+
+
 class ErrorDetail(msgspec.Struct, frozen=True):
     """``retryable`` comes with the statuses where waiting may help (429, 5xx)."""
 
@@ -129,5 +136,6 @@ RESOURCES: tuple[Any, ...] = (
     Page[Message],
     SentTurn,
     PersonaList,
+    SignedIn,
     ErrorBody,
 )

@@ -1,4 +1,4 @@
-"""The SQL store: users, conversations and messages on SQLite or PostgreSQL.
+"""The SQL store: users, sessions, conversations and messages on SQLite or PostgreSQL.
 
 One implementation serves both engines through SQLAlchemy's async API; the URL scheme
 picks the driver (``sqlite+aiosqlite://``, ``postgresql+asyncpg://``). Ownership is part of
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from tokenwire.store.conversations import ConversationQueries
 from tokenwire.store.records import Checkpoint, Outcome
+from tokenwire.store.sessions import SessionQueries
 from tokenwire.store.turns import NewConversation, NewTurn, TurnQueries, TurnTarget
 from tokenwire.store.users import UserQueries, hash_token, new_token
 
@@ -48,7 +49,7 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-class SQLStore(UserQueries, ConversationQueries, TurnQueries):
+class SQLStore(UserQueries, SessionQueries, ConversationQueries, TurnQueries):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)

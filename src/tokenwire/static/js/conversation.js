@@ -117,7 +117,7 @@ export class ConversationSession {
     }
     this.networkFailures = 0;
     if (failures < 2) return true;
-    // HTTP reaches the server with this token; only the WebSocket upgrade is refused.
+    // HTTP reaches the server with this session; only the WebSocket upgrade is refused.
     this.switchToSse();
     return false;
   }

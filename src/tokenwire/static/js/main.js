@@ -1,7 +1,7 @@
 // The page: sign-in, the conversation list, one open conversation, the message box.
 // Routes live in the hash (#/new, #/c/<id>) so that a reload reopens the same conversation.
 
-import { Api, ApiError, forgetToken, saveToken, takeToken } from "./api.js";
+import { Api, ApiError, takeToken } from "./api.js";
 import { Composer, newId } from "./composer.js";
 import { ConversationSession } from "./conversation.js";
 import { announce, byId, h } from "./dom.js";
@@ -17,7 +17,10 @@ const BADGE_TEXT = {
 };
 
 const page = {
-  api: null,
+  api: new Api({
+    onUnauthorized: () => signedOut("That sign-in is no longer valid. Open the link the server printed, or paste a token."),
+  }),
+  started: false,
   session: null,
   sidebar: null,
   view: null,
@@ -54,27 +57,46 @@ function showLogin(message = "") {
   byId("login-token").focus();
 }
 
-function signOut(message) {
-  forgetToken();
-  window.location.hash = "";
+/** The session is gone (signed out here, in another tab, or revoked): back to sign-in. */
+function signedOut(message) {
+  if (window.location.hash) window.history.replaceState(null, "", window.location.pathname);
   showLogin(message);
+}
+
+byId("sign-out").addEventListener("click", async () => {
+  try {
+    await page.api.signOut();
+  } catch (exc) {
+    page.composer?.showError(
+      exc instanceof ApiError && exc.network ? "Couldn't reach the server to sign out." : `Signing out failed: ${exc.message}`,
+      { retry: false },
+    );
+    return;
+  }
+  signedOut("You have signed out.");
+});
+
+/** Trade a token for a session cookie; the text to show when that fails, else "". */
+async function signIn(token) {
+  try {
+    await page.api.signIn(token);
+    return "";
+  } catch (exc) {
+    return exc.status === 401 ? "That token wasn't accepted. Check it and try again." : sendErrorText(exc);
+  }
 }
 
 byId("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const token = byId("login-token").value.trim();
   if (!token) return;
-  const api = new Api(token);
-  try {
-    await api.conversations(1);
-  } catch (exc) {
-    byId("login-error").textContent =
-      exc.status === 401 ? "That token wasn't accepted. Check it and try again." : sendErrorText(exc);
+  const failure = await signIn(token);
+  if (failure) {
+    byId("login-error").textContent = failure;
     return;
   }
-  saveToken(token);
   byId("login-token").value = "";
-  start(token);
+  start();
 });
 
 // ---- the connection badge ----------------------------------------------------------------
@@ -208,6 +230,9 @@ async function openConversation(id, known = null) {
   page.sidebar.setActive(id);
   const conversation = known || page.sidebar.get(id);
   showHeader(conversation || { id, title: "" });
+  // Whatever opened it (a link in the list, a reload, a new tab), the next thing to do is
+  // to write: focus would otherwise fall back to the body.
+  page.composer.focus();
   if (!conversation) {
     page.api
       .conversation(id)
@@ -292,10 +317,7 @@ document.addEventListener("keydown", (event) => {
 
 // ---- start -------------------------------------------------------------------------------
 
-async function start(token) {
-  page.api = new Api(token, {
-    onUnauthorized: () => signOut("That sign-in is no longer valid. Open the link the server printed, or paste a token."),
-  });
+async function start() {
   byId("login").hidden = true;
   byId("shell").hidden = false;
   page.view ||= new ChatView({
@@ -320,7 +342,7 @@ async function start(token) {
     onSend: sendDraft,
     onStop: stopReply,
   });
-  page.sidebar = new Sidebar({
+  page.sidebar ||= new Sidebar({
     api: page.api,
     container: byId("conversation-groups"),
     empty: byId("conversation-empty"),
@@ -344,6 +366,24 @@ async function start(token) {
 window.addEventListener("hashchange", route);
 window.addEventListener("focus", () => page.sidebar?.refresh().catch(() => {}));
 
-const token = takeToken();
-if (token) start(token);
-else showLogin();
+/** Open the page: with the link's token, sign in; else the cookie may sign us in already. */
+async function boot() {
+  const token = takeToken();
+  if (token) {
+    const failure = await signIn(token);
+    if (failure) {
+      showLogin(failure);
+      return;
+    }
+  } else {
+    try {
+      await page.api.whoami();
+    } catch (exc) {
+      showLogin(exc instanceof ApiError && exc.status === 401 ? "" : sendErrorText(exc));
+      return;
+    }
+  }
+  start();
+}
+
+boot();

@@ -45,7 +45,7 @@ function renderBlocks(lines, parent, depth) {
     }
     const heading = HEADING.exec(line);
     if (heading) {
-      const el = document.createElement(`h${Math.min(6, heading[1].length + 1)}`);
+      const el = document.createElement(`h${heading[1].length}`);
       inline(heading[2] || "", el);
       parent.append(el);
       i += 1;
