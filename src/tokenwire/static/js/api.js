@@ -115,9 +115,17 @@ export class Api {
     return this.request("DELETE", `/api/v1/conversations/${encodeURIComponent(cid)}`);
   }
 
-  messages(cid, limit = 200) {
+  /** One page of history, oldest first; `before` is the `next_before` of the page after it. */
+  messages(cid, { limit = 50, before } = {}) {
     return this.request("GET", `/api/v1/conversations/${encodeURIComponent(cid)}/messages`, {
-      query: { limit },
+      query: { limit, before },
+    });
+  }
+
+  /** Go on with a reply that ended at the length limit (or was stopped); answers the reply. */
+  continueReply(mid) {
+    return this.request("POST", `/api/v1/messages/${encodeURIComponent(mid)}/continue`, {
+      query: { wait: "false" },
     });
   }
 

@@ -21,6 +21,7 @@ function fromJson(item) {
     clientId: item.client_message_id || null,
     replyTo: item.reply_to || null,
     model: item.model || null,
+    createdAt: item.created_at || null,
     queue: null,
     floor: "",
     pending: false,
@@ -57,7 +58,14 @@ export class Chat {
   /** The user's message shown at once, before the server has acknowledged it. */
   addPending({ clientId, content, images }) {
     const message = {
-      ...fromJson({ id: PENDING + clientId, role: "user", content, images, client_message_id: clientId }),
+      ...fromJson({
+        id: PENDING + clientId,
+        role: "user",
+        content,
+        images,
+        client_message_id: clientId,
+        created_at: new Date().toISOString(),
+      }),
       pending: true,
     };
     this.messages.set(message.id, message);
@@ -136,6 +144,7 @@ export class Chat {
           seq: -1,
           reply_to: event.reply_to,
           model: event.model,
+          created_at: new Date().toISOString(),
         });
       // Reset: the stream that sent this start goes on contiguously from seq 0. What was
       // shown stays on screen (the floor) until the new text has caught up with it.

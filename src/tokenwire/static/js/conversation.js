@@ -20,6 +20,7 @@ import { SocketConnection } from "./socket.js";
 import { SseFollower } from "./sse.js";
 
 const POLL_MS = 2500;
+const PAGE = 50; // messages per history page; "Load earlier messages" fetches the next one
 
 export class ConversationSession {
   constructor({ api, conversationId, transport, onStatus, onActivity, onGone, onFallback }) {
@@ -37,6 +38,7 @@ export class ConversationSession {
     this.pollTimer = null;
     this.closed = false;
     this.networkFailures = 0;
+    this.earlier = undefined; // the next_before of the history's oldest page; null: none left
     this.onVisible = () => {
       if (document.visibilityState === "visible") this.socket?.reconnectNow();
     };
@@ -66,8 +68,10 @@ export class ConversationSession {
   /** Fetch the history and take what is new; returns the replies added still streaming. */
   async refresh() {
     try {
-      const page = await this.api.messages(this.id);
+      const page = await this.api.messages(this.id, { limit: PAGE });
       this.networkFailures = 0;
+      // Later refreshes read the newest page again; only the first one says what is older.
+      if (this.earlier === undefined) this.earlier = page.next_before || null;
       return this.chat.absorb(page.items);
     } catch (exc) {
       if (exc instanceof ApiError && exc.status === 404) this.onGone();
@@ -197,6 +201,32 @@ export class ConversationSession {
     }
     this.onActivity();
     return answer;
+  }
+
+  /** Add the page of history before the oldest one shown; whether there is more. */
+  async loadEarlier() {
+    if (!this.earlier) return false;
+    const page = await this.api.messages(this.id, { limit: PAGE, before: this.earlier });
+    this.earlier = page.next_before || null;
+    this.chat.absorb(page.items);
+    return Boolean(this.earlier);
+  }
+
+  /** Ask the model to go on with a reply that was cut off; the text streams onto it. */
+  async continueReply(reply) {
+    const answer = await this.api.continueReply(reply.id);
+    this.chat.absorb([answer]);
+    this.follow(reply.id);
+    this.onActivity();
+    return answer;
+  }
+
+  /** Follow a reply that is streaming again (or anew) over the current transport. */
+  follow(id) {
+    const reply = this.chat.get(id);
+    if (!reply) return;
+    if (this.transport === "sse") this.sse?.follow(id);
+    else if (this.socket?.isOpen) this.socket.resume(id, reply.seq);
   }
 
   /** Stop the newest streaming reply; its partial text is kept. */

@@ -187,6 +187,7 @@ function showHeader(conversation) {
 function closeSession() {
   page.session?.close();
   page.session = null;
+  byId("earlier").hidden = true;
   page.composer.setStreaming(false);
 }
 
@@ -239,11 +240,13 @@ async function openConversation(id, known = null) {
       .then((c) => page.session === session && showHeader(c))
       .catch(() => {});
   }
+  byId("earlier").hidden = true;
   try {
     await session.open();
   } catch (exc) {
     if (page.session === session && exc instanceof ApiError && exc.network) setBadge("offline");
   }
+  if (page.session === session) byId("earlier").hidden = !session.earlier;
   page.composer.setStreaming(session.chat.streaming().length > 0);
 }
 
@@ -302,6 +305,31 @@ async function retryReply(reply) {
   }
 }
 
+byId("earlier").addEventListener("click", async () => {
+  const session = page.session;
+  const button = byId("earlier");
+  if (!session) return;
+  button.disabled = true;
+  try {
+    page.view.keepPosition();
+    const more = await session.loadEarlier();
+    if (page.session === session) button.hidden = !more;
+  } catch (exc) {
+    page.composer.showError(exc instanceof ApiError ? sendErrorText(exc) : String(exc), { retry: false });
+  } finally {
+    button.disabled = false;
+  }
+});
+
+/** "Continue" on a reply cut off at the length limit: the model goes on where it stopped. */
+async function continueReply(reply) {
+  try {
+    await page.session?.continueReply(reply);
+  } catch (exc) {
+    page.composer.showError(exc instanceof ApiError ? sendErrorText(exc) : String(exc), { retry: false });
+  }
+}
+
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape" || event.defaultPrevented) return;
   if (byId("shell").classList.contains("sidebar-open")) {
@@ -325,6 +353,7 @@ async function start() {
     scroller: byId("scroller"),
     jump: byId("jump"),
     onRetryReply: retryReply,
+    onContinueReply: continueReply,
   });
   page.composer ||= new Composer({
     form: byId("composer"),

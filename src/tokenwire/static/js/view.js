@@ -4,9 +4,11 @@
 // scrolled up; then a "Latest" button brings them back.
 
 import { Chat, FINAL } from "./chat.js";
+import { copy } from "./copy.js";
 import { announce, h, icon } from "./dom.js";
 import { replyErrorText } from "./errors.js";
 import { renderMarkdown } from "./markdown.js";
+import { typeset } from "./math.js";
 
 const STICK_PX = 48;
 const IMAGE_URL = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]+$/;
@@ -18,15 +20,17 @@ function sortKey(message) {
 }
 
 export class ChatView {
-  constructor({ log, scroller, jump, onRetryReply }) {
+  constructor({ log, scroller, jump, onRetryReply, onContinueReply = () => {} }) {
     this.log = log;
     this.scroller = scroller;
     this.jump = jump;
     this.onRetryReply = onRetryReply;
+    this.onContinueReply = onContinueReply;
     this.nodes = new Map(); // message id -> {el, body, meta, shown, rendered, key}
     this.dirty = new Set();
     this.frame = null;
     this.stick = true;
+    this.keep = null; // distance from the bottom to hold while older messages go in on top
     this.chat = null;
     this.unsubscribe = null;
     scroller.addEventListener("scroll", () => this.scrolled(), { passive: true });
@@ -125,7 +129,10 @@ export class ChatView {
       if (this.draw(message, node)) again.add(id);
     }
     this.dirty = again;
-    if (this.stick) this.toBottom(false);
+    if (this.keep !== null) {
+      this.scroller.scrollTop = this.scroller.scrollHeight - this.keep;
+      this.keep = null;
+    } else if (this.stick) this.toBottom(false);
     else this.jump.hidden = false;
     if (again.size) this.schedule();
   }
@@ -141,7 +148,15 @@ export class ChatView {
         node.rendered = message.text;
       }
       this.drawImages(message, node);
-      node.meta.textContent = message.pending ? "Sending…" : "";
+      const state = `${message.pending}|${message.createdAt}`;
+      if (node.metaState !== state) {
+        node.metaState = state;
+        node.meta.replaceChildren(
+          ...(message.pending
+            ? ["Sending…"]
+            : [timeOf(message), copyButton("Copy the message")]),
+        );
+      }
       return false;
     }
     const streaming = message.status === "streaming";
@@ -164,6 +179,12 @@ export class ChatView {
     if (visible !== node.rendered) {
       node.body.replaceChildren(renderMarkdown(visible));
       node.rendered = visible;
+      typeset(node.body, () => {
+        // KaTeX has loaded: draw this reply again, now with its math.
+        node.rendered = null;
+        this.dirty.add(message.id);
+        this.schedule();
+      });
     }
     const revealing = shown < target.length;
     el.classList.toggle("streaming", streaming || revealing);
@@ -183,7 +204,7 @@ export class ChatView {
   }
 
   drawMeta(message, node, revealing) {
-    const state = `${message.status}|${message.queue}|${revealing}`;
+    const state = `${message.status}|${message.queue}|${revealing}|${message.finishReason}|${message.createdAt}`;
     if (node.metaState === state) return;
     const first = node.metaState === undefined;
     node.metaState = state;
@@ -194,6 +215,18 @@ export class ChatView {
     if (message.status === "cancelled") {
       parts.push(h("span", { class: "tag tag-muted" }, "Stopped"));
       if (!first) announce("Reply stopped.");
+    }
+    if (message.status === "complete" && message.finishReason === "length" && !revealing) {
+      // The model stopped at its token limit, mid-sentence: say so, and offer to go on.
+      parts.push(
+        h("span", { class: "tag tag-cut", title: "The reply reached the length limit" }, "Cut off"),
+        h(
+          "button",
+          { type: "button", class: "btn btn-small", dataset: { action: "continue-reply" } },
+          "Continue",
+        ),
+      );
+      if (!first) announce("The reply was cut off at the length limit.");
     }
     if (message.status === "error" || message.status === "interrupted") {
       const text = replyErrorText(message.error);
@@ -209,20 +242,9 @@ export class ChatView {
       if (!first) announce(text);
     }
     if (FINAL.has(message.status) && !revealing && message.text) {
-      parts.push(
-        h(
-          "button",
-          {
-            type: "button",
-            class: "icon-btn icon-btn-small msg-copy",
-            dataset: { action: "copy-reply" },
-            "aria-label": "Copy the reply",
-            title: "Copy",
-          },
-          icon("copy"),
-        ),
-      );
+      parts.push(copyButton("Copy the reply"));
     }
+    parts.unshift(timeOf(message));
     node.meta.replaceChildren(...parts);
   }
 
@@ -232,13 +254,21 @@ export class ChatView {
     const article = button.closest("article");
     const message = article && this.chat?.get(article.dataset.messageId);
     if (button.dataset.copy === "code") {
-      const code = button.closest(".codeblock")?.querySelector("code")?.textContent ?? "";
-      copy(code, button);
-    } else if (button.dataset.action === "copy-reply" && message) {
-      copy(message.text, button);
+      const code = button.closest(".codeblock")?.querySelector("code");
+      copy(code?.textContent ?? "", button, code);
+    } else if (button.dataset.action === "copy" && message) {
+      copy(message.text, button, this.nodes.get(message.id)?.body);
     } else if (button.dataset.action === "retry-reply" && message) {
       this.onRetryReply(message);
+    } else if (button.dataset.action === "continue-reply" && message) {
+      this.onContinueReply(message);
     }
+  }
+
+  /** Hold what the reader sees in place while messages are added above it. */
+  keepPosition() {
+    this.keep = this.scroller.scrollHeight - this.scroller.scrollTop;
+    this.stick = false;
   }
 
   scrolled() {
@@ -259,17 +289,33 @@ function queueText(position) {
   return position === 1 ? "Waiting for the model — you're next" : `Waiting for the model — ${position - 1} ahead`;
 }
 
-async function copy(text, button) {
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch {
-    return; // no clipboard outside a secure context: nothing to confirm
-  }
-  button.classList.add("copied");
-  if (button.dataset.copy) button.textContent = "Copied";
-  announce("Copied to the clipboard.");
-  setTimeout(() => {
-    button.classList.remove("copied");
-    if (button.dataset.copy) button.textContent = "Copy";
-  }, 1500);
+function copyButton(label) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "icon-btn icon-btn-small msg-copy",
+      dataset: { action: "copy" },
+      "aria-label": label,
+      title: "Copy",
+    },
+    icon("copy"),
+  );
+}
+
+const CLOCK = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const DAY = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+const FULL = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
+
+/** When the message was written: the time (and the day, if not today), shown on hover or
+ * focus, the full date in its title and `datetime`. */
+function timeOf(message) {
+  const when = message.createdAt ? new Date(message.createdAt) : null;
+  if (!when || Number.isNaN(when.getTime())) return null;
+  const today = when.toDateString() === new Date().toDateString();
+  return h(
+    "time",
+    { class: "msg-time", datetime: when.toISOString(), title: FULL.format(when) },
+    today ? CLOCK.format(when) : `${DAY.format(when)}, ${CLOCK.format(when)}`,
+  );
 }
