@@ -5,7 +5,14 @@ line shows the connection state. Ctrl-C while a reply streams stops that reply (
 one stops following it); Ctrl-C or Ctrl-D at the prompt leaves.
 
 It runs the blocking ``Tokenwire`` client: the SDK's event loop lives on its own thread,
-so the main thread can sit in ``input()`` and still receive Ctrl-C as ``KeyboardInterrupt``.
+so the main thread can sit at the prompt and still receive Ctrl-C as ``KeyboardInterrupt``.
+The prompt is prompt_toolkit's: what other threads print while it waits (a reconnect)
+goes above it and the prompt is drawn again below. While a reply streams, keys typed are
+kept (``TypeAhead``), shown under the reply, and start the next prompt: nothing is echoed
+into the reply as it is drawn.
+
+A conversation is created when its first message is sent, not on start or ``/new``: a
+chat opened and left makes nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
+from prompt_toolkit import PromptSession
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.patch_stdout import patch_stdout
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markdown import Markdown
@@ -22,6 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from tokenwire import runfile
 from tokenwire.client import (
     ClientError,
     ConnectionFailed,
@@ -35,14 +46,17 @@ from tokenwire.client import (
     Tokenwire,
 )
 from tokenwire.settings import Settings
+from tokenwire.typeahead import TypeAhead
 
 HELP = """\
-[bold]/new[/] [dim][TITLE][/]     start a new conversation
+[bold]/new[/] [dim][TITLE][/]     start a new conversation (made when you send its first message)
 [bold]/list[/]             your conversations, newest first
 [bold]/open[/] ID          continue a conversation (a unique start of its id will do)
 [bold]/persona[/] [dim][NAME][/]  list personas, or give this conversation one
 [bold]/help[/]             this help
 Ctrl-C stops a streaming reply; Ctrl-C or Ctrl-D at the prompt leaves."""
+
+_PROMPT_COLOURS = {"green": "ansigreen", "yellow": "ansiyellow", "red": "ansired"}
 
 _LABELS = {
     ConnectionStatus.CONNECTING: ("yellow", "connecting…"),
@@ -57,13 +71,15 @@ _LABELS = {
 
 def local_server(settings: Settings) -> tuple[str, str | None]:
     """The URL and token of the server ``tokenwire serve`` runs here with these settings:
+    where it recorded that it listens (``runfile``), else the host and port of the settings;
     its token is ``TOKENWIRE_TOKEN``, else the one it keeps in the data dir."""
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    url = runfile.find(Path(settings.data_dir)) or f"http://{host}:{settings.port}"
     token = settings.token
     path = Path(settings.data_dir) / "token"
     if token is None and path.is_file():
         token = path.read_text().strip()
-    return f"http://{host}:{settings.port}", token
+    return url, token
 
 
 def status_text(state: ConnectionState) -> Text:
@@ -75,8 +91,9 @@ class _Streaming:
     """What the live display shows while a reply streams: the text so far, then a status
     line read afresh at every refresh, so a reconnect shows even while no text arrives."""
 
-    def __init__(self, state: Callable[[], ConnectionState]) -> None:
+    def __init__(self, state: Callable[[], ConnectionState], keys: TypeAhead) -> None:
         self._state = state
+        self._keys = keys
         self.reply: Reply | None = None
         self.note = "Ctrl-C stops the reply"
 
@@ -86,15 +103,27 @@ class _Streaming:
         if self.reply is not None and self.reply.queue_position:
             line.append(f" · queued, {self.reply.queue_position} ahead", style="dim")
         line.append(f" · streaming · {self.note}", style="dim")
-        return Group(text, line)
+        if not self._keys.text:
+            return Group(text, line)
+        typed = Text.assemble(("you › ", "bold"), self._keys.text, ("▏", "dim"))
+        return Group(text, line, typed)
 
 
 class Chat:
-    def __init__(self, client: Tokenwire, console: Console, persona: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Tokenwire,
+        console: Console,
+        persona: str | None = None,
+        session: PromptSession[str] | None = None,
+    ) -> None:
         self.client = client
         self.console = console
         self.persona = persona
+        self.session: PromptSession[str] = session or PromptSession()
         self.conversation_id: str | None = None
+        self.title: str | None = None  # of the conversation the next send creates
+        self.typed = ""  # typed while the last reply streamed: the next prompt starts with it
         self._streaming = False
         self._shown = client.status
         client.on_state_change(self._state_changed)
@@ -109,10 +138,12 @@ class Chat:
             self.new()
         while True:
             try:
-                line = self.console.input(self.prompt())
+                with patch_stdout(raw=True):
+                    line = self.session.prompt(self.prompt, default=self.typed)
             except (KeyboardInterrupt, EOFError):
-                self.console.print("\nbye")
+                self.console.print("bye")
                 return
+            self.typed = ""
             try:
                 if line.startswith("/"):
                     self.command(line)
@@ -121,19 +152,34 @@ class Chat:
             except ClientError as exc:
                 self.console.print(f"[red]error:[/] {escape(exc.message)}")
 
-    def prompt(self) -> str:
+    def prompt(self) -> FormattedText:
+        """The prompt, read afresh at every redraw: it shows the connection as it is."""
         colour, label = _LABELS[self.client.status]
-        return f"[{colour}]●[/] [dim]{label}[/] [bold]you ›[/] "
+        return FormattedText(
+            [
+                (f"fg:{_PROMPT_COLOURS[colour]}", "● "),
+                ("fg:ansibrightblack", f"{label} "),
+                ("bold", "you › "),
+            ]
+        )
 
     def _state_changed(self, state: ConnectionState) -> None:
         # Called on the client's thread. While a reply streams the live display shows the
-        # state; at the prompt, say when the connection comes or goes.
+        # state; at the prompt, say when the connection comes or goes: the line goes above
+        # the prompt (patch_stdout), which is drawn again with the new state.
         quiet = self._streaming or state.status is ConnectionStatus.CLOSED
         if quiet or state.status.is_live == self._shown.is_live:
             self._shown = state.status
+            self._redraw()
             return
         self._shown = state.status
-        self.console.print(Text.assemble("\n", status_text(state)))
+        self.console.print(status_text(state))
+        self._redraw()
+
+    def _redraw(self) -> None:
+        app = self.session.app
+        if app.is_running and app.loop is not None:
+            app.loop.call_soon_threadsafe(app.invalidate)
 
     # commands ----------------------------------------------------------------------------
 
@@ -155,15 +201,21 @@ class Chat:
             self.console.print(f"[red]unknown command[/] {escape(line)}; /help lists them")
 
     def new(self, title: str | None = None) -> None:
-        conversation = self.client.create_conversation(title=title, persona=self.persona)
-        self.conversation_id = conversation.id
-        self.console.print(f"[dim]new conversation[/] {conversation.id}")
+        """Start afresh; the conversation is made by the first message sent."""
+        self.conversation_id = None
+        self.title = title
+        self.console.print("[dim]new conversation: it starts with your first message[/]")
 
     def list(self) -> None:
-        table = Table("id", "title", "persona", "updated", box=None, header_style="dim")
+        table = Table(
+            "id", "title", "persona", "updated", box=None, header_style="dim", expand=False
+        )
         for c in self.client.conversations(limit=20).items:
             mark = "[bold]›[/] " if c.id == self.conversation_id else "  "
             table.add_row(mark + c.id, escape(c.title or ""), c.persona or "", c.updated_at[:19])
+        if not table.rows:
+            self.console.print("[dim]no conversations yet[/]")
+            return
         self.console.print(table)
 
     def open(self, ref: str) -> None:
@@ -202,19 +254,24 @@ class Chat:
 
     def ask(self, content: str) -> None:
         if self.conversation_id is None:
-            self.new()
-        assert self.conversation_id is not None
+            conversation = self.client.create_conversation(
+                title=self.title or _title_from(content), persona=self.persona
+            )
+            self.conversation_id = conversation.id
+            self.title = None
+            self.console.print(f"[dim]conversation[/] {conversation.id}")
         self.follow(self.client.send(self.conversation_id, content))
 
     def follow(self, stream: SyncReplyStream, stored: Message | None = None) -> None:
         """Show a reply as it streams, then as Markdown. Ctrl-C cancels it; a second
         Ctrl-C stops following it (it goes on, or stops, on the server)."""
-        view = _Streaming(lambda: self.client.state)
+        keys = TypeAhead()
+        view = _Streaming(lambda: self.client.state, keys)
         reply: Reply | None = None
         cancelled = False
         self._streaming = True
         try:
-            with Live(view, console=self.console, refresh_per_second=10) as live:
+            with keys, Live(view, console=self.console, refresh_per_second=10) as live:
                 while True:
                     try:
                         for reply in stream:
@@ -231,6 +288,7 @@ class Chat:
                 live.update(self._final(reply, stored), refresh=True)
         finally:
             self._streaming = False
+            self.typed = keys.text
 
     def _final(self, reply: Reply | None, stored: Message | None) -> RenderableType:
         if reply is None:
@@ -243,6 +301,12 @@ class Chat:
         elif reply.error is not None:
             parts.append(Text(f"[{reply.error.code}: {reply.error.message}]", style="red"))
         return Group(*parts)
+
+
+def _title_from(content: str) -> str:
+    """A conversation's title from its first message: the first line, at most 80 characters."""
+    line = " ".join(content.strip().splitlines()[0].split()) if content.strip() else ""
+    return line if len(line) <= 80 else line[:77].rstrip() + "…"
 
 
 def run(
