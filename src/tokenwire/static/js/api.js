@@ -115,11 +115,31 @@ export class Api {
     return this.request("DELETE", `/api/v1/conversations/${encodeURIComponent(cid)}`);
   }
 
-  /** One page of history, oldest first; `before` is the `next_before` of the page after it. */
-  messages(cid, { limit = 50, before } = {}) {
+  /**
+   * One page of the current branch, oldest first; `before` is the `next_before` of the page
+   * after it; `leaf` reads the branch through that message instead.
+   */
+  messages(cid, { limit = 50, before, leaf } = {}) {
     return this.request("GET", `/api/v1/conversations/${encodeURIComponent(cid)}/messages`, {
-      query: { limit, before },
+      query: { limit, before, leaf },
     });
+  }
+
+  /** Make the branch through `mid` the conversation's current one. */
+  switchBranch(cid, mid) {
+    return this.updateConversation(cid, { current_leaf_id: mid });
+  }
+
+  /** A new reply to the same question, beside `mid` (which is kept); answers the turn. */
+  regenerate(mid) {
+    return this.request("POST", `/api/v1/messages/${encodeURIComponent(mid)}/regenerate`, {
+      query: { wait: "false" },
+    });
+  }
+
+  /** The user's own messages and titles matching `q`, best first. */
+  search(q, limit = 20) {
+    return this.request("GET", "/api/v1/search", { query: { q, limit } });
   }
 
   /** Go on with a reply that ended at the length limit (or was stopped); answers the reply. */
@@ -129,10 +149,15 @@ export class Api {
     });
   }
 
-  /** Send without waiting for the reply: 202 with both messages and the reply's events_url. */
-  send(cid, { content, clientMessageId, images }) {
+  /**
+   * Send without waiting for the reply: 202 with both messages and the reply's events_url.
+   * `parentId` (a reply's id, or null for a new first message) sends under an earlier
+   * message: an edit resent, on a branch of its own. Left out, the send continues the leaf.
+   */
+  send(cid, { content, clientMessageId, images, parentId }) {
     const body = { content, client_message_id: clientMessageId };
     if (images && images.length) body.images = images;
+    if (parentId !== undefined) body.parent_id = parentId;
     return this.request("POST", `/api/v1/conversations/${encodeURIComponent(cid)}/messages`, {
       body,
       query: { wait: "false" },

@@ -20,6 +20,10 @@ function fromJson(item) {
     images: Array.isArray(item.images) ? item.images : [],
     clientId: item.client_message_id || null,
     replyTo: item.reply_to || null,
+    // The message before it on its branch (null: the first); undefined when not known yet.
+    parentId: item.parent_id === undefined ? undefined : item.parent_id,
+    siblings: item.siblings || null, // {ids, index}: the versions "‹ 2 / 3 ›" moves between
+    omittedTurns: item.metadata?.context?.omitted_turns || 0,
     model: item.model || null,
     createdAt: item.created_at || null,
     queue: null,
@@ -53,6 +57,31 @@ export class Chat {
   /** Replies still streaming, oldest first. */
   streaming() {
     return [...this.messages.values()].filter((m) => m.role === "assistant" && m.status === "streaming");
+  }
+
+  /**
+   * Show the branch `items` (oldest first): messages not on it go, the others are taken as
+   * `absorb` takes them. Messages older than `items` stay when `keepOlder` (a partial page).
+   */
+  replace(items, { keepOlder = false } = {}) {
+    const wanted = new Set(items.map((item) => item.id));
+    const oldest = items.length ? items[0].id : null;
+    for (const message of [...this.messages.values()]) {
+      if (message.pending || wanted.has(message.id)) continue;
+      if (keepOlder && oldest !== null && message.id < oldest) continue;
+      this.messages.delete(message.id);
+      this.emit(message, "remove");
+    }
+    for (const item of items) {
+      const known = this.messages.get(item.id);
+      if (known && item.siblings) {
+        // Where a message stands among its versions can change while it stays the same.
+        known.siblings = item.siblings;
+        known.parentId = item.parent_id;
+        this.emit(known, "update");
+      }
+    }
+    return this.absorb(items);
   }
 
   /** The user's message shown at once, before the server has acknowledged it. */
@@ -155,8 +184,10 @@ export class Chat {
         status: "streaming",
         error: null,
         queue: null,
+        finishReason: null,
         live: true,
       });
+      if (event.context?.omitted_turns) message.omittedTurns = event.context.omitted_turns;
       if (!known) this.messages.set(message.id, message);
       this.emit(message, known ? "update" : "add");
       return true;
@@ -189,6 +220,18 @@ export class Chat {
     }
     this.emit(known, "update");
     return true;
+  }
+
+  /**
+   * A reply going on (continue): its stored state, `seq` being the last event its text
+   * includes, so that following it after that seq adds exactly the new text.
+   */
+  reopen(item) {
+    const known = this.messages.get(item.id);
+    if (!known) return this.absorb([item]);
+    Object.assign(known, fromJson(item), { floor: "", live: false });
+    this.emit(known, "update");
+    return [known];
   }
 
   /** The text to show: the stream's, or the older text it is still rebuilding. */

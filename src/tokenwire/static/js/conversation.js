@@ -16,6 +16,7 @@
 import { ApiError } from "./api.js";
 import { exponentialBackoff } from "./backoff.js";
 import { Chat } from "./chat.js";
+import { newId } from "./composer.js";
 import { SocketConnection } from "./socket.js";
 import { SseFollower } from "./sse.js";
 
@@ -23,9 +24,10 @@ const POLL_MS = 2500;
 const PAGE = 50; // messages per history page; "Load earlier messages" fetches the next one
 
 export class ConversationSession {
-  constructor({ api, conversationId, transport, onStatus, onActivity, onGone, onFallback }) {
+  constructor({ api, conversationId, leaf = null, transport, onStatus, onActivity, onGone, onFallback }) {
     this.api = api;
     this.id = conversationId;
+    this.leaf = leaf; // open on the branch through this message (a search hit), not the current one
     this.transport = transport; // "ws" or "sse"
     this.onStatus = onStatus;
     this.onActivity = onActivity;
@@ -68,11 +70,13 @@ export class ConversationSession {
   /** Fetch the history and take what is new; returns the replies added still streaming. */
   async refresh() {
     try {
-      const page = await this.api.messages(this.id, { limit: PAGE });
+      const page = await this.api.messages(this.id, { limit: PAGE, leaf: this.leaf || undefined });
       this.networkFailures = 0;
       // Later refreshes read the newest page again; only the first one says what is older.
       if (this.earlier === undefined) this.earlier = page.next_before || null;
-      return this.chat.absorb(page.items);
+      // The branch shown may have changed elsewhere (another tab regenerated, edited or
+      // moved between versions): what is not on it goes.
+      return this.chat.replace(page.items, { keepOlder: true });
     } catch (exc) {
       if (exc instanceof ApiError && exc.status === 404) this.onGone();
       throw exc;
@@ -135,12 +139,44 @@ export class ConversationSession {
   }
 
   received(event) {
-    if (event.type === "message.start") this.onActivity();
+    if (event.type === "message.start") {
+      this.onActivity();
+      if (this.startsAnotherBranch(event)) {
+        // A new version of a message shown (a regenerate or an edit, perhaps in another
+        // tab): the branch now ends there. Read it, then follow the new reply on it.
+        this.leaf = null;
+        this.reloadBranch().catch(() => {});
+      }
+    }
     const applied = this.chat.apply(event);
     if (!applied && !this.chat.get(event.message_id)) {
       // A reply we have not seen start: the history has it.
       this.refresh().catch(() => {});
     }
+  }
+
+  /** Whether a reply that starts is not the next one on the branch shown. */
+  startsAnotherBranch(event) {
+    if (this.chat.get(event.message_id)) return false;
+    const question = event.user_message?.id || event.reply_to;
+    const known = [...this.chat.messages.values()];
+    // Another reply to the same question: a regenerate.
+    if (known.some((m) => m.role === "assistant" && m.replyTo && m.replyTo === question)) return true;
+    // A question under an earlier message than the last one: an edit resent.
+    const parent = event.user_message?.parent_id;
+    const last = known.filter((m) => !m.pending).at(-1);
+    return parent !== undefined && last !== undefined && parent !== last.id && !this.chat.get(question);
+  }
+
+  /** Read the current branch afresh and show it (what is not on it goes); follow the
+   * replies on it that stream. */
+  async reloadBranch() {
+    const page = await this.api.messages(this.id, { limit: PAGE, leaf: this.leaf || undefined });
+    this.earlier = page.next_before || null;
+    this.chat.replace(page.items);
+    for (const reply of this.chat.streaming()) if (!reply.live) this.follow(reply.id);
+    this.onBranch?.();
+    return page;
   }
 
   // ---- SSE fallback ---------------------------------------------------------------------
@@ -215,10 +251,43 @@ export class ConversationSession {
   /** Ask the model to go on with a reply that was cut off; the text streams onto it. */
   async continueReply(reply) {
     const answer = await this.api.continueReply(reply.id);
-    this.chat.absorb([answer]);
+    // The answer is the reply as stored, streaming again, with the seq of the last event
+    // its text includes: following it after that seq adds exactly the new text.
+    if (answer.status === "streaming") this.chat.reopen(answer);
+    else this.chat.absorb([answer]);
     this.follow(reply.id);
     this.onActivity();
     return answer;
+  }
+
+  /** A new version of a reply, beside it; the branch then ends with the new one. */
+  async regenerate(reply) {
+    const answer = await this.api.regenerate(reply.id);
+    this.leaf = null;
+    await this.reloadBranch();
+    this.onActivity();
+    return answer;
+  }
+
+  /** Send `content` in place of the user message `question`: a new branch from there. */
+  async edit(question, content) {
+    const answer = await this.api.send(this.id, {
+      content,
+      clientMessageId: newId(),
+      images: question.images,
+      parentId: question.parentId ?? null,
+    });
+    this.leaf = null;
+    await this.reloadBranch();
+    this.onActivity();
+    return answer;
+  }
+
+  /** Show the version `id` of a message (one of its siblings) and what follows it. */
+  async showVersion(id) {
+    await this.api.switchBranch(this.id, id);
+    this.leaf = null;
+    await this.reloadBranch();
   }
 
   /** Follow a reply that is streaming again (or anew) over the current transport. */

@@ -2,10 +2,11 @@
 // Routes live in the hash (#/new, #/c/<id>) so that a reload reopens the same conversation.
 
 import { Api, ApiError, takeToken } from "./api.js";
-import { Composer, newId } from "./composer.js";
+import { Composer } from "./composer.js";
 import { ConversationSession } from "./conversation.js";
 import { announce, byId, h } from "./dom.js";
 import { sendErrorText } from "./errors.js";
+import { Search } from "./search.js";
 import { Sidebar, titleOf } from "./sidebar.js";
 import { ChatView } from "./view.js";
 
@@ -26,24 +27,13 @@ const page = {
   view: null,
   composer: null,
   personas: [],
+  search: null,
   transport: "ws", // becomes "sse" for the rest of the page's life once WebSocket is refused
 };
 
 function humanize(name) {
   const words = String(name).replace(/[_-]+/g, " ").trim();
   return words.charAt(0).toUpperCase() + words.slice(1);
-}
-
-function titleFrom(content) {
-  // The first line, without the marks of a markdown heading, quote or list, or emphasis.
-  const line = content
-    .trim()
-    .split("\n")[0]
-    .replace(/^(?:#{1,6}|>|[-*+]|\d+[.)])\s+/, "")
-    .replace(/[*`]/g, "")
-    .replace(/\s+/g, " ")
-    .trim();
-  return line.length > 80 ? `${line.slice(0, 77).trimEnd()}…` : line;
 }
 
 // ---- sign-in ----------------------------------------------------------------------------
@@ -202,12 +192,49 @@ function openNew() {
   page.composer.focus();
 }
 
-async function openConversation(id, known = null) {
-  if (page.session?.id === id) return;
+/** Bring message `mid` into view and mark it for a moment (a search hit). */
+function reveal(mid) {
+  const el = document.querySelector(`article[data-message-id="${CSS.escape(mid)}"]`);
+  if (!el) return;
+  el.scrollIntoView({ block: "center" });
+  el.classList.add("found");
+  setTimeout(() => el.classList.remove("found"), 2400);
+}
+
+/** The server titles a conversation in the background once its first reply ends: ask for
+ * it a few times, then show it. */
+async function awaitTitle(id) {
+  for (const wait of [700, 1500, 3000, 6000]) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    if (page.sidebar.get(id)?.title) return;
+    let conversation;
+    try {
+      conversation = await page.api.conversation(id);
+    } catch {
+      return;
+    }
+    if (conversation.title) {
+      page.sidebar.touch(conversation);
+      if (page.session?.id === id) showHeader(conversation);
+      return;
+    }
+  }
+}
+
+async function openConversation(id, known = null, leaf = null) {
+  if (page.session?.id === id) {
+    if (leaf) {
+      page.session.leaf = leaf;
+      await page.session.reloadBranch().catch(() => {});
+      reveal(leaf);
+    }
+    return;
+  }
   closeSession();
   const session = new ConversationSession({
     api: page.api,
     conversationId: id,
+    leaf,
     transport: page.transport,
     onStatus: (state, transport) => {
       if (page.session === session) setBadge(state, transport);
@@ -225,7 +252,12 @@ async function openConversation(id, known = null) {
   });
   page.session = session;
   page.view.bind(session.chat);
-  session.chat.subscribe(() => page.composer.setStreaming(session.chat.streaming().length > 0));
+  session.chat.subscribe((message) => {
+    page.composer.setStreaming(session.chat.streaming().length > 0);
+    if (message.role === "assistant" && message.status === "complete" && !page.sidebar.get(id)?.title) {
+      awaitTitle(id);
+    }
+  });
   byId("welcome").hidden = true;
   document.body.dataset.view = "chat";
   page.sidebar.setActive(id);
@@ -247,6 +279,10 @@ async function openConversation(id, known = null) {
     if (page.session === session && exc instanceof ApiError && exc.network) setBadge("offline");
   }
   if (page.session === session) byId("earlier").hidden = !session.earlier;
+  session.onBranch = () => {
+    if (page.session === session) byId("earlier").hidden = !session.earlier;
+  };
+  if (leaf && page.session === session) reveal(leaf);
   page.composer.setStreaming(session.chat.streaming().length > 0);
 }
 
@@ -257,8 +293,8 @@ function navigate(hash) {
 
 function route() {
   setDrawer(false);
-  const match = /^#\/c\/([^/]+)$/.exec(window.location.hash);
-  if (match) openConversation(decodeURIComponent(match[1]));
+  const match = /^#\/c\/([^/]+)(?:\/m\/([^/]+))?$/.exec(window.location.hash);
+  if (match) openConversation(decodeURIComponent(match[1]), null, match[2] ? decodeURIComponent(match[2]) : null);
   else openNew();
 }
 
@@ -267,10 +303,8 @@ function route() {
 async function sendDraft(draft) {
   try {
     if (!page.session) {
-      const conversation = await page.api.createConversation({
-        title: titleFrom(draft.content),
-        persona: chosenPersona(),
-      });
+      // No title: the server writes one from the first exchange (plain text, short).
+      const conversation = await page.api.createConversation({ persona: chosenPersona() });
       page.sidebar.touch(conversation);
       window.history.pushState(null, "", `#/c/${encodeURIComponent(conversation.id)}`);
       openConversation(conversation.id, conversation);
@@ -294,14 +328,34 @@ async function stopReply() {
   }
 }
 
-/** "Try again" on a failed reply: send the question it answered once more. */
+function showActionError(exc) {
+  page.composer.showError(exc instanceof ApiError ? sendErrorText(exc) : String(exc.message || exc), { retry: false });
+}
+
+/** Regenerate (and "Try again" on a failed reply): a new version of the reply beside it. */
 async function retryReply(reply) {
-  const question = reply.replyTo && page.session?.chat.get(reply.replyTo);
-  if (!question) return;
   try {
-    await sendDraft({ content: question.text, images: question.images, clientId: newId() });
+    await page.session?.regenerate(reply);
   } catch (exc) {
-    page.composer.showError(exc.userMessage, { retry: false });
+    showActionError(exc);
+  }
+}
+
+/** An edited question resent: a new branch from there; the old one stays a version. */
+async function editQuestion(question, text) {
+  try {
+    await page.session?.edit(question, text);
+  } catch (exc) {
+    showActionError(exc);
+    throw exc;
+  }
+}
+
+async function showVersion(id) {
+  try {
+    await page.session?.showVersion(id);
+  } catch (exc) {
+    showActionError(exc);
   }
 }
 
@@ -326,7 +380,7 @@ async function continueReply(reply) {
   try {
     await page.session?.continueReply(reply);
   } catch (exc) {
-    page.composer.showError(exc instanceof ApiError ? sendErrorText(exc) : String(exc), { retry: false });
+    showActionError(exc);
   }
 }
 
@@ -354,6 +408,14 @@ async function start() {
     jump: byId("jump"),
     onRetryReply: retryReply,
     onContinueReply: continueReply,
+    onEdit: editQuestion,
+    onVersion: showVersion,
+  });
+  page.search ||= new Search({
+    api: page.api,
+    input: byId("search-input"),
+    results: byId("search-results"),
+    list: byId("conversation-groups"),
   });
   page.composer ||= new Composer({
     form: byId("composer"),

@@ -4,6 +4,7 @@
 // scrolled up; then a "Latest" button brings them back.
 
 import { Chat, FINAL } from "./chat.js";
+import { contextNote, copyButton, editForm, iconButton, timeOf, versions } from "./controls.js";
 import { copy } from "./copy.js";
 import { announce, h, icon } from "./dom.js";
 import { replyErrorText } from "./errors.js";
@@ -20,12 +21,15 @@ function sortKey(message) {
 }
 
 export class ChatView {
-  constructor({ log, scroller, jump, onRetryReply, onContinueReply = () => {} }) {
+  constructor({ log, scroller, jump, onRetryReply, onContinueReply = () => {}, onEdit = () => {}, onVersion = () => {} }) {
     this.log = log;
     this.scroller = scroller;
     this.jump = jump;
-    this.onRetryReply = onRetryReply;
+    this.onRetryReply = onRetryReply; // regenerate
     this.onContinueReply = onContinueReply;
+    this.onEdit = onEdit; // (question, text) => Promise: resend an edited question
+    this.onVersion = onVersion; // (message id) => show that version
+    this.editing = null; // the id of the question being edited
     this.nodes = new Map(); // message id -> {el, body, meta, shown, rendered, key}
     this.dirty = new Set();
     this.frame = null;
@@ -53,6 +57,7 @@ export class ChatView {
   }
 
   changed(message, change) {
+    if (change === "remove" && this.editing === message.id) this.editing = null;
     if (change === "remove") {
       this.nodes.get(message.id)?.el.remove();
       this.nodes.delete(message.id);
@@ -93,8 +98,9 @@ export class ChatView {
     );
     if (user) {
       const images = h("div", { class: "msg-images" });
-      el.append(h("div", { class: "bubble" }, images, body), meta);
-      return { el, body, meta, images, key: sortKey(message), rendered: null };
+      const bubble = h("div", { class: "bubble" }, images, body);
+      el.append(bubble, meta);
+      return { el, body, meta, images, bubble, key: sortKey(message), rendered: null };
     }
     const typing = h(
       "div",
@@ -103,11 +109,12 @@ export class ChatView {
       h("span"),
       h("span"),
     );
+    const note = h("div", { class: "msg-note" });
     el.append(
       h("div", { class: "avatar", "aria-hidden": "true" }),
-      h("div", { class: "msg-main" }, body, typing, meta),
+      h("div", { class: "msg-main" }, note, body, typing, meta),
     );
-    return { el, body, meta, typing, key: sortKey(message), rendered: null };
+    return { el, body, meta, note, typing, key: sortKey(message), rendered: null };
   }
 
   schedule() {
@@ -148,14 +155,20 @@ export class ChatView {
         node.rendered = message.text;
       }
       this.drawImages(message, node);
-      const state = `${message.pending}|${message.createdAt}`;
+      const siblings = message.siblings ? `${message.siblings.index}/${message.siblings.ids.length}` : "";
+      const state = `${message.pending}|${message.createdAt}|${siblings}|${this.editing === message.id}`;
       if (node.metaState !== state) {
         node.metaState = state;
-        node.meta.replaceChildren(
-          ...(message.pending
-            ? ["Sending…"]
-            : [timeOf(message), copyButton("Copy the message")]),
-        );
+        this.drawEditing(message, node);
+        const parts = message.pending
+          ? ["Sending…"]
+          : [
+              timeOf(message),
+              versions(message),
+              this.editing === message.id ? null : iconButton("edit", "Edit and resend", "pencil"),
+              copyButton("Copy the message"),
+            ];
+        node.meta.replaceChildren(...parts.filter(Boolean));
       }
       return false;
     }
@@ -203,8 +216,59 @@ export class ChatView {
     node.images.hidden = urls.length === 0;
   }
 
+  /** A question being edited shows the edit form in place of its bubble. */
+  drawEditing(message, node) {
+    const editing = this.editing === message.id;
+    node.bubble.hidden = editing;
+    if (!editing) {
+      node.edit?.form.remove();
+      node.edit = null;
+      return;
+    }
+    if (node.edit) return;
+    node.edit = editForm(message, {
+      send: async (text) => {
+        node.edit.form.classList.add("sending");
+        try {
+          await this.onEdit(message, text);
+          this.stopEditing();
+        } catch {
+          node.edit?.form.classList.remove("sending"); // the error is shown by the caller
+        }
+      },
+      cancel: () => this.stopEditing(true),
+    });
+    node.el.insertBefore(node.edit.form, node.meta);
+    node.edit.area.focus();
+    node.edit.area.setSelectionRange(message.text.length, message.text.length);
+  }
+
+  startEditing(message) {
+    const previous = this.editing;
+    this.editing = message.id;
+    for (const id of [previous, message.id]) {
+      if (id && this.nodes.has(id)) {
+        this.dirty.add(id);
+        this.nodes.get(id).metaState = undefined;
+      }
+    }
+    this.schedule();
+  }
+
+  stopEditing(refocus = false) {
+    const id = this.editing;
+    this.editing = null;
+    const node = id && this.nodes.get(id);
+    if (!node) return;
+    node.metaState = undefined;
+    this.dirty.add(id);
+    this.schedule();
+    if (refocus) requestAnimationFrame(() => node.meta.querySelector('[data-action="edit"]')?.focus());
+  }
+
   drawMeta(message, node, revealing) {
-    const state = `${message.status}|${message.queue}|${revealing}|${message.finishReason}|${message.createdAt}`;
+    const siblings = message.siblings ? `${message.siblings.index}/${message.siblings.ids.length}` : "";
+    const state = `${message.status}|${message.queue}|${revealing}|${message.finishReason}|${message.createdAt}|${siblings}|${message.omittedTurns}`;
     if (node.metaState === state) return;
     const first = node.metaState === undefined;
     node.metaState = state;
@@ -212,8 +276,12 @@ export class ChatView {
     if (message.status === "streaming" && message.queue) {
       parts.push(h("span", { class: "queued" }, queueText(message.queue)));
     }
+    node.note.replaceChildren(...(message.omittedTurns > 0 ? [contextNote(message.omittedTurns)] : []));
     if (message.status === "cancelled") {
-      parts.push(h("span", { class: "tag tag-muted" }, "Stopped"));
+      parts.push(
+        h("span", { class: "tag tag-muted" }, "Stopped"),
+        h("button", { type: "button", class: "btn btn-small", dataset: { action: "continue-reply" } }, "Continue"),
+      );
       if (!first) announce("Reply stopped.");
     }
     if (message.status === "complete" && message.finishReason === "length" && !revealing) {
@@ -241,11 +309,15 @@ export class ChatView {
       );
       if (!first) announce(text);
     }
-    if (FINAL.has(message.status) && !revealing && message.text) {
-      parts.push(copyButton("Copy the reply"));
+    if (FINAL.has(message.status) && !revealing) {
+      parts.push(versions(message));
+      if (message.status !== "error" && message.status !== "interrupted") {
+        parts.push(iconButton("retry-reply", "Regenerate the reply", "retry"));
+      }
+      if (message.text) parts.push(copyButton("Copy the reply"));
     }
     parts.unshift(timeOf(message));
-    node.meta.replaceChildren(...parts);
+    node.meta.replaceChildren(...parts.filter(Boolean));
   }
 
   clicked(event) {
@@ -262,6 +334,10 @@ export class ChatView {
       this.onRetryReply(message);
     } else if (button.dataset.action === "continue-reply" && message) {
       this.onContinueReply(message);
+    } else if (button.dataset.action === "edit" && message) {
+      this.startEditing(message);
+    } else if (button.dataset.action === "version" && button.dataset.target) {
+      this.onVersion(button.dataset.target);
     }
   }
 
@@ -287,35 +363,4 @@ export class ChatView {
 
 function queueText(position) {
   return position === 1 ? "Waiting for the model — you're next" : `Waiting for the model — ${position - 1} ahead`;
-}
-
-function copyButton(label) {
-  return h(
-    "button",
-    {
-      type: "button",
-      class: "icon-btn icon-btn-small msg-copy",
-      dataset: { action: "copy" },
-      "aria-label": label,
-      title: "Copy",
-    },
-    icon("copy"),
-  );
-}
-
-const CLOCK = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const DAY = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
-const FULL = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
-
-/** When the message was written: the time (and the day, if not today), shown on hover or
- * focus, the full date in its title and `datetime`. */
-function timeOf(message) {
-  const when = message.createdAt ? new Date(message.createdAt) : null;
-  if (!when || Number.isNaN(when.getTime())) return null;
-  const today = when.toDateString() === new Date().toDateString();
-  return h(
-    "time",
-    { class: "msg-time", datetime: when.toISOString(), title: FULL.format(when) },
-    today ? CLOCK.format(when) : `${DAY.format(when)}, ${CLOCK.format(when)}`,
-  );
 }
