@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Callable
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.patch_stdout import patch_stdout
-from rich.console import Console, Group, RenderableType
+from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.markup import escape
@@ -33,6 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tokenwire import runfile
+from tokenwire.chatview import StreamingView, final_view, prompt_text, status_text
 from tokenwire.client import (
     ClientError,
     ConnectionFailed,
@@ -56,18 +56,6 @@ HELP = """\
 [bold]/help[/]             this help
 Ctrl-C stops a streaming reply; Ctrl-C or Ctrl-D at the prompt leaves."""
 
-_PROMPT_COLOURS = {"green": "ansigreen", "yellow": "ansiyellow", "red": "ansired"}
-
-_LABELS = {
-    ConnectionStatus.CONNECTING: ("yellow", "connecting…"),
-    ConnectionStatus.CONNECTED: ("green", "connected"),
-    ConnectionStatus.RECONNECTING: ("yellow", "reconnecting…"),
-    ConnectionStatus.DEGRADED_SSE: ("yellow", "degraded: SSE"),
-    ConnectionStatus.DEGRADED_POLLING: ("yellow", "degraded: polling"),
-    ConnectionStatus.OFFLINE: ("red", "offline"),
-    ConnectionStatus.CLOSED: ("red", "closed"),
-}
-
 
 def local_server(settings: Settings) -> tuple[str, str | None]:
     """The URL and token of the server ``tokenwire serve`` runs here with these settings:
@@ -80,33 +68,6 @@ def local_server(settings: Settings) -> tuple[str, str | None]:
     if token is None and path.is_file():
         token = path.read_text().strip()
     return url, token
-
-
-def status_text(state: ConnectionState) -> Text:
-    colour, label = _LABELS[state.status]
-    return Text.assemble(("● ", colour), (label, colour))
-
-
-class _Streaming:
-    """What the live display shows while a reply streams: the text so far, then a status
-    line read afresh at every refresh, so a reconnect shows even while no text arrives."""
-
-    def __init__(self, state: Callable[[], ConnectionState], keys: TypeAhead) -> None:
-        self._state = state
-        self._keys = keys
-        self.reply: Reply | None = None
-        self.note = "Ctrl-C stops the reply"
-
-    def __rich__(self) -> RenderableType:
-        text = Text(self.reply.text if self.reply else "")
-        line = status_text(self._state())
-        if self.reply is not None and self.reply.queue_position:
-            line.append(f" · queued, {self.reply.queue_position} ahead", style="dim")
-        line.append(f" · streaming · {self.note}", style="dim")
-        if not self._keys.text:
-            return Group(text, line)
-        typed = Text.assemble(("you › ", "bold"), self._keys.text, ("▏", "dim"))
-        return Group(text, line, typed)
 
 
 class Chat:
@@ -154,14 +115,7 @@ class Chat:
 
     def prompt(self) -> FormattedText:
         """The prompt, read afresh at every redraw: it shows the connection as it is."""
-        colour, label = _LABELS[self.client.status]
-        return FormattedText(
-            [
-                (f"fg:{_PROMPT_COLOURS[colour]}", "● "),
-                ("fg:ansibrightblack", f"{label} "),
-                ("bold", "you › "),
-            ]
-        )
+        return prompt_text(self.client.status)
 
     def _state_changed(self, state: ConnectionState) -> None:
         # Called on the client's thread. While a reply streams the live display shows the
@@ -266,7 +220,7 @@ class Chat:
         """Show a reply as it streams, then as Markdown. Ctrl-C cancels it; a second
         Ctrl-C stops following it (it goes on, or stops, on the server)."""
         keys = TypeAhead()
-        view = _Streaming(lambda: self.client.state, keys)
+        view = StreamingView(lambda: self.client.state, keys)
         reply: Reply | None = None
         cancelled = False
         self._streaming = True
@@ -285,22 +239,10 @@ class Chat:
                         cancelled = True
                         view.note = "stopping…"
                         stream.cancel(wait=False)
-                live.update(self._final(reply, stored), refresh=True)
+                live.update(final_view(reply, stored), refresh=True)
         finally:
             self._streaming = False
             self.typed = keys.text
-
-    def _final(self, reply: Reply | None, stored: Message | None) -> RenderableType:
-        if reply is None:
-            return Text(stored.content if stored else "(not sent)", style="dim")
-        parts: list[RenderableType] = [Markdown(reply.text)]
-        if reply.status is ReplyStatus.CANCELLED:
-            parts.append(Text("[cancelled]", style="yellow"))
-        elif reply.status is ReplyStatus.STREAMING:
-            parts.append(Text("[no longer following]", style="dim"))
-        elif reply.error is not None:
-            parts.append(Text(f"[{reply.error.code}: {reply.error.message}]", style="red"))
-        return Group(*parts)
 
 
 def _title_from(content: str) -> str:
