@@ -164,6 +164,10 @@ export class Api {
     });
   }
 
+  message(mid) {
+    return this.request("GET", `/api/v1/messages/${encodeURIComponent(mid)}`);
+  }
+
   cancel(mid) {
     return this.request("POST", `/api/v1/messages/${encodeURIComponent(mid)}/cancel`);
   }

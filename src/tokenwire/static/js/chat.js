@@ -115,6 +115,8 @@ export class Chat {
     if (item.client_message_id) this.removePending(item.client_message_id);
     const known = this.messages.get(item.id);
     if (known) {
+      if (known.parentId === undefined && item.parent_id !== undefined) known.parentId = item.parent_id;
+      if (!known.siblings && item.siblings) known.siblings = item.siblings;
       // message.start does not carry images; the stored message does.
       if (item.images && item.images.length && !known.images.length) {
         known.images = item.images;

@@ -271,11 +271,15 @@ export class ConversationSession {
 
   /** Send `content` in place of the user message `question`: a new branch from there. */
   async edit(question, content) {
+    // Where it hangs in the tree: a question seen only in a stream's message.start may not
+    // say; the stored copy does.
+    const parentId =
+      question.parentId !== undefined ? question.parentId : (await this.api.message(question.id)).parent_id;
     const answer = await this.api.send(this.id, {
       content,
       clientMessageId: newId(),
       images: question.images,
-      parentId: question.parentId ?? null,
+      parentId: parentId ?? null,
     });
     this.leaf = null;
     await this.reloadBranch();
