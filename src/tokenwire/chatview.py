@@ -74,6 +74,8 @@ def final_view(reply: Reply | None, stored: Message | None) -> RenderableType:
     parts: list[RenderableType] = [Markdown(reply.text)]
     if reply.status is ReplyStatus.CANCELLED:
         parts.append(Text("[cancelled]", style="yellow"))
+    elif reply.finish_reason == "length":
+        parts.append(Text("[cut off at the length limit: /continue goes on]", style="yellow"))
     elif reply.status is ReplyStatus.STREAMING:
         parts.append(Text("[no longer following]", style="dim"))
     elif reply.error is not None:
