@@ -38,6 +38,16 @@ def get_tokens(conn: HTTPConnection) -> TokenCache:
     return cache
 
 
+def cookie_allowed(conn: HTTPConnection) -> bool:
+    """Whether this request may use the session cookie: from the page's own origin, or one
+    that ``cors_origins`` names."""
+    headers = conn.headers
+    trusted = get_settings(conn).cors_origins or ()
+    return same_origin(
+        headers.get("origin"), headers.get("sec-fetch-site"), headers.get("host"), trusted
+    )
+
+
 async def authenticate(conn: HTTPConnection) -> User:
     """The user behind the request's bearer token or, from the page's own origin, its
     session cookie; ``Unauthorized`` (401) when there is none. A bearer token wins: API

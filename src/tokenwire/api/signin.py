@@ -13,11 +13,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi import status as http_status
 
-from tokenwire.api.deps import CurrentUser, StoreDep, get_tokens
+from tokenwire.api.deps import CurrentUser, StoreDep, cookie_allowed, get_tokens
 from tokenwire.api.resources import Resource, answers
 from tokenwire.errors import Unauthorized
 from tokenwire.http.auth import SESSION_COOKIE, bearer_token, session_secret
-from tokenwire.ops.security import same_origin
 from tokenwire.protocol import resources as wire
 from tokenwire.store.sessions import SESSION_TTL
 
@@ -55,9 +54,7 @@ async def signed_in(user: CurrentUser) -> Resource:
 async def sign_out(request: Request, store: StoreDep) -> Response:
     """End this browser's session and clear its cookie. Signing out twice is no error."""
     secret = session_secret(request)
-    headers = request.headers
-    mine = same_origin(headers.get("origin"), headers.get("sec-fetch-site"), headers.get("host"))
-    if secret is not None and mine:
+    if secret is not None and cookie_allowed(request):
         await store.revoke_session(secret)
         get_tokens(request).forget_session(secret)
     answer = Response(status_code=http_status.HTTP_204_NO_CONTENT)

@@ -94,13 +94,18 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Sequence[str])
     return bool(netloc) and host is not None and netloc.lower() == host.lower()
 
 
-def same_origin(origin: str | None, fetch_site: str | None, host: str | None) -> bool:
+def same_origin(
+    origin: str | None, fetch_site: str | None, host: str | None, trusted: Sequence[str] = ()
+) -> bool:
     """Whether a request may be authenticated by the session cookie: only the page's own
-    origin may use it. SameSite=Strict already keeps it off cross-site requests; this also
-    refuses another origin of the same site (another port on the same host), which browsers
-    count as same-site. ``Sec-Fetch-Site`` (Fetch Metadata) says so when the browser sends
-    it; ``Origin`` is checked when present; a request with neither is a navigation or a
-    same-origin GET."""
+    origin may use it, or an origin listed by name in ``trusted`` (``cors_origins``: a
+    proxy in front that rewrites ``Host``). SameSite=Strict already keeps the cookie off
+    cross-site requests; this also refuses another origin of the same site (another port on
+    the same host), which browsers count as same-site. ``Sec-Fetch-Site`` (Fetch Metadata)
+    says so when the browser sends it; ``Origin`` is checked when present; a request with
+    neither is a navigation or a same-origin GET."""
+    if origin is not None and origin != "*" and origin in trusted:
+        return True
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return False
     if origin is None:
