@@ -9,7 +9,12 @@ run:
   (the first token's arrival plus i times the delay), p50, p99 and max over all tokens;
 - that every stream's text equals what was sent (the scripted model echoes).
 
+With ``--idle N`` it then holds N idle WebSockets (open on a conversation, nothing to say)
+and, on a fresh server, N idle SSE streams (following a reply whose next word is an hour
+away), and prints the server's resident memory per connection.
+
     .venv/bin/python benchmarks/streams.py --streams 2000 --words 100 --delay-ms 20
+    .venv/bin/python benchmarks/streams.py --streams 0 --idle 10000
 """
 
 from __future__ import annotations
@@ -23,13 +28,19 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.helpers.server import start_server
+import load
+from tests.helpers.server import Server, start_server
 
 from tokenwire.protocol.sse import SSEDecoder
+
+T = TypeVar("T")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -127,30 +138,140 @@ async def phase(
     }
 
 
+LIMITS_OFF = {
+    # One user on one address opens every stream here: lift the per-user limits.
+    "TOKENWIRE_MAX_STREAMS_PER_USER": "0",
+    "TOKENWIRE_MAX_SOCKETS_PER_USER": "0",
+    "TOKENWIRE_REQUESTS_PER_MINUTE_PER_USER": "0",
+    "TOKENWIRE_REQUESTS_PER_MINUTE_PER_IP": "0",
+}
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def in_steps(n: int, open_one: Callable[[], Awaitable[T]], step: int = 200) -> list[T]:
+    """``n`` connections, ``step`` at a time, so the listen backlog holds them."""
+    out: list[T] = []
+    for i in range(0, n, step):
+        out += await asyncio.gather(*(open_one() for _ in range(min(step, n - i))))
+    return out
+
+
+async def idle_sse(server: Server, n: int) -> int:
+    """Server memory grown by ``n`` SSE streams waiting for a reply's next word."""
+    host, port, token = "127.0.0.1", server.port, server.token
+    cid = await create_conversation(host, port, token)
+    body = json.dumps({"content": "first second"}).encode()
+    reader, writer = await request(
+        host,
+        port,
+        b"POST /api/v1/conversations/%s/messages?wait=false HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+        % (cid.encode(), token.encode(), len(body), body),
+    )
+    mid = json.loads((await reader.read()).split(b"\r\n\r\n", 1)[1])["assistant_message"]["id"]
+    writer.close()
+    get = (
+        f"GET /api/v1/messages/{mid}/events HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+    ).encode()
+
+    async def one() -> asyncio.StreamWriter:
+        r, w = await request(host, port, get)
+        head = await r.readuntil(b"\r\n\r\n")
+        assert b" 200 " in head.split(b"\r\n", 1)[0], head
+        return w
+
+    await asyncio.sleep(1)
+    before = rss_bytes(server.proc.pid)
+    writers = await in_steps(n, one)
+    await asyncio.sleep(2)
+    grown = rss_bytes(server.proc.pid) - before
+    for w in writers:
+        w.close()
+    return grown
+
+
+async def idle_ws(server: Server, n: int) -> int:
+    """Server memory grown by ``n`` WebSockets open on a conversation, saying nothing."""
+    host, port, token = "127.0.0.1", server.port, server.token
+    cid = await create_conversation(host, port, token)
+    path = f"/api/v1/conversations/{cid}/ws"
+
+    async def one() -> asyncio.StreamWriter:
+        _, w = await load.ws_open(host, port, path, token)
+        return w
+
+    await asyncio.sleep(1)
+    before = rss_bytes(server.proc.pid)
+    writers = await in_steps(n, one)
+    await asyncio.sleep(2)
+    grown = rss_bytes(server.proc.pid) - before
+    for w in writers:
+        w.close()
+    return grown
+
+
+async def idle(tmp: Path, n: int) -> None:
+    results: dict[str, int] = {}
+    for kind, hold in (("WebSocket", idle_ws), ("SSE", idle_sse)):
+        # A fresh server each: memory freed by one kind would be reused by the next.
+        env = {
+            **LIMITS_OFF,
+            "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "1",
+            "TOKENWIRE_SCRIPTED_DELAY_MS": "3600000",
+            "TOKENWIRE_LOG_LEVEL": "warning",
+        }
+        server = start_server(tmp / kind, env)
+        try:
+            results[kind] = await hold(server, n)
+        finally:
+            server.stop()
+    for kind, grown in results.items():
+        print(
+            f"idle {kind:<9} {n} connections, server memory +{grown / 2**20:.1f} MiB, "
+            f"{grown / n / 1024:.1f} KiB per connection"
+        )
+
+
 async def main(args: argparse.Namespace) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it too
-    short, long = 10, args.words + 10
+    if args.idle + 100 > hard:
+        sys.exit(f"--idle {args.idle} needs {args.idle + 100} file descriptors; {hard} allowed")
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(
-            Path(tmp),
-            {
-                "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "1",
-                "TOKENWIRE_SCRIPTED_DELAY_MS": str(args.delay_ms),
-                # One user on one address opens every stream here: lift the per-user limits.
-                "TOKENWIRE_MAX_STREAMS_PER_USER": "0",
-                "TOKENWIRE_REQUESTS_PER_MINUTE_PER_USER": "0",
-                "TOKENWIRE_REQUESTS_PER_MINUTE_PER_IP": "0",
-            },
-        )
-        try:
-            where = ("127.0.0.1", server.port, server.token, server.proc.pid)
-            delay = args.delay_ms / 1000
-            await phase(*where, min(args.streams, 50), short, delay)  # warm up
-            a = await phase(*where, args.streams, short, delay)
-            b = await phase(*where, args.streams, long, delay)
-        finally:
-            server.stop()
+        if args.streams:
+            await relayed(Path(tmp), args)
+        if args.idle:
+            await idle(Path(tmp), args.idle)
+
+
+async def relayed(tmp: Path, args: argparse.Namespace) -> None:
+    short, long = 10, args.words + 10
+    server = start_server(
+        tmp / "streams",
+        {
+            **LIMITS_OFF,
+            "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "1",
+            "TOKENWIRE_SCRIPTED_DELAY_MS": str(args.delay_ms),
+            # A word is a token of the scripted model: no reply may be cut by the cap.
+            "TOKENWIRE_MAX_TOKENS": str(long),
+        },
+    )
+    try:
+        where = ("127.0.0.1", server.port, server.token, server.proc.pid)
+        delay = args.delay_ms / 1000
+        await phase(*where, min(args.streams, 50), short, delay)  # warm up
+        a = await phase(*where, args.streams, short, delay)
+        b = await phase(*where, args.streams, long, delay)
+    finally:
+        server.stop()
     # Replies of two lengths in one run: the difference isolates the per-token cost from
     # the per-reply cost (HTTP request, auth, the transactions of a turn).
     per_token = (b["cpu"] - a["cpu"]) / (b["tokens"] - a["tokens"])
@@ -183,4 +304,5 @@ if __name__ == "__main__":
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--words", type=int, default=100, help="extra tokens of the long replies")
     parser.add_argument("--delay-ms", type=int, default=20)
+    parser.add_argument("--idle", type=int, default=0, help="idle connections of each kind")
     asyncio.run(main(parser.parse_args()))

@@ -33,9 +33,11 @@ class TokenwireError(Exception):
         code: str | None = None,
         retryable: bool | None = None,
         retry_after: float | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.param = param  # the request field at fault, when one is
         if code is not None:
             self.code = code
         if retryable is not None:

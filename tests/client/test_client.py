@@ -129,6 +129,23 @@ async def test_one_client_message_id_makes_one_reply(
 
 
 @pytest.mark.parametrize("kind", ALL)
+async def test_a_send_carries_the_turn_options(fast_server: Server, kind: TransportKind) -> None:
+    async with client_for(fast_server, kind) as client:
+        conversation = await client.create_conversation()
+        text = "one two three four five six"
+        cut = await client.send(conversation.id, text, options={"max_tokens": 1}).result()
+        # One token of the scripted model: its first chunk of words.
+        assert cut.finish_reason == "length"
+        assert cut.text.strip()
+        assert text.startswith(cut.text)
+        assert len(cut.text) < len(text)
+        with pytest.raises(APIError) as caught:
+            await client.send(conversation.id, text, options={"temperature": 9}).result()
+        assert "temperature" in caught.value.message
+        assert not caught.value.retryable
+
+
+@pytest.mark.parametrize("kind", ALL)
 async def test_errors_that_retrying_cannot_fix_are_raised(
     fast_server: Server, kind: TransportKind
 ) -> None:

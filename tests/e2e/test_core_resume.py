@@ -208,7 +208,8 @@ def test_sse_sends_heartbeat_comments(server_factory: ServerFactory) -> None:
 
 def test_slow_reader_gets_merged_deltas_with_exact_text(server_factory: ServerFactory) -> None:
     text = " ".join(f"w{i}" for i in range(4000))
-    server = server_factory(scripted_delay_ms=0, scripted_chunk_words=1)
+    # 4000 one-word chunks are 4000 tokens of the scripted model: above the default cap.
+    server = server_factory(scripted_delay_ms=0, scripted_chunk_words=1, max_tokens=5000)
     with server.client() as client:
         _, mid = start_reply(client, text)
         time.sleep(1.0)  # the reply runs ahead of this reader

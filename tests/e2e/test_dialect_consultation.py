@@ -87,8 +87,9 @@ def test_the_seed_001_exchange_frame_by_frame(server: Server) -> None:
 
     assert frames[0].type == "message_received"
     assert frames[0].consultation_id == cid
+    # One chunk or several: a socket that reads late gets the deltas so far merged.
     chunks = frames[1:-1]
-    assert len(chunks) > 1
+    assert chunks
     assert all(
         f.type == "stream_chunk" and f.consultation_id == cid and f.timestamp for f in chunks
     )

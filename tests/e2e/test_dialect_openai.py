@@ -43,7 +43,11 @@ def test_streaming_without_usage_has_no_usage_key(server: Server) -> None:
         client.stream(
             "POST",
             "/v1/chat/completions",
-            json={"model": "x", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+            json={
+                "model": "scripted",
+                "stream": True,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
         ) as response,
     ):
         body = response.read().decode()
@@ -54,7 +58,7 @@ def test_streaming_without_usage_has_no_usage_key(server: Server) -> None:
 def test_non_streaming_completion(server: Server) -> None:
     with sdk(server) as client:
         completion = client.chat.completions.create(
-            model="anything", messages=[{"role": "user", "content": "A whole answer"}]
+            model="scripted", messages=[{"role": "user", "content": "A whole answer"}]
         )
     assert completion.object == "chat.completion"
     assert completion.choices[0].message.role == "assistant"
@@ -74,10 +78,12 @@ def test_models(server: Server) -> None:
 
 def test_errors_are_openai_errors(server: Server) -> None:
     with sdk(server, api_key="wrong") as stranger, pytest.raises(openai.AuthenticationError):
-        stranger.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+        stranger.chat.completions.create(
+            model="scripted", messages=[{"role": "user", "content": "x"}]
+        )
     with sdk(server) as client, pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(
-            model="m", messages=[{"role": "assistant", "content": "no user"}]
+            model="scripted", messages=[{"role": "assistant", "content": "no user"}]
         )
     assert "last message" in str(info.value)
     raw = httpx.post(
@@ -95,10 +101,10 @@ def test_history_is_stored_and_a_follow_up_continues_the_conversation(server: Se
         {"role": "user", "content": "Follow-up question"},
     ]
     with sdk(server) as client:
-        first = client.chat.completions.create(model="m", messages=messages)  # type: ignore[arg-type]
+        first = client.chat.completions.create(model="scripted", messages=messages)  # type: ignore[arg-type]
         reply = first.choices[0].message.content or ""
         messages += [{"role": "assistant", "content": reply}, {"role": "user", "content": "Third"}]
-        second = client.chat.completions.create(model="m", messages=messages)  # type: ignore[arg-type]
+        second = client.chat.completions.create(model="scripted", messages=messages)  # type: ignore[arg-type]
     assert second.choices[0].message.content == "Third"
     first_id = first.id.removeprefix("chatcmpl-")
     second_id = second.id.removeprefix("chatcmpl-")

@@ -22,6 +22,26 @@ ALLOWED = {
     "text-end": {"type", "id", "providerMetadata"},
     "finish": {"type", "finishReason", "messageMetadata"},
     "abort": {"type", "reason"},
+    "tool-input-start": {
+        "type",
+        "toolCallId",
+        "toolName",
+        "providerExecuted",
+        "providerMetadata",
+        "dynamic",
+        "title",
+    },
+    "tool-input-delta": {"type", "toolCallId", "inputTextDelta"},
+    "tool-input-available": {
+        "type",
+        "toolCallId",
+        "toolName",
+        "input",
+        "providerExecuted",
+        "providerMetadata",
+        "dynamic",
+        "title",
+    },
     "error": {"type", "errorText"},
 }
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tokenwire.engine.replay import offset_after, terminal_event, text_after
+from tokenwire.engine.replay import offset_after, terminal_event, text_after, tool_calls_after
 from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.protocol.events import (
     ErrorInfo,
     MessageDelta,
     MessageEnd,
     MessageError,
+    MessageToolCall,
     Timings,
     Usage,
 )
@@ -74,3 +75,21 @@ def test_terminal_events_from_status() -> None:
     )
     assert isinstance(failed, MessageError)
     assert failed.error.retryable is False
+
+
+def test_stored_tool_calls_replay_after_a_seq() -> None:
+    calls = [
+        {"id": "call_a", "name": "f", "arguments": '{"x": 1}', "seq": 3},
+        {"id": "call_b", "name": "g", "arguments": "{}", "seq": 4},
+    ]
+    stored = reply(
+        content="", marks=(), last_seq=5, finish_reason="tool_calls", metadata={"tool_calls": calls}
+    )
+    assert tool_calls_after(stored, 0) == [
+        MessageToolCall("m", 3, 0, "call_a", "f", '{"x": 1}'),
+        MessageToolCall("m", 4, 1, "call_b", "g", "{}"),
+    ]
+    assert tool_calls_after(stored, 3) == [MessageToolCall("m", 4, 1, "call_b", "g", "{}")]
+    end = terminal_event(stored)
+    assert isinstance(end, MessageEnd)
+    assert end.finish_reason == "tool_calls"

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +73,13 @@ class Server:
 
 
 def start_server(
-    data_dir: Path, env: dict[str, str] | None = None, *, port: int | None = None
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    prefix: Sequence[str] = (),
 ) -> Server:
+    """``prefix``: a command the server runs under (``taskset -c 0``, a profiler)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     token = (env or {}).get("TOKENWIRE_TOKEN") or "tw_test_" + os.urandom(8).hex()
@@ -90,6 +95,7 @@ def start_server(
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [
+                *prefix,
                 sys.executable,
                 "-m",
                 "tokenwire",

@@ -8,6 +8,7 @@ import pytest
 
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log import LogMiss, MemoryEventLog
+from tokenwire.log.batch import Batch
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, Timings, Usage
 
 pytestmark = pytest.mark.anyio
@@ -87,3 +88,30 @@ async def test_a_reader_that_goes_away_is_not_woken_again() -> None:
     await log.append(end(1))
     assert [[e.seq for e in await r] for r in readers[1:]] == [[1], [1]]
     assert readers[0].cancelled()
+
+
+async def test_readers_at_one_point_share_the_batch_and_what_is_derived_from_it() -> None:
+    log = MemoryEventLog()
+    await log.append(MessageDelta(MID, 0, "a"))
+    readers = [log.read(MID, 0, batch=512) for _ in range(3)]
+    waiting = [asyncio.create_task(anext(r)) for r in readers]
+    await asyncio.sleep(0.01)
+    await log.append(MessageDelta(MID, 1, "b"))
+    batches = await asyncio.gather(*waiting)
+    assert [[e.seq for e in b] for b in batches] == [[1], [1], [1]]
+    assert all(b is batches[0] for b in batches)
+    made: list[int] = []
+
+    def encode(batch: Batch) -> bytes:
+        made.append(1)
+        return b"".join(e.text.encode() for e in batch if isinstance(e, MessageDelta))
+
+    assert [b.derive(("test",), encode) for b in batches] == [b"b", b"b", b"b"]
+    assert len(made) == 1
+    # A reader further back gets a batch of its own.
+    behind = log.read(MID, -1, batch=512)
+    own = await anext(behind)
+    assert [e.seq for e in own] == [0, 1]
+    assert own is not batches[0]
+    for r in [*readers, behind]:
+        await r.aclose()

@@ -154,3 +154,19 @@ async def collect(log: RedisEventLog, mid: MessageId) -> str:
     async for batch in log.read(mid, -1, batch=100):
         parts += [e.text for e in batch if isinstance(e, MessageDelta)]
     return "".join(parts)
+
+
+async def test_live_followers_share_one_read_and_one_batch(logs: list[RedisEventLog]) -> None:
+    log = logs[0]
+    await log.append(MessageDelta(MID, 0, "a"))
+    readers = [log.read(MID, 0, batch=512) for _ in range(20)]
+    waiting = [asyncio.create_task(anext(r)) for r in readers]
+    await asyncio.sleep(0.3)  # every reader found nothing new and waits for the stream to grow
+    await log.append(MessageDelta(MID, 1, "b"))
+    batches = await asyncio.wait_for(asyncio.gather(*waiting), 5)
+    assert [[e.seq for e in b] for b in batches] == [[1]] * 20
+    # Followers woken together take one read: the same batch object (a few, should some
+    # wake a loop tick apart on a loaded machine), each of its own before.
+    assert len({id(b) for b in batches}) <= 4
+    for r in readers:
+        await r.aclose()

@@ -11,7 +11,10 @@ from tokenwire.protocol.events import (
     MessageError,
     MessageQueued,
     MessageStart,
+    MessageToolCall,
     Timings,
+    TokenLogprob,
+    TopLogprob,
     Usage,
     UserMessageInfo,
     coalesce,
@@ -120,3 +123,26 @@ def test_coalesce_merges_only_consecutive_deltas() -> None:
         end,
     ]
     assert coalesce([]) == []
+
+
+def test_tool_call_and_logprobs_bytes() -> None:
+    piece = MessageToolCall(MID, 3, 0, "call_1", "get_weather", "")
+    assert encode(piece) == (
+        b'{"type":"message.tool_call","message_id":"%s","seq":3,"index":0,"id":"call_1",'
+        b'"name":"get_weather","arguments":""}' % MID.encode()
+    )
+    assert decode(encode(piece)) == piece
+    assert event_type(piece) == "message.tool_call"
+    assert not is_terminal(piece)
+    token = TokenLogprob("Hi", -0.5, [72, 105], [TopLogprob("Hi", -0.5, [72, 105])])
+    delta = MessageDelta(MID, 1, "Hi", [token])
+    assert encode(delta) == (
+        b'{"type":"message.delta","message_id":"%s","seq":1,"text":"Hi","logprobs":[{"token":'
+        b'"Hi","logprob":-0.5,"bytes":[72,105],"top_logprobs":[{"token":"Hi","logprob":-0.5,'
+        b'"bytes":[72,105]}]}]}' % MID.encode()
+    )
+    assert decode(encode(delta)) == delta
+    # Merged deltas keep every token's log probability, in order.
+    merged = merge_deltas([delta, MessageDelta(MID, 2, "!"), delta])
+    assert merged.text == "Hi!Hi"
+    assert merged.logprobs == [token, token]

@@ -14,21 +14,36 @@ from tokenwire.protocol.frames import (
     error_frame,
     pong,
 )
+from tokenwire.protocol.option_fields import turn_fields
+from tokenwire.protocol.options import Sampling
 
 
 def test_valid_frames() -> None:
-    assert decode_client_frame(b'{"type":"message.send","content":"hi"}') == Send("hi")
+    assert decode_client_frame(b'{"type":"message.send","content":"hi"}') == Send(content="hi")
     assert decode_client_frame(
         '{"type":"message.send","content":"hi","client_message_id":"c"}'
-    ) == Send("hi", "c")
+    ) == Send(content="hi", client_message_id="c")
     assert decode_client_frame(
         '{"type":"message.send","content":"look","images":["data:image/png;base64,AA=="]}'
-    ) == Send("look", None, ("data:image/png;base64,AA==",))
+    ) == Send(content="look", images=("data:image/png;base64,AA==",))
     assert decode_client_frame('{"type":"message.cancel","message_id":"m"}') == Cancel("m")
     assert decode_client_frame('{"type":"stream.resume","message_id":"m","after":4}') == Resume(
         "m", 4
     )
     assert decode_client_frame('{"type":"ping"}') == Ping()
+
+
+def test_a_send_carries_the_turn_options() -> None:
+    frame = decode_client_frame(
+        '{"type":"message.send","content":"hi","max_tokens":5,"stop":["\\n"],'
+        '"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required",'
+        '"tool_call_id":null}'
+    )
+    assert isinstance(frame, Send)
+    fields = turn_fields(frame)
+    assert fields["sampling"] == Sampling(max_tokens=5, stop=("\n",))
+    assert fields["tools"] == ({"type": "function", "function": {"name": "f"}},)
+    assert fields["tool_choice"] == "required"
 
 
 @pytest.mark.parametrize(
@@ -41,6 +56,9 @@ def test_valid_frames() -> None:
         (b'{"type":"message.send"}', "invalid_frame"),
         (b'{"type":"message.send","content":5}', "invalid_frame"),
         (b'{"type":"stream.resume","message_id":"m","after":"x"}', "invalid_frame"),
+        # A send's options are checked as an HTTP send's; an unknown one is named.
+        (b'{"type":"message.send","content":"x","temperature":3}', "invalid_frame"),
+        (b'{"type":"message.send","content":"x","top_k":3}', "invalid_frame"),
     ],
 )
 def test_bad_frames_say_what_is_wrong(raw: bytes, code: str) -> None:

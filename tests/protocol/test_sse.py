@@ -73,3 +73,19 @@ def test_response_headers() -> None:
         (b"connection", b"keep-alive"),
         (b"x-a", b"1"),
     ]
+
+
+def test_decoder_gives_the_same_events_however_the_bytes_are_cut() -> None:
+    # LF-only chunks take the split-at-once path, chunks with a CR the line-by-line one; a
+    # CRLF cut between its CR and LF must not end two lines.
+    wire = b"id: 1\ndata: a\n\ndata: b\r\ndata: c\r\n\r\n: hb\n\nevent: e\rdata: d\r\r\n"
+    expected = [
+        ServerSentEvent("a", "message", "1"),
+        ServerSentEvent("b\nc", "message", "1"),
+        ServerSentEvent("d", "e", "1"),
+    ]
+    assert SSEDecoder().feed(wire) == expected
+    for size in (1, 2, 3, 5, 7):
+        decoder = SSEDecoder()
+        got = [e for i in range(0, len(wire), size) for e in decoder.feed(wire[i : i + size])]
+        assert got == expected, size

@@ -6,6 +6,7 @@ import pytest
 
 from tests.providers.upstream import Reply, Upstream
 from tokenwire.errors import ProviderError, Unavailable
+from tokenwire.protocol.options import Sampling
 from tokenwire.providers import (
     ChatTurn,
     Delta,
@@ -19,11 +20,13 @@ from tokenwire.providers.fallback import FallbackProvider
 from tokenwire.providers.llama import LlamaProvider, default_model_path
 from tokenwire.providers.openai import OpenAIProvider
 from tokenwire.providers.queue import FairQueue
+from tokenwire.providers.scripted import ScriptedProvider
 
 pytestmark = pytest.mark.anyio
 
 REQUEST = GenerationRequest(
-    [ChatTurn("user", "Count from one to ten in words.")], max_tokens=6, temperature=0.0
+    [ChatTurn("user", "Count from one to ten in words.")],
+    sampling=Sampling(max_tokens=6, temperature=0.0),
 )
 
 
@@ -92,6 +95,27 @@ async def test_the_next_provider_gets_the_partial_as_the_assistant_turn() -> Non
         items = await collect(FallbackProvider([upstream(first.url), upstream(second.url)]))
     assert text(items) == "Once upon a time."
     assert second.requests[0]["messages"][-1] == {"role": "assistant", "content": "Once upon"}
+
+
+async def test_a_tool_call_cut_mid_way_is_not_handed_over() -> None:
+    piece = {"index": 0, "id": "call_a", "type": "function", "function": {"name": "f"}}
+    async with (
+        Upstream(Reply(deltas=[], tool_calls=[piece], cut=True)) as first,
+        Upstream(Reply(deltas=["text"])) as second,
+    ):
+        chain = FallbackProvider([upstream(first.url), upstream(second.url)])
+        with pytest.raises(ProviderError) as caught:
+            await collect(chain)
+    assert caught.value.code == "upstream_incomplete"
+    assert second.requests == []  # another model cannot finish a call it did not start
+
+
+async def test_tool_requests_go_only_to_providers_that_call_tools() -> None:
+    scripted = ScriptedProvider(text="plain", delay_ms=0)
+    request = GenerationRequest([ChatTurn("user", "x")], tools=({"type": "function"},))
+    async with Upstream(Reply(deltas=["from upstream"])) as up:
+        items = await collect(FallbackProvider([scripted, upstream(up.url)]), request)
+    assert text(items) == "from upstream"
 
 
 async def test_the_last_failure_reaches_the_caller() -> None:

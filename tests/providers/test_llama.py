@@ -6,12 +6,13 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
 from tests.providers.conftest import Reference, eventually
 from tokenwire.errors import ProviderError, TokenwireError, Unavailable
+from tokenwire.protocol.options import Sampling
 from tokenwire.providers import ChatTurn, Delta, Done, GenerationRequest, Queued, StreamItem
 from tokenwire.providers.llama import LlamaProvider, default_model_path
 from tokenwire.providers.queue import FairQueue
@@ -19,8 +20,8 @@ from tokenwire.providers.queue import FairQueue
 pytestmark = pytest.mark.anyio
 
 
-def ask(text: str, **options: object) -> GenerationRequest:
-    return GenerationRequest([ChatTurn("user", text)], **options)  # type: ignore[arg-type]
+def ask(text: str, *, prefix: str = "", **sampling: Any) -> GenerationRequest:
+    return GenerationRequest([ChatTurn("user", text)], sampling=Sampling(**sampling), prefix=prefix)
 
 
 async def collect(provider: LlamaProvider, request: GenerationRequest) -> list[StreamItem]:
@@ -206,7 +207,9 @@ def test_short_history_is_kept_whole(reference: Reference) -> None:
 async def test_a_long_history_still_gets_a_reply() -> None:
     provider = LlamaProvider(model_path=default_model_path(), n_ctx=256, max_tokens=16)
     try:
-        items = await collect(provider, GenerationRequest(long_history(), max_tokens=4))
+        items = await collect(
+            provider, GenerationRequest(long_history(), sampling=Sampling(max_tokens=4))
+        )
         done = items[-1]
         assert isinstance(done, Done)
         assert done.prompt_tokens + 4 <= 256

@@ -12,7 +12,9 @@ import pytest
 from tests.providers.conftest import eventually
 from tests.providers.upstream import Reply, Upstream
 from tokenwire.errors import ProviderError
+from tokenwire.protocol.options import Sampling
 from tokenwire.providers import ChatTurn, Delta, Done, GenerationRequest, StreamItem
+from tokenwire.providers.base import TokenLogprob, ToolCall, ToolCallDelta, TopLogprob
 from tokenwire.providers.openai import OpenAIProvider
 
 pytestmark = pytest.mark.anyio
@@ -55,7 +57,7 @@ async def test_streams_deltas_and_usage() -> None:
 
 async def test_length_finish_reason_and_request_options() -> None:
     request = GenerationRequest(
-        [ChatTurn("user", "Hi?")], model="other", temperature=0.4, max_tokens=2
+        [ChatTurn("user", "Hi?")], model="other", sampling=Sampling(temperature=0.4, max_tokens=2)
     )
     async with Upstream(Reply(deltas=["a", "b"], finish_reason="length")) as upstream:
         items = await collect(provider(upstream.url), request)
@@ -181,11 +183,151 @@ async def test_connection_cut_mid_body_is_retryable_and_keeps_the_deltas() -> No
     async with Upstream(Reply(deltas=["par", "tial"], cut=True)) as upstream:
         got: list[StreamItem] = []
 
+        p = provider(upstream.url)
+
         async def consume() -> None:
-            async for item in provider(upstream.url).stream(QUESTION):
+            async for item in p.stream(QUESTION):
                 got.append(item)
 
         with pytest.raises(ProviderError) as caught:
             await consume()
+        await p.aclose()
     assert got == [Delta("par"), Delta("tial")]
     assert (caught.value.code, caught.value.retryable) == ("upstream_incomplete", True)
+
+
+TOOLS = (
+    {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+    },
+)
+
+
+async def test_every_option_goes_to_the_upstream_unchanged() -> None:
+    request = GenerationRequest(
+        [ChatTurn("user", "Hi?")],
+        sampling=Sampling(
+            max_tokens=7,
+            stop=("END", "\n\n"),
+            temperature=0.3,
+            top_p=0.5,
+            seed=42,
+            presence_penalty=0.1,
+            frequency_penalty=-0.2,
+            logit_bias={"50256": -100.0},
+            logprobs=True,
+            top_logprobs=3,
+            user="alice",
+        ),
+        tools=TOOLS,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        parallel_tool_calls=False,
+        response_format={"type": "json_object"},
+    )
+    async with Upstream() as upstream:
+        await collect(provider(upstream.url, max_tokens=100), request)
+    body = upstream.requests[0]
+    del body["messages"]
+    assert body == {
+        "model": "up-model",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": 7,
+        "stop": ["END", "\n\n"],
+        "temperature": 0.3,
+        "top_p": 0.5,
+        "seed": 42,
+        "presence_penalty": 0.1,
+        "frequency_penalty": -0.2,
+        "logit_bias": {"50256": -100.0},
+        "logprobs": True,
+        "top_logprobs": 3,
+        "user": "alice",
+        "tools": list(TOOLS),
+        "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        "parallel_tool_calls": False,
+        "response_format": {"type": "json_object"},
+    }
+
+
+async def test_the_configured_cap_bounds_max_tokens() -> None:
+    request = GenerationRequest([ChatTurn("user", "Hi?")], sampling=Sampling(max_tokens=500))
+    async with Upstream() as upstream:
+        await collect(provider(upstream.url, max_tokens=100), request)
+    assert upstream.requests[0]["max_tokens"] == 100
+
+
+async def test_tool_call_pieces_come_back_as_the_upstream_cut_them() -> None:
+    pieces = [
+        {
+            "index": 0,
+            "id": "call_a",
+            "type": "function",
+            "function": {"name": "f", "arguments": ""},
+        },
+        {"index": 0, "function": {"arguments": '{"ci'}},
+        {"index": 0, "function": {"arguments": 'ty": "Paris"}'}},
+        {
+            "index": 1,
+            "id": "call_b",
+            "type": "function",
+            "function": {"name": "g", "arguments": "{}"},
+        },
+    ]
+    reply = Reply(deltas=[], tool_calls=pieces, finish_reason="tool_calls")
+    async with Upstream(reply) as upstream:
+        items = await collect(provider(upstream.url), GenerationRequest([ChatTurn("user", "x")]))
+    assert items == [
+        ToolCallDelta(0, "call_a", "f", ""),
+        ToolCallDelta(0, None, None, '{"ci'),
+        ToolCallDelta(0, None, None, 'ty": "Paris"}'),
+        ToolCallDelta(1, "call_b", "g", "{}"),
+        Done("tool_calls", 11, 4),
+    ]
+
+
+async def test_tool_history_goes_as_openai_messages() -> None:
+    call = ToolCall("call_a", "get_weather", '{"city": "Paris"}')
+    request = GenerationRequest(
+        [
+            ChatTurn("user", "Weather?"),
+            ChatTurn("assistant", "", tool_calls=(call,)),
+            ChatTurn("tool", "sunny", tool_call_id="call_a"),
+        ]
+    )
+    async with Upstream() as upstream:
+        await collect(provider(upstream.url), request)
+    assert upstream.requests[0]["messages"] == [
+        {"role": "user", "content": "Weather?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_a",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_a", "content": "sunny"},
+    ]
+
+
+async def test_logprobs_come_back_with_their_text() -> None:
+    logprobs = {
+        "content": [
+            {
+                "token": "Hi",
+                "logprob": -0.5,
+                "bytes": [72, 105],
+                "top_logprobs": [{"token": "Hi", "logprob": -0.5, "bytes": [72, 105]}],
+            }
+        ]
+    }
+    reply = Reply(deltas=["Hi"], logprobs=[logprobs])
+    async with Upstream(reply) as upstream:
+        items = await collect(provider(upstream.url))
+    top = (TopLogprob("Hi", -0.5, (72, 105)),)
+    assert items[0] == Delta("Hi", (TokenLogprob("Hi", -0.5, (72, 105), top),))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tokenwire.protocol.options import Sampling
 from tokenwire.providers.base import ChatTurn, Delta, Done, GenerationRequest
 from tokenwire.providers.scripted import ScriptedProvider, chunk_words
 
@@ -41,7 +42,30 @@ async def test_echo_and_prefix_continuation() -> None:
 
 async def test_max_tokens_stops_with_length() -> None:
     provider = ScriptedProvider(text="a b c d e", chunk_words=1, delay_ms=0)
-    items = [i async for i in provider.stream(GenerationRequest(messages=[], max_tokens=2))]
+    items = [
+        i
+        async for i in provider.stream(
+            GenerationRequest(messages=[], sampling=Sampling(max_tokens=2))
+        )
+    ]
+    assert "".join(i.text for i in items if isinstance(i, Delta)) == "a b"
+    assert isinstance(items[-1], Done)
+    assert items[-1].finish_reason == "length"
+
+
+async def test_a_stop_sequence_ends_the_reply_unsent() -> None:
+    provider = ScriptedProvider(text="one two three four", chunk_words=1, delay_ms=0)
+    request = GenerationRequest(messages=[], sampling=Sampling(stop=(" thr",)))
+    items = [i async for i in provider.stream(request)]
+    assert "".join(i.text for i in items if isinstance(i, Delta)) == "one two"
+    assert isinstance(items[-1], Done)
+    assert items[-1].finish_reason == "stop"
+
+
+async def test_the_configured_cap_bounds_what_a_request_asks() -> None:
+    provider = ScriptedProvider(text="a b c d e", chunk_words=1, delay_ms=0, max_tokens=2)
+    request = GenerationRequest(messages=[], sampling=Sampling(max_tokens=50))
+    items = [i async for i in provider.stream(request)]
     assert "".join(i.text for i in items if isinstance(i, Delta)) == "a b"
     assert isinstance(items[-1], Done)
     assert items[-1].finish_reason == "length"

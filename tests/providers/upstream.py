@@ -19,13 +19,17 @@ from typing import Any
 class Reply:
     """What the upstream answers with.
 
-    ``deltas`` stream as chat completion chunks, one every ``delay`` seconds; ``status`` other
-    than 200 sends ``body`` instead. ``raw`` frames replace the chunk stream entirely.
+    ``deltas`` stream as chat completion chunks, one every ``delay`` seconds, then each of
+    ``tool_calls`` (a ``delta.tool_calls`` entry) in a chunk of its own; ``logprobs``, when
+    given, is the ``logprobs`` of each delta's chunk in turn. ``status`` other than 200 sends
+    ``body`` instead. ``raw`` frames replace the chunk stream entirely.
     ``done=False`` ends the body without ``data: [DONE]``; ``cut`` drops the connection
     after the deltas without ending the body; ``hang`` never answers at all.
     """
 
     deltas: Sequence[str] = ("Hello", " there", "!")
+    tool_calls: Sequence[dict[str, Any]] = ()
+    logprobs: Sequence[dict[str, Any]] = ()
     delay: float = 0.0
     status: int = 200
     body: bytes = b""
@@ -130,13 +134,20 @@ class Upstream:
         if reply.raw is not None:
             return list(reply.raw)
         frames = [_chunk({"choices": [{"index": 0, "delta": {"role": "assistant"}}]})]
+        for i, text in enumerate(reply.deltas):
+            choice: dict[str, Any] = {"index": 0, "delta": {"content": text}}
+            if i < len(reply.logprobs):
+                choice["logprobs"] = reply.logprobs[i]
+            frames.append(_chunk({"choices": [choice]}))
         frames += [
-            _chunk({"choices": [{"index": 0, "delta": {"content": d}}]}) for d in reply.deltas
+            _chunk({"choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
+            for call in reply.tool_calls
         ]
         if not reply.cut:
             end = {"index": 0, "delta": {}, "finish_reason": reply.finish_reason}
             frames.append(_chunk({"choices": [end]}))
-            usage = {"prompt_tokens": 11, "completion_tokens": len(reply.deltas)}
+            pieces = len(reply.deltas) + len(reply.tool_calls)
+            usage = {"prompt_tokens": 11, "completion_tokens": pieces}
             frames.append(_chunk({"choices": [], "usage": usage}))
             if reply.done:
                 frames.append(b"data: [DONE]\n\n")

@@ -101,6 +101,36 @@ async def test_checkpoint_then_finish_and_no_second_finish(store: SQLStore) -> N
     assert await store.streaming_messages() == []
 
 
+async def test_checkpoints_append_what_is_new(store: SQLStore) -> None:
+    user, _ = await store.create_user("u")
+    conv = await store.create_conversation(user.id)
+    reply = (await store.add_turn(user.id, conv.id, content="hi")).assistant_message
+    await store.checkpoint([Checkpoint(reply.id, "Hel", ((1, 3),), 1, after=0)])
+    await store.checkpoint([Checkpoint(reply.id, "lo wö", ((2, 5), (3, 8)), 3, after=1)])
+    saved = await store.get_message(user.id, reply.id)
+    assert (saved.content, saved.marks, saved.last_seq) == (
+        "Hello wö",
+        ((1, 3), (2, 5), (3, 8)),
+        3,
+    )
+    # An append onto a row that no longer ends where the writer thinks is left out.
+    await store.checkpoint([Checkpoint(reply.id, "rld", ((4, 11),), 4, after=1)])
+    assert (await store.get_message(user.id, reply.id)).content == "Hello wö"
+    # A whole checkpoint replaces text and marks; appends go on from it.
+    await store.checkpoint([Checkpoint(reply.id, "Hi", ((1, 2),), 1)])
+    await store.checkpoint([Checkpoint(reply.id, "!", ((2, 3),), 2, after=1)])
+    saved = await store.get_message(user.id, reply.id)
+    assert (saved.content, saved.marks, saved.last_seq) == ("Hi!", ((1, 2), (2, 3)), 2)
+    outcome = Outcome(MessageStatus.COMPLETE, "Hi!", ((1, 2), (2, 3)), 3, finish_reason="stop")
+    assert await store.finish(reply.id, outcome, fetch=False) is None  # nothing read back
+    done = await store.get_message(user.id, reply.id)
+    assert (done.status, done.content, done.marks) == (
+        MessageStatus.COMPLETE,
+        "Hi!",
+        ((1, 2), (2, 3)),
+    )
+
+
 async def test_status_transitions() -> None:
     MessageStatus.STREAMING.check_transition(MessageStatus.COMPLETE)
     MessageStatus.INTERRUPTED.check_transition(MessageStatus.STREAMING)

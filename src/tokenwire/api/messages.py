@@ -10,6 +10,7 @@ from tokenwire.api.schemas import SendMessage
 from tokenwire.api.streaming import EventStream
 from tokenwire.errors import BadRequest
 from tokenwire.protocol import resources as wire
+from tokenwire.protocol.option_fields import decode_options
 from tokenwire.protocol.options import ById, TurnOptions
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
@@ -62,7 +63,12 @@ async def send_message(
 ) -> EventStream | Resource:
     """Send a user message. ``Accept: text/event-stream`` streams the reply; otherwise the
     JSON answer comes once the reply is complete, or at once (202) with ``wait=false``."""
-    options = TurnOptions(client_message_id=body.client_message_id, images=tuple(body.images))
+    options = TurnOptions(
+        client_message_id=body.client_message_id,
+        images=tuple(body.images),
+        tool_call_id=body.tool_call_id,
+        **decode_options(body.model_extra or {}),
+    )
     turn = await engine.start_turn(user.id, ById(cid), body.content, options)
     reply = turn.assistant_message
     if wants_event_stream(request):

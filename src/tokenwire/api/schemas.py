@@ -27,8 +27,14 @@ class UpdateConversation(BaseModel):
 
 
 class SendMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A user message. Any other field is an option of the turn in OpenAI's shape
+    (``protocol/option_fields.py``: ``max_tokens``, ``stop``, ``temperature``, ``tools``,
+    ``response_format`` ...), honoured or refused by name; ``tool_call_id`` makes the
+    message the result of that tool call."""
+
+    model_config = ConfigDict(extra="allow")
 
     content: str
     client_message_id: str | None = Field(default=None, min_length=1, max_length=200)
     images: list[str] = Field(default_factory=list)
+    tool_call_id: str | None = Field(default=None, min_length=1, max_length=200)

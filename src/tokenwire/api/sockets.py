@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 
 from fastapi import WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
@@ -22,9 +22,11 @@ from starlette.websockets import WebSocketState
 from tokenwire.engine import Engine
 from tokenwire.errors import TokenwireError
 from tokenwire.ids import MessageId, uuid7
+from tokenwire.log.batch import Batch
 from tokenwire.protocol.codec import Command, Ordering, SocketCodec, StopRunning
-from tokenwire.protocol.events import MessageStart, coalesce
+from tokenwire.protocol.events import Event, MessageStart
 from tokenwire.protocol.frames import Cancel, FrameError, Ping, Resume, Send
+from tokenwire.protocol.option_fields import turn_fields
 from tokenwire.protocol.options import ById, TurnOptions
 from tokenwire.store.records import Conversation, Message, User
 
@@ -110,9 +112,20 @@ class ConversationSocket:
 
     async def _stream(self, reply: Message, after: int) -> None:
         own = False
+        shared: Hashable | None = getattr(self.codec, "shared", None)
+
+        def frames_of(batch: list[Event]) -> list[bytes]:
+            return [frame for event in batch for frame in self.codec.encode(event, own=own)]
+
         try:
             async for batch in self.engine.follow(reply, after):
-                for event in coalesce(batch):
+                if shared is not None and isinstance(batch, Batch):
+                    # Frames that depend on the event alone: made once for every socket here.
+                    for frame in batch.derive(shared, frames_of):
+                        await self.send(frame)
+                    self._sent[reply.id] = batch[-1].seq
+                    continue
+                for event in batch:
                     if isinstance(event, MessageStart):
                         own = event.user_message.client_message_id in self._own
                     for frame in self.codec.encode(event, own=own):
@@ -150,7 +163,12 @@ class ConversationSocket:
         elif isinstance(command, Send):
             cmid = command.client_message_id or uuid7()
             self._own.add(cmid)
-            options = TurnOptions(client_message_id=cmid, images=command.images)
+            options = TurnOptions(
+                client_message_id=cmid,
+                images=command.images,
+                tool_call_id=command.tool_call_id,
+                **turn_fields(command),
+            )
             turn = await self.engine.start_turn(
                 self.user.id, ById(self.conversation.id), command.content, options
             )

@@ -2,8 +2,8 @@
 
 The first of the three to finish ends the other two: the pump when the reply ends, the
 listener when the client goes away (the reply itself goes on: it is not the connection's).
-Each batch the pump takes from the log is coalesced first, so a client that reads slowly
-gets fewer, larger deltas instead of holding the writer back. Every SSE dialect is this
+The follower hands over batches already coalesced, so a client that reads slowly gets
+fewer, larger deltas instead of holding the writer back. Every SSE dialect is this
 response with its own ``StreamEncoder``.
 """
 
@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Hashable, Mapping
 
 import anyio
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from tokenwire.log.batch import Batch
 from tokenwire.protocol import sse
 from tokenwire.protocol.codec import CanonicalSSE, StreamEncoder
-from tokenwire.protocol.events import Event, coalesce
+from tokenwire.protocol.events import Event
 from tokenwire.tasks import first_completed
 
 log = logging.getLogger("tokenwire.api")
@@ -68,10 +69,21 @@ class EventStream(Response):
             async with lock:
                 await send({"type": "http.response.body", "body": body, "more_body": True})
 
+        encode = self._encoder.encode
+        shared: Hashable | None = getattr(self._encoder, "shared", None)
+
+        def body_of(batch: list[Event]) -> bytes:
+            return b"".join(encode(event) for event in batch)
+
         async def pump() -> None:
             try:
                 async for batch in self._events:
-                    body = b"".join(self._encoder.encode(event) for event in coalesce(batch))
+                    # Followers at one point hold the same batch: a stateless encoder's bytes
+                    # are made once for all of them.
+                    if shared is not None and isinstance(batch, Batch):
+                        body = batch.derive(shared, body_of)
+                    else:
+                        body = body_of(batch)
                     if body:
                         await write(body)
             except Exception as exc:

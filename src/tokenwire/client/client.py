@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -192,9 +192,18 @@ class AsyncTokenwire:
     # replies ---------------------------------------------------------------------------
 
     def send(
-        self, conversation_id: str, content: str, *, client_message_id: str | None = None
+        self,
+        conversation_id: str,
+        content: str,
+        *,
+        client_message_id: str | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> ReplyStream:
         """Send a user message; the returned stream yields the reply as it arrives.
+
+        ``options`` are the turn's options in OpenAI's shapes, as the server takes them
+        (``max_tokens``, ``stop``, ``temperature``, ``tools``, ``response_format``,
+        ``tool_call_id`` ...); one it cannot honour is refused by name (``BadRequest``).
 
         The send carries a ``client_message_id`` (made up when not given): sent again
         after a cut, it returns the first reply, so no cut ever makes a second one.
@@ -207,6 +216,7 @@ class AsyncTokenwire:
                 ReplyAssembler(conversation_id=conversation_id),
                 content=content,
                 client_message_id=client_message_id or str(uuid.uuid4()),
+                options=options,
             )
         )
 

@@ -14,9 +14,10 @@ start is handed out only where it goes beyond what was handed out already.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from tokenwire.client.assembler import ReplyAssembler
 from tokenwire.client.backoff import BackoffPolicy
@@ -56,10 +57,12 @@ class ReplyStream:
         *,
         content: str = "",
         client_message_id: str = "",
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self._connector = connector
         self._asm = assembler
         self._content = content
+        self._options = dict(options or {})
         self.client_message_id = client_message_id
         self._visible = assembler.text
         self._seen = -1
@@ -241,6 +244,7 @@ class ReplyStream:
             after=asm.seq,
             content=self._content,
             client_message_id=self.client_message_id,
+            options=self._options,
         )
         delivered = False
         items = c.transports.items(kind, attempt)

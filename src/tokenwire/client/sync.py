@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, TypeVar
@@ -161,10 +161,17 @@ class Tokenwire:
         return self._runner.run(self._client.personas())
 
     def send(
-        self, conversation_id: str, content: str, *, client_message_id: str | None = None
+        self,
+        conversation_id: str,
+        content: str,
+        *,
+        client_message_id: str | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> SyncReplyStream:
         async def start() -> ReplyStream:
-            return self._client.send(conversation_id, content, client_message_id=client_message_id)
+            return self._client.send(
+                conversation_id, content, client_message_id=client_message_id, options=options
+            )
 
         return SyncReplyStream(self._runner.run(start()), self._runner)
 

@@ -10,8 +10,9 @@ send repeated after a cut returns the first reply instead of starting a second o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 from httpx_sse import EventSource
@@ -35,12 +36,21 @@ class Attempt:
     after: int
     content: str
     client_message_id: str
+    # The turn's options in OpenAI's shapes (max_tokens, stop, tools ...), sent as given.
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def send_body(self) -> dict[str, Any]:
+        return {
+            **self.options,
+            "content": self.content,
+            "client_message_id": self.client_message_id,
+        }
 
 
 async def websocket_items(transports: Transports, attempt: Attempt) -> AsyncGenerator[Item, None]:
     link = await transports.link(attempt.conversation_id)
     if attempt.message_id is None:
-        sub = await link.send_message(attempt.content, attempt.client_message_id)
+        sub = await link.send_message(attempt.content, attempt.client_message_id, attempt.options)
     else:
         sub = await link.follow(attempt.message_id, attempt.after)
     try:
@@ -55,9 +65,10 @@ async def websocket_items(transports: Transports, attempt: Attempt) -> AsyncGene
 
 async def sse_items(rest: RestAPI, attempt: Attempt) -> AsyncGenerator[Item, None]:
     if attempt.message_id is None:
-        body = {"content": attempt.content, "client_message_id": attempt.client_message_id}
         response_cm = rest.stream(
-            "POST", f"/api/v1/conversations/{attempt.conversation_id}/messages", json=body
+            "POST",
+            f"/api/v1/conversations/{attempt.conversation_id}/messages",
+            json=attempt.send_body(),
         )
     else:
         response_cm = rest.stream(
@@ -88,7 +99,7 @@ async def polling_items(
             "POST",
             f"/api/v1/conversations/{attempt.conversation_id}/messages",
             SentTurn,
-            json={"content": attempt.content, "client_message_id": attempt.client_message_id},
+            json=attempt.send_body(),
             params={"wait": "false"},
         )
         yield accepted.assistant_message

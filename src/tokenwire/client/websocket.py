@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
@@ -104,7 +105,9 @@ class ConversationLink:
                 max_size=None,  # a replayed reply arrives as one frame, however long
             )
 
-    async def send_message(self, content: str, client_message_id: str) -> Subscription:
+    async def send_message(
+        self, content: str, client_message_id: str, options: Mapping[str, Any] | None = None
+    ) -> Subscription:
         """Send ``message.send`` and wait until the server takes it (its ``message.start``)
         or refuses it (an ``error`` frame). One send at a time: an error frame for a send
         names no message, so only order tells which send it answers."""
@@ -118,6 +121,7 @@ class ConversationLink:
             sub = self._pending[client_message_id] = Subscription(-1)
             answer = self._answer = asyncio.get_running_loop().create_future()
             frame = {
+                **(options or {}),
                 "type": "message.send",
                 "content": content,
                 "client_message_id": client_message_id,

@@ -25,6 +25,7 @@ from tokenwire.engine.reads import Reads
 from tokenwire.engine.run import Run, StopReason
 from tokenwire.engine.runs import Runs
 from tokenwire.engine.takeover import Sweeper
+from tokenwire.engine.transcript import chat_turns
 from tokenwire.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -34,10 +35,18 @@ from tokenwire.errors import (
 )
 from tokenwire.ids import MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
+from tokenwire.log.batch import Batch
 from tokenwire.personas import Personas
-from tokenwire.protocol.events import ErrorInfo, Event, is_terminal
+from tokenwire.protocol.events import ErrorInfo, is_terminal
 from tokenwire.protocol.images import validate_images
-from tokenwire.protocol.options import ByHistory, ConversationRef, TurnOptions
+from tokenwire.protocol.options import (
+    ByHistory,
+    CallInfo,
+    ConversationRef,
+    PriorTurn,
+    TurnOptions,
+)
+from tokenwire.providers import capabilities
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
 from tokenwire.store.store import Checkpoint, NewTurn, Outcome, SQLStore
@@ -161,8 +170,10 @@ class Engine(Reads):
         """
         if not self._accepting:
             raise Unavailable("the server is shutting down", retry_after=5)
-        self.check_content(prompt)
+        # A tool may well return nothing; a user message may not be empty.
+        self.check_content(prompt, empty_ok=options.tool_call_id is not None)
         images = self._checked_images(options.images)
+        capabilities.check(self.provider, options)
         if options.persona is not None:
             self.personas.require(options.persona)
         release = await self.admission.admit(user_id) if self.admission else None
@@ -177,6 +188,7 @@ class Engine(Reads):
                     images=images,
                     model=lambda c: options.model or self._model(c),
                     reply_metadata=_request_metadata(options),
+                    **_prompt_kind(options),
                 ),
             )
             if turn.created:
@@ -186,7 +198,13 @@ class Engine(Reads):
                     self._releases[reply_id], release = release, None
                 complete = None
                 if isinstance(ref, ByHistory):
-                    complete = self._remember_history(user_id, conversation, ref, prompt, images)
+                    asked = PriorTurn(
+                        "tool" if options.tool_call_id else "user",
+                        prompt,
+                        tuple(images),
+                        tool_call_id=options.tool_call_id,
+                    )
+                    complete = self._remember_history(user_id, conversation, ref, asked)
                 try:
                     await self._start(conversation, turn, on_complete=complete)
                 except BaseException:
@@ -202,14 +220,15 @@ class Engine(Reads):
         user_id: UserId,
         conversation: Conversation,
         ref: ByHistory,
-        prompt: str,
-        images: Sequence[str],
-    ) -> Callable[[str], Awaitable[None]]:
+        asked: PriorTurn,
+    ) -> Callable[[str, tuple[CallInfo, ...]], Awaitable[None]]:
         """Once the reply completes, name the conversation by the history the client then
         holds, so that its next request continues it (on any instance, after a restart)."""
 
-        async def remember(reply: str) -> None:
-            key = references.continued_key(ref, prompt, images, reply)
+        async def remember(reply: str, calls: tuple[CallInfo, ...]) -> None:
+            key = references.continued_key(
+                ref, asked, PriorTurn("assistant", reply, tool_calls=calls)
+            )
             await self.store.set_conversation_key(user_id, conversation.id, key)
 
         return remember
@@ -229,8 +248,8 @@ class Engine(Reads):
             )
         return final
 
-    def check_content(self, content: str) -> None:
-        if not content.strip():
+    def check_content(self, content: str, *, empty_ok: bool = False) -> None:
+        if not empty_ok and not content.strip():
             raise BadRequest("content must not be empty", code="empty_content")
         limit = self.config.max_content_chars
         if len(content) > limit:
@@ -260,7 +279,7 @@ class Engine(Reads):
         conversation: Conversation,
         turn: Turn,
         *,
-        on_complete: Callable[[str], Awaitable[None]] | None = None,
+        on_complete: Callable[[str, tuple[CallInfo, ...]], Awaitable[None]] | None = None,
     ) -> None:
         reply = turn.assistant_message
         started = time.monotonic()
@@ -292,7 +311,7 @@ class Engine(Reads):
         owner: Lease | None = None,
         stop: StopReason | None = None,
         metadata: dict[str, Any] | None = None,
-        on_complete: Callable[[str], Awaitable[None]] | None = None,
+        on_complete: Callable[[str, tuple[CallInfo, ...]], Awaitable[None]] | None = None,
     ) -> Run:
         """Start the run of a reply whose ``message.start`` is in the log: a new one, or with
         ``resume`` one taken over from another instance (``stop`` ends it at once)."""
@@ -359,11 +378,7 @@ class Engine(Reads):
         system = self.personas.system_prompt(conversation)
         if system:
             turns.append(ChatTurn("system", system))
-        for message in await self.store.history(conversation.id, reply.id):
-            if message.role == "user":
-                turns.append(ChatTurn("user", message.content, message.images))
-            elif message.role == "assistant" and message.content:
-                turns.append(ChatTurn("assistant", message.content))
+        turns += chat_turns(await self.store.history(conversation.id, reply.id))
         persona = self.personas.get(conversation.persona)
         sampling = options.sampling
         temperature = sampling.temperature
@@ -372,8 +387,11 @@ class Engine(Reads):
         return GenerationRequest(
             messages=turns,
             model=reply.model or conversation.model or (persona.model if persona else None),
-            temperature=temperature,
-            max_tokens=sampling.max_tokens,
+            sampling=msgspec.structs.replace(sampling, temperature=temperature),
+            tools=options.tools,
+            tool_choice=options.tool_choice,
+            parallel_tool_calls=options.parallel_tool_calls,
+            response_format=options.response_format,
         )
 
     # cancelling --------------------------------------------------------------------------
@@ -421,7 +439,7 @@ class Engine(Reads):
 
     # following ---------------------------------------------------------------------------
 
-    def follow(self, reply: Message, after: int = -1) -> AsyncIterator[list[Event]]:
+    def follow(self, reply: Message, after: int = -1) -> AsyncIterator[Batch]:
         """The reply's events with seq > ``after`` in batches, live until the terminal event:
         from the event log while it has them, from the stored row once it does not."""
         return self.follower.follow(reply, after)
@@ -441,10 +459,23 @@ class Engine(Reads):
                 log.exception("checkpoint failed; retrying at the next interval")
 
     async def _flush_checkpoints(self) -> None:
-        pending = [
-            c for run in list(self.runs.values()) if (c := run.take_checkpoint()) is not None
+        taken = [
+            (run, c) for run in list(self.runs.values()) if (c := run.take_checkpoint()) is not None
         ]
-        await self.store.checkpoint(pending)
+        try:
+            await self.store.checkpoint([c for _, c in taken])
+        except BaseException:
+            # One transaction: nothing was written, so each run's next checkpoint is whole.
+            for run, _ in taken:
+                run.checkpoint_failed()
+            raise
+
+
+def _prompt_kind(options: TurnOptions) -> dict[str, Any]:
+    """How the prompt is stored: a user message, or a tool's result naming its call."""
+    if options.tool_call_id is None:
+        return {}
+    return {"role": "tool", "metadata": {"tool_call_id": options.tool_call_id}}
 
 
 def _request_metadata(options: TurnOptions) -> dict[str, Any]:

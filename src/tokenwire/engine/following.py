@@ -16,11 +16,21 @@ from tokenwire.engine.config import EngineConfig
 from tokenwire.engine.hooks import Hooks
 from tokenwire.errors import NotFound, Unavailable
 from tokenwire.log.base import EventLog, LogMiss
-from tokenwire.protocol.events import Event, is_terminal
+from tokenwire.log.batch import Batch, batch_of
+from tokenwire.protocol.events import Event, coalesce, is_terminal
 from tokenwire.store.records import Message
 from tokenwire.store.store import SQLStore
 
 log = logging.getLogger("tokenwire.engine")
+
+
+COALESCED = ("coalesced",)
+
+
+def coalesced(batch: Batch) -> Batch:
+    """The batch with every run of deltas merged into one (``protocol.events.coalesce``): done
+    here, once for every follower holding the batch, not by each encoder."""
+    return batch.derive(COALESCED, lambda b: Batch(coalesce(b)))
 
 
 class Follower:
@@ -32,23 +42,26 @@ class Follower:
         self._log = events
         self._hooks = hooks
 
-    async def follow(self, reply: Message, after: int = -1) -> AsyncIterator[list[Event]]:
+    def follow(self, reply: Message, after: int = -1) -> AsyncIterator[Batch]:
         """The reply's events with seq > ``after`` in batches, live until the terminal event.
 
-        From the event log while it has them; from the stored row once it does not.
+        From the event log while it has them; from the stored row once it does not. Followers
+        at the same point of a live reply get the same ``Batch``: derive what goes on the wire
+        with ``Batch.derive`` and it is derived once for all of them (``log/batch.py``).
         """
         self._hooks.follow_started(reply.id, after)
-        async with contextlib.aclosing(self._events(reply, after)) as batches:
-            async for events in batches:
-                yield events
+        return self._events(reply, after)
 
-    async def _events(self, reply: Message, after: int) -> AsyncGenerator[list[Event]]:
-        batch = self._config.subscriber_batch
+    async def _events(self, reply: Message, after: int) -> AsyncGenerator[Batch]:
+        # One async generator between the log and the follower: every event passes through
+        # it on its way to every follower.
         position = after
         try:
-            async for events in self._log.read(reply.id, position, batch=batch):
-                position = events[-1].seq
-                yield events
+            live = self._log.read(reply.id, position, batch=self._config.subscriber_batch)
+            async with contextlib.aclosing(live):
+                async for events in live:
+                    position = events[-1].seq
+                    yield coalesced(batch_of(events))
             return
         except LogMiss:
             pass
@@ -56,7 +69,7 @@ class Follower:
             # Redis is down: what is committed is still served, from the stored row.
             log.warning("following reply %s from the store: %s", reply.id, exc)
         async for events in self._follow_store(reply, position):
-            yield events
+            yield coalesced(batch_of(events))
 
     async def _follow_store(self, reply: Message, after: int) -> AsyncIterator[list[Event]]:
         if after < 0:
@@ -75,6 +88,7 @@ class Follower:
                 out.append(delta)
                 after = delta.seq
             if current.status.is_final:
+                out.extend(replay.tool_calls_after(current, after))
                 if current.last_seq > after:
                     out.append(replay.terminal_event(current))
                 if out:

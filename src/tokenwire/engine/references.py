@@ -40,8 +40,19 @@ def dialect_key(kind: str, key: str) -> str:
 def history_digest(system: str | None, turns: Sequence[PriorTurn]) -> str:
     """A digest of a conversation as a stateless client holds it: equal digests, equal
     histories."""
-    payload = msgspec.json.encode([system, [[t.role, t.content, list(t.images)] for t in turns]])
+    payload = msgspec.json.encode([system, [_digested(t) for t in turns]])
     return hashlib.sha256(payload).hexdigest()
+
+
+def _digested(turn: PriorTurn) -> list[Any]:
+    # Tool calls and results add to a turn's entry only when present: digests of histories
+    # without tools stay what they were.
+    entry: list[Any] = [turn.role, turn.content, list(turn.images)]
+    if turn.tool_calls:
+        entry.append([[c.id, c.name, c.arguments] for c in turn.tool_calls])
+    if turn.tool_call_id is not None:
+        entry.append(turn.tool_call_id)
+    return entry
 
 
 def title_from(text: str) -> str | None:
@@ -81,16 +92,32 @@ def target(ref: ConversationRef, prompt: str, options: TurnOptions) -> TurnTarge
         metadata=metadata,
         history=ref.history,
     )
-    known = history_key(ref) if ref.history else None
-    return TurnTarget(key=known, new=new)
+    if not ref.history:
+        return TurnTarget(new=new)
+    # Several results of one reply's tool calls: the conversation holds the reply, and the
+    # results but the last (the prompt) come with this turn.
+    kept, tail = _tool_tail(ref.history)
+    if tail:
+        known = dialect_key(ref.kind, history_digest(ref.system, kept))
+        return TurnTarget(key=known, new=new, tail=tail)
+    return TurnTarget(key=history_key(ref), new=new)
+
+
+def _tool_tail(
+    history: Sequence[PriorTurn],
+) -> tuple[Sequence[PriorTurn], Sequence[PriorTurn]]:
+    """``history`` split before the tool results that end it."""
+    cut = len(history)
+    while cut and history[cut - 1].role == "tool":
+        cut -= 1
+    return history[:cut], history[cut:]
 
 
 def history_key(ref: ByHistory) -> str:
     return dialect_key(ref.kind, history_digest(ref.system, ref.history))
 
 
-def continued_key(ref: ByHistory, prompt: str, images: Sequence[str], reply: str) -> str:
-    """The key of the conversation once ``reply`` answered ``prompt``: what the client's
-    next request will resend."""
-    turns = (*ref.history, PriorTurn("user", prompt, tuple(images)), PriorTurn("assistant", reply))
-    return dialect_key(ref.kind, history_digest(ref.system, turns))
+def continued_key(ref: ByHistory, asked: PriorTurn, reply: PriorTurn) -> str:
+    """The key of the conversation once ``reply`` answered ``asked`` (the prompt): what the
+    client's next request will resend."""
+    return dialect_key(ref.kind, history_digest(ref.system, (*ref.history, asked, reply)))

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from tokenwire.protocol.events import (
     ErrorInfo,
     Event,
+    FinishReason,
     MessageDelta,
     MessageEnd,
     MessageError,
     MessageStart,
+    MessageToolCall,
     Timings,
     Usage,
     UserMessageInfo,
@@ -58,6 +60,26 @@ def text_after(reply: Message, after: int) -> MessageDelta | None:
     return MessageDelta(reply.id, reply.marks[-1][0], text) if text else None
 
 
+def tool_calls_after(reply: Message, after: int) -> list[MessageToolCall]:
+    """The tool calls of a finished reply whose last piece came after ``after``, one event
+    each with the whole call, at the seq of that last piece (``metadata.tool_calls``)."""
+    calls = reply.metadata.get("tool_calls") or []
+    return [
+        MessageToolCall(
+            reply.id, int(call["seq"]), index, call["id"], call["name"], call["arguments"]
+        )
+        for index, call in enumerate(calls)
+        if int(call.get("seq", 0)) > after
+    ]
+
+
+_FINISH: dict[str, FinishReason] = {
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "cancelled": "cancelled",
+}
+
+
 def terminal_event(reply: Message) -> Event:
     seq = reply.last_seq
     if reply.status in (MessageStatus.COMPLETE, MessageStatus.CANCELLED):
@@ -65,11 +87,7 @@ def terminal_event(reply: Message) -> Event:
         return MessageEnd(
             message_id=reply.id,
             seq=seq,
-            finish_reason="length"
-            if finish == "length"
-            else "cancelled"
-            if finish == "cancelled"
-            else "stop",
+            finish_reason=_FINISH.get(finish or "stop", "stop"),
             usage=reply.usage or Usage(0, 0),
             timings=reply.timings or Timings(ttft_ms=None, total_ms=0.0),
         )

@@ -13,7 +13,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
+import msgspec
+
 from tokenwire.engine.hooks import Hooks, ReplyEnd, ReplyInfo
+from tokenwire.engine.transcript import call_infos
 from tokenwire.errors import TokenwireError, Unavailable
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import EventLog, Fence
@@ -25,10 +28,22 @@ from tokenwire.protocol.events import (
     MessageEnd,
     MessageError,
     MessageQueued,
+    MessageToolCall,
     Timings,
+    TokenLogprob,
+    TopLogprob,
     Usage,
 )
-from tokenwire.providers.base import Delta, Done, Fallback, GenerationRequest, Provider, Queued
+from tokenwire.protocol.options import CallInfo
+from tokenwire.providers.base import (
+    Delta,
+    Done,
+    Fallback,
+    GenerationRequest,
+    Provider,
+    Queued,
+    ToolCallDelta,
+)
 from tokenwire.store.records import MessageStatus
 from tokenwire.store.store import Checkpoint, Outcome, SQLStore
 
@@ -68,12 +83,12 @@ class Run:
         hooks: Hooks,
         resume: Checkpoint | None = None,
         owner: Ownership | None = None,
-        on_complete: Callable[[str], Awaitable[None]] | None = None,
+        on_complete: Callable[[str, tuple[CallInfo, ...]], Awaitable[None]] | None = None,
     ) -> None:
         """``resume``: the reply so far, when this run continues one that another instance
         started (its seq, text and marks go on from there). ``owner``: the reply's lease.
-        ``on_complete``: called with the text of a reply that completed, after its row is
-        written and before its end is told to anyone."""
+        ``on_complete``: called with the text and tool calls of a reply that completed, after
+        its row is written and before its end is told to anyone."""
         self.message_id = message_id
         self.info = info
         self._hooks = hooks
@@ -91,11 +106,19 @@ class Run:
         self._marks: list[tuple[int, int]] = []
         self._owner = owner
         self._on_complete = on_complete
+        # What the last checkpoint saved: how many parts and marks, and up to which seq. A
+        # fresh reply's row is empty at seq 0, so its checkpoints only ever append. ``None``:
+        # the row's state is unknown (a resumed reply, a failed write), so the next
+        # checkpoint writes the reply whole.
+        self._saved_parts = 0
+        self._saved_marks = 0
+        self._saved_seq: int | None = 0
         if resume is not None:
             self.seq = resume.last_seq
             self._parts = [resume.content] if resume.content else []
             self._length = len(resume.content)
             self._marks = list(resume.marks)
+            self._saved_seq = None
         self._dirty = False
         self._first_token: float | None = None
         self._done: Done | None = None
@@ -122,11 +145,27 @@ class Run:
         return "".join(self._parts)
 
     def take_checkpoint(self) -> Checkpoint | None:
-        """The text so far, if it changed since the last checkpoint."""
+        """What changed since the last checkpoint, if anything: the text and marks after it,
+        to append (O(new text)), or the reply whole when the row's state is not known."""
         if not self._dirty:
             return None
         self._dirty = False
-        return Checkpoint(self.message_id, self.content, tuple(self._marks), self.seq)
+        after = self._saved_seq
+        if after is None:
+            checkpoint = Checkpoint(self.message_id, self.content, tuple(self._marks), self.seq)
+        else:
+            text = "".join(self._parts[self._saved_parts :])
+            marks = tuple(self._marks[self._saved_marks :])
+            checkpoint = Checkpoint(self.message_id, text, marks, self.seq, after=after)
+        self._saved_parts = len(self._parts)
+        self._saved_marks = len(self._marks)
+        self._saved_seq = self.seq
+        return checkpoint
+
+    def checkpoint_failed(self) -> None:
+        """The last checkpoint was not written: the next one writes the reply whole."""
+        self._saved_seq = None
+        self._dirty = True
 
     async def _append_terminal(self, terminal: Event) -> None:
         # Readers wait for this event: worth a few tries across a short outage of the log.
@@ -174,6 +213,10 @@ class Run:
                 self._parts.pop()
                 self._length -= len(event.text)
                 self._marks.pop()
+            if self._saved_seq is not None and self._saved_seq > self.seq:
+                # A checkpoint taken during the append saved the event taken back.
+                self.checkpoint_failed()
+                self._saved_parts = self._saved_marks = 0
             raise
         finally:
             self._appending = False
@@ -183,7 +226,9 @@ class Run:
     async def _generate(self) -> None:
         request = await self._request()
         async for item in self._provider.stream(request):
-            if isinstance(item, Delta):
+            if isinstance(item, ToolCallDelta):
+                await self._tool_call(item)
+            elif isinstance(item, Delta):
                 if not item.text:
                     continue
                 now = time.monotonic()
@@ -198,7 +243,8 @@ class Run:
                 self._length += len(item.text)
                 self._marks.append((self.seq, self._length))
                 self._dirty = True
-                await self._deliver(MessageDelta(self.message_id, self.seq, item.text))
+                logprobs = _logprobs(item) if item.logprobs else msgspec.UNSET
+                await self._deliver(MessageDelta(self.message_id, self.seq, item.text, logprobs))
             elif isinstance(item, Fallback):
                 self._hooks.fallback(self.info, item.from_provider, item.to_provider)
                 fallbacks = self.metadata.setdefault("fallbacks", [])
@@ -217,6 +263,26 @@ class Run:
                 await self._deliver(MessageQueued(self.message_id, self.seq, item.position))
             else:
                 self._done = item
+
+    async def _tool_call(self, item: ToolCallDelta) -> None:
+        """One piece of a tool call: an event of its own, and the call kept whole in the
+        reply's ``metadata.tool_calls`` (with the seq of its last piece), which history and
+        a resume from the stored row read."""
+        calls = self.metadata.setdefault("tool_calls", [])
+        assert isinstance(calls, list)
+        while len(calls) <= item.index:
+            calls.append({"id": "", "name": "", "arguments": "", "seq": 0})
+        call = calls[item.index]
+        call["id"] = item.id or call["id"]
+        call["name"] = item.name or call["name"]
+        call["arguments"] += item.arguments
+        self.seq += 1
+        call["seq"] = self.seq
+        self._dirty = True
+        event = MessageToolCall(
+            self.message_id, self.seq, item.index, item.id, item.name, item.arguments
+        )
+        await self._deliver(event)
 
     async def _main(self) -> None:
         error: ErrorInfo | None = None
@@ -295,13 +361,13 @@ class Run:
         # The row first, then the event: a client that sees the end and reloads history
         # must find the final text there.
         try:
-            await self._store.finish(self.message_id, outcome)
+            await self._store.finish(self.message_id, outcome, fetch=False)
         except Exception:
             log.exception("could not save the end of reply %s", self.message_id)
         else:
             if self._on_complete is not None and status is MessageStatus.COMPLETE:
                 try:
-                    await self._on_complete(self.content)
+                    await self._on_complete(self.content, call_infos(self.metadata))
                 except Exception:
                     log.exception("could not record the end of reply %s", self.message_id)
         self.seq = seq
@@ -311,3 +377,15 @@ class Run:
             self._hooks.reply_ended(
                 self.info, ended(status.value, error.code if error is not None else None)
             )
+
+
+def _logprobs(item: Delta) -> list[TokenLogprob]:
+    return [
+        TokenLogprob(
+            p.token,
+            p.logprob,
+            list(p.bytes),
+            [TopLogprob(t.token, t.logprob, list(t.bytes)) for t in p.top_logprobs],
+        )
+        for p in item.logprobs
+    ]

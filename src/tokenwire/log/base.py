@@ -8,7 +8,7 @@ for a TTL; past that, readers get ``LogMiss`` and the engine replays from the st
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -38,7 +38,7 @@ class EventLog(Protocol):
         closes the stream and starts its TTL. ``fence``: see ``Fence``."""
         ...
 
-    def read(self, message_id: MessageId, after: int, *, batch: int) -> AsyncIterator[list[Event]]:
+    def read(self, message_id: MessageId, after: int, *, batch: int) -> AsyncGenerator[list[Event]]:
         """Batches of up to ``batch`` events with seq > ``after``, in order, ending after the
         terminal event. Raises ``LogMiss`` on the first iteration if the log has no record."""
         ...

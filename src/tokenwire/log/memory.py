@@ -3,17 +3,21 @@
 Events of a reply live in a list indexed by seq. A reader keeps only a cursor into that
 list, so a slow reader costs the writer nothing and holds no buffer of its own: when it
 comes back it takes everything pending at once, and the subscriber merges the deltas.
+
+Readers at the same cursor get the same ``Batch`` object (``log/batch.py``), so what they
+derive from it (coalesced events, encoded bytes) is derived once for all of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import Fence, LogMiss
+from tokenwire.log.batch import Batch
 from tokenwire.log.watchers import Watchers
 from tokenwire.protocol.events import Event, is_terminal
 
@@ -26,6 +30,18 @@ class _Stream:
     # only its own, and waking costs one set_result per reader, with no shield around it.
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
     expiry: asyncio.TimerHandle | None = None
+    # The batches handed out since the last append, by their first index: all end at the
+    # current end, so there is at most one per cursor readers are at.
+    shared: dict[int, Batch] = field(default_factory=dict)
+
+    def batch(self, start: int, size: int) -> Batch:
+        """Events ``start`` up to ``size`` of them: the batch other readers at ``start`` got,
+        when it is the same."""
+        end = min(len(self.events), start + size)
+        found = self.shared.get(start)
+        if found is None or len(found) != end - start:
+            found = self.shared[start] = Batch(self.events[start:end])
+        return found
 
     def wake(self) -> None:
         waiters, self.waiters = self.waiters, []
@@ -64,6 +80,7 @@ class MemoryEventLog:
                 f"seq {event.seq} out of order for {mid} (next is {len(stream.events)})"
             )
         stream.events.append(event)
+        stream.shared.clear()
         if is_terminal(event):
             stream.closed = True
             loop = asyncio.get_running_loop()
@@ -72,15 +89,14 @@ class MemoryEventLog:
 
     async def read(
         self, message_id: MessageId, after: int, *, batch: int = 512
-    ) -> AsyncIterator[list[Event]]:
+    ) -> AsyncGenerator[list[Event]]:
         stream = self._streams.get(message_id)
         if stream is None:
             raise LogMiss(message_id)
         cursor = max(after + 1, 0)
         while True:
-            events = stream.events
-            if cursor < len(events):
-                chunk = events[cursor : cursor + batch]
+            if cursor < len(stream.events):
+                chunk = stream.batch(cursor, batch)
                 cursor += len(chunk)
                 yield chunk
                 if is_terminal(chunk[-1]):

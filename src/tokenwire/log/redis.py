@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Self
 
@@ -37,6 +37,7 @@ from redis.exceptions import ResponseError
 from tokenwire.errors import LeaseLost
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import Fence, LogMiss
+from tokenwire.log.batch import Batch
 from tokenwire.log.tail import Tail
 from tokenwire.log.watchers import Watchers
 from tokenwire.protocol.events import Event, decode, encode, is_terminal
@@ -88,6 +89,7 @@ class RedisEventLog:
         self._watchers = Watchers()
         self._announcements = Channel(redis, prefix + "announce", self._announced)
         self._tail = Tail(redis, block_ms=BLOCK_MS)
+        self._takes: dict[tuple[str, int, int, int], asyncio.Future[Batch]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -131,7 +133,7 @@ class RedisEventLog:
 
     async def read(
         self, message_id: MessageId, after: int, *, batch: int = 512
-    ) -> AsyncIterator[list[Event]]:
+    ) -> AsyncGenerator[list[Event]]:
         key = self.key(message_id)
         cursor = max(after, -1)
         # What is there already is taken without the shared reader: replays of finished
@@ -146,7 +148,7 @@ class RedisEventLog:
         async with self._tail.follow(key, cursor) as grew:
             while True:
                 grew.clear()  # before the read: growth from now on sets it again
-                events = await self._take(key, cursor, batch)
+                events = await self._shared_take(key, cursor, batch, self._tail.growth(key))
                 if events:
                     cursor = events[-1].seq
                     yield events
@@ -159,12 +161,34 @@ class RedisEventLog:
                     async with asyncio.timeout(BLOCK_MS / 1000):
                         await grew.wait()
 
-    async def _take(self, key: str, cursor: int, batch: int) -> list[Event]:
+    async def _shared_take(self, key: str, cursor: int, batch: int, growth: int) -> Batch:
+        """``_take``, one read for every live follower at the same point after the same growth.
+
+        A read in flight for the same stream, cursor and size, started by a follower that had
+        seen the same number of growths, was sent after every entry those growths announced:
+        it answers this follower as well. Followers woken by one append so make one ``XRANGE``
+        and get one ``Batch``, whose encodings they then share too.
+        """
+        k = (key, cursor, batch, growth)
+        pending = self._takes.get(k)
+        if pending is None:
+            pending = self._takes[k] = asyncio.ensure_future(self._take(key, cursor, batch))
+            pending.add_done_callback(lambda done: self._took(k, done))
+        # A follower that goes away leaves the read to the others.
+        return await asyncio.shield(pending)
+
+    def _took(self, k: tuple[str, int, int, int], done: asyncio.Future[Batch]) -> None:
+        if self._takes.get(k) is done:
+            del self._takes[k]
+        if not done.cancelled():
+            done.exception()  # retrieved here: its followers may all have gone
+
+    async def _take(self, key: str, cursor: int, batch: int) -> Batch:
         """Up to ``batch`` events after ``cursor``, without waiting."""
         start = f"(1-{cursor}" if cursor >= 0 else "-"
         with translated(_WHAT):
             entries: Any = await self.redis.xrange(key, min=start, max="+", count=batch)
-        return [decode(fields[b"e"]) for _id, fields in entries]
+        return Batch(decode(fields[b"e"]) for _id, fields in entries)
 
     async def _ended(self, message_id: MessageId, key: str, cursor: int) -> bool:
         """Nothing after ``cursor``: has the stream ended there? ``LogMiss`` if it is gone."""
@@ -189,7 +213,7 @@ class RedisEventLog:
             entries: Any = await self.redis.xrange(self.key(message_id))
         if not entries:
             raise LogMiss(message_id)
-        return [decode(fields[b"e"]) for _id, fields in entries]
+        return Batch(decode(fields[b"e"]) for _id, fields in entries)
 
     # announcements -----------------------------------------------------------------------
 

@@ -37,6 +37,9 @@ class Tail:
         self._retry_s = retry_s
         self._signals: dict[str, set[asyncio.Event]] = {}
         self._since: dict[str, str] = {}  # stream -> the last entry id the reader has seen
+        # stream -> how many times it was seen to grow: followers that read after the same
+        # growth can share one read (``RedisEventLog._shared_take``).
+        self._growth: dict[str, int] = {}
         self._conn: Redis | None = None  # one connection of its own, for the blocking read
         self._client_id: int | None = None
         self._blocked = False
@@ -68,6 +71,11 @@ class Tail:
             if not followers and self._signals.get(key) is followers:
                 del self._signals[key]
                 self._since.pop(key, None)
+                self._growth.pop(key, None)
+
+    def growth(self, key: str) -> int:
+        """How many times stream ``key`` was seen to grow while followed here."""
+        return self._growth.get(key, 0)
 
     async def _interrupt(self) -> None:
         for _ in range(_UNBLOCK_TRIES):
@@ -106,6 +114,7 @@ class Tail:
                 continue  # nobody follows it any more
             last = entries[-1][0]
             self._since[name] = last.decode() if isinstance(last, bytes) else last
+            self._growth[name] = self._growth.get(name, 0) + 1
             for signal in self._signals.get(name, ()):
                 signal.set()
 

@@ -123,6 +123,7 @@ class Metrics(Hooks):
             registry=r,
         )
         self.live: set[MessageId] = set()  # replies running in this process
+        self._series: dict[tuple[str, str], _Series] = {}
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """Every series and its media type: the Prometheus text format, or OpenMetrics when
@@ -136,32 +137,42 @@ class Metrics(Hooks):
 
     # engine hooks ------------------------------------------------------------------------
 
+    def _of(self, reply: ReplyInfo) -> _Series:
+        """The reply's series, bound once per provider and model: ``labels()`` takes a lock
+        and validates its arguments, too much to pay for every token."""
+        key = (reply.provider, reply.model)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(self, key)
+        return series
+
     def reply_started(self, reply: ReplyInfo) -> None:
         self.live.add(reply.message_id)
-        self.started.labels(reply.provider, reply.model).inc()
-        self.in_flight.labels(reply.provider, reply.model).inc()
+        series = self._of(reply)
+        series.started.inc()
+        series.in_flight.inc()
 
     def first_token(self, reply: ReplyInfo, seconds: float) -> None:
-        self.ttft.labels(reply.provider, reply.model).observe(seconds)
+        self._of(reply).ttft.observe(seconds)
 
     def token(self, reply: ReplyInfo, gap_seconds: float) -> None:
-        self.itl.labels(reply.provider, reply.model).observe(gap_seconds)
+        self._of(reply).itl.observe(gap_seconds)
 
     def fallback(self, reply: ReplyInfo, from_provider: str, to_provider: str) -> None:
         self.fallbacks.labels(from_provider, to_provider).inc()
 
     def reply_ended(self, reply: ReplyInfo, end: ReplyEnd) -> None:
         self.live.discard(reply.message_id)
-        labels = (reply.provider, reply.model)
-        self.in_flight.labels(*labels).dec()
+        series = self._of(reply)
+        series.in_flight.dec()
         if end.status == "complete":
-            self.completed.labels(*labels).inc()
+            series.completed.inc()
         elif end.status == "cancelled":
-            self.cancelled.labels(*labels).inc()
+            series.cancelled.inc()
         else:
-            self.failed.labels(*labels, end.error_code or end.status).inc()
-        self.tokens.labels(*labels).observe(end.completion_tokens)
-        self.e2e.labels(*labels).observe(end.seconds)
+            self.failed.labels(reply.provider, reply.model, end.error_code or end.status).inc()
+        series.tokens.observe(end.completion_tokens)
+        series.e2e.observe(end.seconds)
 
     def follow_started(self, message_id: MessageId, after: int) -> None:
         connection = context.current.get()
@@ -180,6 +191,22 @@ class Metrics(Hooks):
 
     def rejected(self, limit: str) -> None:
         self.rejections.labels(limit).inc()
+
+
+class _Series:
+    """The children of a reply's series for one provider and model."""
+
+    __slots__ = ("cancelled", "completed", "e2e", "in_flight", "itl", "started", "tokens", "ttft")
+
+    def __init__(self, metrics: Metrics, labels: tuple[str, str]) -> None:
+        self.started = metrics.started.labels(*labels)
+        self.completed = metrics.completed.labels(*labels)
+        self.cancelled = metrics.cancelled.labels(*labels)
+        self.in_flight = metrics.in_flight.labels(*labels)
+        self.ttft = metrics.ttft.labels(*labels)
+        self.itl = metrics.itl.labels(*labels)
+        self.tokens = metrics.tokens.labels(*labels)
+        self.e2e = metrics.e2e.labels(*labels)
 
 
 class _QueueCollector(Collector):

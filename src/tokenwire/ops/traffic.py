@@ -83,14 +83,21 @@ class Traffic:
         async def observed_send(message: Message) -> None:
             nonlocal status, ended
             kind = message["type"]
+            # The frames of a stream come first: one test each, then straight through.
+            if kind == "websocket.send":
+                await send(message)
+                return
+            if kind == "http.response.body":
+                if not message.get("more_body", False):
+                    ended = True
+                await send(message)
+                return
             if kind in ("http.response.start", "websocket.http.response.start"):
                 status = message["status"]
                 message = _with_header(message, b"x-request-id", connection.request_id)
                 for name, value in message.get("headers", []):
                     if name.lower() == b"content-type" and value.startswith(b"text/event-stream"):
                         connection.transport = "sse"
-            elif kind == "http.response.body" and not message.get("more_body", False):
-                ended = True
             elif kind == "websocket.accept":
                 status = 101
                 self.metrics.sockets.inc()

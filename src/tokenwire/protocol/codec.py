@@ -39,14 +39,19 @@ class Ordering(enum.Enum):
 
 
 class StreamEncoder(Protocol):
-    """Canonical events of one reply -> the bytes of an SSE response body."""
+    """Canonical events of one reply -> the bytes of an SSE response body.
+
+    An encoder whose bytes for an event depend on the event alone (no state carried from
+    earlier events) says so with a ``shared`` key: followers at one point of a reply then
+    share one encoding of each batch (``log/batch.py``)."""
 
     def encode(self, event: Event) -> bytes: ...
 
 
 class SocketCodec(Protocol):
     """One WebSocket's dialect: what it sends on open, its frames for each event of a reply,
-    what a client frame means, and its errors."""
+    what a client frame means, and its errors. A ``shared`` key, as for ``StreamEncoder``,
+    when its frames depend on the event alone."""
 
     ordering: Ordering
 
@@ -81,6 +86,8 @@ class SocketCodec(Protocol):
 class CanonicalSSE:
     """``id: <seq>``, ``event: <type>``, ``data: <canonical JSON>``."""
 
+    shared = ("sse", "canonical")
+
     def encode(self, event: Event) -> bytes:
         return sse.encode(encode(event), event=event_type(event), id=event.seq)
 
@@ -89,6 +96,7 @@ class CanonicalCodec:
     """The canonical WebSocket (``protocol/frames.py``): events as their canonical JSON."""
 
     ordering = Ordering.INTERLEAVED
+    shared = ("ws", "canonical")
 
     def opened(self) -> list[bytes]:
         return []

@@ -1,8 +1,9 @@
 """The canonical event model: what every wire dialect encodes.
 
 Each assistant message streams as a sequence of events numbered by ``seq`` from 0:
-``message.start`` (seq 0), any number of ``message.queued`` and ``message.delta``,
-then exactly one terminal event, ``message.end`` or ``message.error``.
+``message.start`` (seq 0), any number of ``message.queued``, ``message.delta`` and
+``message.tool_call``, then exactly one terminal event, ``message.end`` or
+``message.error``. A reply that calls tools ends with ``finish_reason`` ``tool_calls``.
 
 Events are msgspec Structs so that encoding one costs O(size of the event): the
 per-token path never re-serialises the whole message. They are immutable leaves that can
@@ -18,7 +19,7 @@ from typing import Literal
 
 import msgspec
 
-FinishReason = Literal["stop", "length", "cancelled"]
+FinishReason = Literal["stop", "length", "tool_calls", "cancelled"]
 
 
 class UserMessageInfo(msgspec.Struct, frozen=True, gc=False):
@@ -66,10 +67,42 @@ class MessageQueued(msgspec.Struct, frozen=True, gc=False, tag="message.queued",
     position: int
 
 
+class TopLogprob(msgspec.Struct, frozen=True, gc=False):
+    token: str
+    logprob: float
+    bytes: list[int]
+
+
+class TokenLogprob(msgspec.Struct, frozen=True, gc=False):
+    """A sampled token's log probability (OpenAI's ``logprobs.content[]`` entry)."""
+
+    token: str
+    logprob: float
+    bytes: list[int]
+    top_logprobs: list[TopLogprob]
+
+
 class MessageDelta(msgspec.Struct, frozen=True, gc=False, tag="message.delta", tag_field="type"):
     message_id: str
     seq: int
     text: str
+    # Only when the request asked for them (``logprobs``); absent from the JSON otherwise.
+    logprobs: list[TokenLogprob] | msgspec.UnsetType = msgspec.UNSET
+
+
+class MessageToolCall(
+    msgspec.Struct, frozen=True, gc=False, tag="message.tool_call", tag_field="type"
+):
+    """A piece of a tool call the reply makes, as OpenAI streams it: ``index`` is the call's
+    place in the reply; its first piece carries ``id`` and ``name``, every piece a fragment
+    of the ``arguments`` JSON (joined, the pieces of one index give the whole call)."""
+
+    message_id: str
+    seq: int
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
 
 
 class MessageEnd(msgspec.Struct, frozen=True, gc=False, tag="message.end", tag_field="type"):
@@ -86,7 +119,7 @@ class MessageError(msgspec.Struct, frozen=True, gc=False, tag="message.error", t
     error: ErrorInfo
 
 
-Event = MessageStart | MessageQueued | MessageDelta | MessageEnd | MessageError
+Event = MessageStart | MessageQueued | MessageDelta | MessageToolCall | MessageEnd | MessageError
 TerminalEvent = MessageEnd | MessageError
 
 _encoder = msgspec.json.Encoder()
@@ -113,6 +146,7 @@ _TYPE_NAMES: dict[type, str] = {
     MessageStart: "message.start",
     MessageQueued: "message.queued",
     MessageDelta: "message.delta",
+    MessageToolCall: "message.tool_call",
     MessageEnd: "message.end",
     MessageError: "message.error",
 }
@@ -131,8 +165,12 @@ def merge_deltas(deltas: Sequence[MessageDelta]) -> MessageDelta:
     if len(deltas) == 1:
         return deltas[0]
     last = deltas[-1]
+    logprobs = [p for d in deltas if d.logprobs is not msgspec.UNSET for p in d.logprobs]
     return MessageDelta(
-        message_id=last.message_id, seq=last.seq, text="".join(d.text for d in deltas)
+        message_id=last.message_id,
+        seq=last.seq,
+        text="".join(d.text for d in deltas),
+        logprobs=logprobs if logprobs else msgspec.UNSET,
     )
 
 

@@ -1,7 +1,8 @@
 """Canonical WebSocket frames: what a client may send, and the frames only WebSocket has.
 
 Client frames (JSON text):
-    {"type": "message.send", "content": str, "client_message_id"?: str, "images"?: [str]}
+    {"type": "message.send", "content": str, "client_message_id"?: str, "images"?: [str],
+     "tool_call_id"?: str, and any option of ``option_fields.OptionFields``}
     {"type": "message.cancel", "message_id": str}
     {"type": "stream.resume", "message_id": str, "after": int}
     {"type": "ping"}
@@ -17,6 +18,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from tokenwire.protocol.option_fields import OptionFields
+
 
 class FrameError(Exception):
     """A client frame that cannot be used; ``code`` goes into the error frame."""
@@ -28,11 +31,20 @@ class FrameError(Exception):
 
 
 class Send(
-    msgspec.Struct, frozen=True, tag="message.send", tag_field="type", forbid_unknown_fields=False
+    OptionFields,
+    frozen=True,
+    kw_only=True,
+    tag="message.send",
+    tag_field="type",
+    forbid_unknown_fields=True,
 ):
+    """A user message, with the turn's options in OpenAI's shapes (``OptionFields``: length,
+    sampling, tools, response format); ``tool_call_id`` makes it the result of that call."""
+
     content: str
     client_message_id: str | None = None
     images: tuple[str, ...] = ()  # base64 or data URLs, as in the HTTP send
+    tool_call_id: str | None = None
 
 
 class Cancel(msgspec.Struct, frozen=True, tag="message.cancel", tag_field="type"):

@@ -29,7 +29,10 @@ class Sampling(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     logit_bias: dict[str, float] | None = None
     logprobs: bool = False
     top_logprobs: int | None = None
+    # Who asks, and a caching hint: passed to an upstream model, kept with the reply.
     user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
 
 
 class TurnOptions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -39,7 +42,9 @@ class TurnOptions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     the reply; ``parent_id`` names the message the new user message answers (a branch), the
     conversation's current leaf when ``None``; ``client_message_id`` makes a retried send
     return the first turn. ``tools``, ``tool_choice``, ``parallel_tool_calls`` and
-    ``response_format`` are OpenAI's shapes, kept as the client sent them.
+    ``response_format`` are OpenAI's shapes, kept as the client sent them. With
+    ``tool_call_id`` set, the prompt is not a user message but the result of that tool call
+    (an agent loop's turn after its tools ran), stored as a ``tool`` message.
     """
 
     model: str | None = None
@@ -55,14 +60,26 @@ class TurnOptions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    tool_call_id: str | None = None
+
+
+class CallInfo(msgspec.Struct, frozen=True):
+    """A tool call an assistant turn made: OpenAI's ``tool_calls[]`` entry, flattened."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 class PriorTurn(msgspec.Struct, frozen=True):
-    """One message a stateless client resent before its prompt."""
+    """One message a stateless client resent before its prompt. An ``assistant`` turn may
+    carry the ``tool_calls`` it made; a ``tool`` turn is the result of ``tool_call_id``."""
 
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "tool"]
     content: str
     images: tuple[str, ...] = ()
+    tool_calls: tuple[CallInfo, ...] = ()
+    tool_call_id: str | None = None
 
 
 class ById(msgspec.Struct, frozen=True):

@@ -75,6 +75,14 @@ class SSEDecoder:
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         self._buffer += chunk
         events: list[ServerSentEvent] = []
+        if b"\r" not in self._buffer:
+            # The common case, LF only: every line but the unfinished last one at once.
+            *lines, self._buffer = self._buffer.split(b"\n")
+            for line in lines:
+                event = self._process(line)
+                if event is not None:
+                    events.append(event)
+            return events
         while True:
             line, found = self._next_line()
             if not found:

@@ -10,16 +10,33 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-Role = Literal["system", "user", "assistant"]
+from tokenwire.protocol.options import Sampling
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model made, whole: OpenAI's ``{"id", "type": "function", "function":
+    {"name", "arguments"}}``, ``arguments`` being the JSON text the model wrote."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True, slots=True)
 class ChatTurn:
+    """One message of the conversation. An ``assistant`` turn may carry the ``tool_calls``
+    it made; a ``tool`` turn is the result of the call ``tool_call_id``."""
+
     role: Role
     content: str
     images: tuple[str, ...] = ()  # data URLs
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +47,49 @@ class GenerationRequest:
 
     messages: Sequence[ChatTurn]
     model: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+    # OpenAI's shapes, as the client sent them (``protocol.options.TurnOptions``).
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
     prefix: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
+class TopLogprob:
+    token: str
+    logprob: float
+    bytes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One sampled token's log probability, and the ``top_logprobs`` most likely ones at
+    its position (OpenAI's ``choices[].logprobs.content[]``)."""
+
+    token: str
+    logprob: float
+    bytes: tuple[int, ...]
+    top_logprobs: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Delta:
     text: str
+    logprobs: tuple[TokenLogprob, ...] = ()  # of the tokens this text came from, when asked
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a tool call as OpenAI streams it: the call's ``index`` in the reply, its
+    ``id`` and ``name`` on its first piece, then fragments of the ``arguments`` JSON."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +101,7 @@ class Queued:
 
 @dataclass(frozen=True, slots=True)
 class Done:
-    finish_reason: Literal["stop", "length"]
+    finish_reason: Literal["stop", "length", "tool_calls"]
     prompt_tokens: int
     completion_tokens: int
 
@@ -65,7 +116,7 @@ class Fallback:
     after_chars: int  # how much of the reply the earlier provider had delivered
 
 
-StreamItem = Delta | Queued | Fallback | Done
+StreamItem = Delta | ToolCallDelta | Queued | Fallback | Done
 
 
 @runtime_checkable
@@ -77,6 +128,11 @@ class Provider(Protocol):
     name: str
     model: str
     supports_images: bool
+    # What else it honours; a request asking for more is refused before anything is
+    # stored (``capabilities.check``).
+    supports_tools: bool
+    supports_logprobs: bool
+    supports_response_format: bool
 
     def admit(self) -> None:
         """Raise ``tokenwire.errors.Unavailable`` (with ``retry_after``) when the provider

@@ -19,6 +19,7 @@ def scripted(settings: Settings) -> Provider:
         chunk_words=settings.scripted_chunk_words,
         delay_ms=settings.scripted_delay_ms,
         model=settings.model or "scripted",
+        max_tokens=settings.max_tokens,
         queue=_line(settings, slots) if slots else None,
     )
 

@@ -5,7 +5,8 @@ nothing of it. A provider that fails mid-reply hands over too: the next one gets
 delivered so far as ``request.prefix`` and continues the same assistant turn, so the user
 reads one continuous reply. Every switch is reported as a ``Fallback`` item, which the engine
 records in the message's ``metadata.fallbacks`` (it never reaches the wire as an event).
-Only the last provider's failure reaches the user.
+Only the last provider's failure reaches the user, or the failure of a provider that had
+begun a tool call: another model cannot finish a call it did not start.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tokenwire.providers.base import (
     GenerationRequest,
     Provider,
     StreamItem,
+    ToolCallDelta,
 )
 
 __all__ = ["FallbackProvider"]
@@ -40,6 +42,9 @@ class FallbackProvider:
         self.providers = list(providers)
         self.model = self.providers[0].model
         self.supports_images = any(p.supports_images for p in self.providers)
+        self.supports_tools = any(p.supports_tools for p in self.providers)
+        self.supports_logprobs = any(p.supports_logprobs for p in self.providers)
+        self.supports_response_format = any(p.supports_response_format for p in self.providers)
 
     def admit(self) -> None:
         """Admit when any provider in the chain would; else refuse as the last one did."""
@@ -55,18 +60,36 @@ class FallbackProvider:
         raise refusal
 
     def _candidates(self, request: GenerationRequest) -> list[Provider]:
-        # A reply to a message with images can only go where images can go.
+        # A reply can only go where everything it asks for can go: images, tools, log
+        # probabilities, a response format.
         has_images = any(turn.images for turn in request.messages)
-        return [p for p in self.providers if p.supports_images or not has_images]
+        tools = bool(request.tools) and request.tool_choice != "none"
+        logprobs = request.sampling.logprobs
+        formatted = (request.response_format or {}).get("type", "text") != "text"
+        return [
+            p
+            for p in self.providers
+            if (p.supports_images or not has_images)
+            and (p.supports_tools or not tools)
+            and (p.supports_logprobs or not logprobs)
+            and (p.supports_response_format or not formatted)
+        ]
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         candidates = self._candidates(request)
         if not candidates:
+            if any(turn.images for turn in request.messages):
+                raise ProviderError(
+                    "no model in the chain takes images", code="images_unsupported", retryable=False
+                )
             raise ProviderError(
-                "no model in the chain takes images", code="images_unsupported", retryable=False
+                "no model in the chain can answer as asked (tools, logprobs, response_format)",
+                code="request_unsupported",
+                retryable=False,
             )
         delivered: list[str] = []
         earlier_deltas = 0  # deltas from providers that failed, counted into completion tokens
+        called = False  # a tool call has begun: no other model can finish it
         for index, provider in enumerate(candidates):
             attempt = request
             if delivered:
@@ -77,6 +100,8 @@ class FallbackProvider:
                     if isinstance(item, Delta):
                         delivered.append(item.text)
                         deltas += 1
+                    elif isinstance(item, ToolCallDelta):
+                        called = True
                     elif isinstance(item, Done) and earlier_deltas:
                         item = dataclasses.replace(
                             item, completion_tokens=item.completion_tokens + earlier_deltas
@@ -84,7 +109,7 @@ class FallbackProvider:
                     yield item
                 return
             except ProviderError as exc:
-                if index == len(candidates) - 1:
+                if index == len(candidates) - 1 or called:
                     raise
                 successor = candidates[index + 1]
                 after = sum(len(text) for text in delivered)

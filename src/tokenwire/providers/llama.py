@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import logging
+import secrets
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,20 +30,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tokenwire.errors import ProviderError, TokenwireError
-from tokenwire.providers.base import Delta, Done, GenerationRequest, Queued, StreamItem
-from tokenwire.providers.prompt import CHATML, PromptBuilder
+from tokenwire.protocol.options import TurnOptions
+from tokenwire.providers.base import (
+    Delta,
+    Done,
+    GenerationRequest,
+    Queued,
+    StreamItem,
+    TokenLogprob,
+    ToolCallDelta,
+)
+from tokenwire.providers.grammars import constraint_for, parse_calls
+from tokenwire.providers.llama_sampling import StepRecorder, generate_kwargs
+from tokenwire.providers.prompt import CHATML, PromptBuilder, prompt_turns
 from tokenwire.providers.queue import FairQueue
+from tokenwire.providers.stops import StopScanner
 
 __all__ = ["DEFAULT_MODEL_FILE", "LlamaProvider", "default_model_path"]
 
 log = logging.getLogger("tokenwire.providers.llama")
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-# SmolLM2's recommended sampling; a request or persona may set its own temperature.
-_DEFAULT_TEMPERATURE = 0.2
-_TOP_P = 0.9
-_REPEAT_PENALTY = 1.1
 
 Emit = Callable[[StreamItem | BaseException], None]
 
@@ -65,6 +73,9 @@ class LlamaProvider:
 
     name = "llama"
     supports_images = False
+    supports_tools = True  # through a grammar: grammars.py
+    supports_logprobs = True
+    supports_response_format = True
 
     def __init__(
         self,
@@ -100,6 +111,22 @@ class LlamaProvider:
 
     def admit(self) -> None:
         self.queue.admit()
+
+    def check_options(self, options: TurnOptions) -> None:
+        """Refuse, before anything is stored, what the decode thread would fail on: a schema
+        no grammar can be built from, a biased token outside the vocabulary."""
+        constraint_for(
+            GenerationRequest(
+                (),
+                tools=options.tools,
+                tool_choice=options.tool_choice,
+                parallel_tool_calls=options.parallel_tool_calls,
+                response_format=options.response_format,
+            )
+        )
+        llama = self._llama
+        if llama is not None and options.sampling.logit_bias:
+            StepRecorder(llama, options.sampling)
 
     async def aclose(self) -> None:
         if self._closed:
@@ -218,23 +245,30 @@ class LlamaProvider:
 
     def _generate(self, request: GenerationRequest, stop: threading.Event, emit: Emit) -> None:
         import llama_cpp
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         llama = self._load()
         assert self._prompt is not None
-        prompt = self._prompt.build(
-            request.messages,
-            max_tokens=min(request.max_tokens or self._max_tokens, self._max_tokens),
-            prefix=request.prefix,
+        sampling = request.sampling
+        constraint = constraint_for(request)
+        turns = prompt_turns(request.messages, constraint.instruction if constraint else None)
+        limit = min(sampling.max_tokens or self._max_tokens, self._max_tokens)
+        prompt = self._prompt.build(turns, max_tokens=limit, prefix=request.prefix)
+        recorder = StepRecorder(llama, sampling)
+        # Without a seed, llama.cpp draws one: replies vary, as without a seed on OpenAI.
+        llama.set_seed(llama_cpp.LLAMA_DEFAULT_SEED if sampling.seed is None else sampling.seed)
+        tokens = llama.generate(
+            prompt.tokens,
+            **generate_kwargs(sampling, self._temperature),
+            logits_processor=llama_cpp.LogitsProcessorList([recorder]) if recorder.needed else None,
+            grammar=LlamaGrammar.from_string(constraint.grammar, verbose=False)
+            if constraint
+            else None,
         )
-        temperature = request.temperature
-        if temperature is None:
-            temperature = _DEFAULT_TEMPERATURE if self._temperature is None else self._temperature
+        reply = _Reply(emit, StopScanner(sampling.stop), constraint.mode if constraint else None)
         text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         finish: Literal["stop", "length"] = "length"
         produced = 0
-        tokens = llama.generate(
-            prompt.tokens, temp=temperature, top_p=_TOP_P, repeat_penalty=_REPEAT_PENALTY
-        )
         try:
             # The generator computes the next token only when asked for it, so checking the
             # stop flag before each step is what bounds a cancel to one token.
@@ -245,14 +279,65 @@ class LlamaProvider:
                     finish = "stop"
                     break
                 produced += 1
-                piece = text.decode(llama.detokenize([token]))
-                if piece:
-                    emit(Delta(piece))
+                logprob = recorder.take(token)
+                reply.add(text.decode(llama.detokenize([token])), logprob)
+                if reply.stopped:
+                    finish = "stop"
+                    break
         finally:
             tokens.close()
         if stop.is_set():
             return
-        tail = text.decode(b"", final=True)
-        if tail:
-            emit(Delta(tail))
-        emit(Done(finish, len(prompt.tokens), produced))
+        reply.add(text.decode(b"", final=True), None)
+        emit(Done(reply.end(finish), len(prompt.tokens), produced))
+
+
+class _Reply:
+    """What the decoded text becomes: text deltas (held back at a possible stop sequence),
+    or, when the reply opened a JSON array of tool calls, the calls once it is complete."""
+
+    def __init__(self, emit: Emit, stops: StopScanner, mode: str | None) -> None:
+        self._emit = emit
+        self._stops = stops
+        self._mode = mode
+        self._calls: list[str] | None = [] if mode == "tools" else None
+        self._pending: list[TokenLogprob] = []
+
+    @property
+    def stopped(self) -> bool:
+        return self._stops.stopped
+
+    def add(self, piece: str, logprob: TokenLogprob | None) -> None:
+        if logprob is not None:
+            self._pending.append(logprob)
+        if not piece:
+            return
+        if self._calls is None and self._mode == "tools_or_text":
+            # The grammar lets a reply open with "[" only as an array of calls.
+            self._calls = [] if piece.startswith("[") else None
+            self._mode = None
+        if self._calls is not None:
+            self._calls.append(piece)
+            return
+        out = self._stops.feed(piece)
+        if out:
+            self._emit(Delta(out, tuple(self._pending)))
+            self._pending = []
+
+    def end(self, finish: Literal["stop", "length"]) -> Literal["stop", "length", "tool_calls"]:
+        if self._calls is None:
+            tail = self._stops.flush()
+            if tail or self._pending:
+                self._emit(Delta(tail, tuple(self._pending)))
+            return finish
+        text = "".join(self._calls)
+        calls = parse_calls(text)
+        if calls is None:
+            # Cut by the token limit before the array closed: the text as it stands, so the
+            # client sees what came and ``length`` says why it is not whole.
+            self._emit(Delta(text))
+            return finish
+        for index, (name, arguments) in enumerate(calls):
+            call_id = "call_" + secrets.token_hex(12)
+            self._emit(ToolCallDelta(index, call_id, name, arguments))
+        return "tool_calls"

@@ -6,6 +6,11 @@ Server-Sent Events with the project's own decoder. Cancelling the task that iter
 ``stream()`` leaves the ``async with`` around the response, which closes it: a connection
 that is mid-body cannot go back to the pool, so the upstream sees it drop.
 
+The transport is aiohttp: its C parser and one timer re-armed per read cost a few
+microseconds per chunk, where httpx over httpcore and anyio opened a cancel scope per read
+and walked the whole connection pool for every request (docs/performance.md). The pool has
+no size limit: every running reply holds one upstream connection, as it must.
+
 Every failure is translated into ``ProviderError`` in one place, ``_translate``:
 
     connect error, timeout, 429, 5xx, error object in the stream,
@@ -15,26 +20,18 @@ Every failure is translated into ``ProviderError`` in one place, ``_translate``:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
-import httpx
+import aiohttp
 import msgspec
 
 from tokenwire.errors import ProviderError
 from tokenwire.protocol.sse import SSEDecoder
-from tokenwire.providers.base import ChatTurn, Delta, Done, GenerationRequest, StreamItem
+from tokenwire.providers.base import Done, GenerationRequest, StreamItem
+from tokenwire.providers.openai_fields import ChunkChoice, choice_items, message, request_fields
 
 __all__ = ["OpenAIProvider"]
-
-
-class _ChunkDelta(msgspec.Struct):
-    content: str | None = None
-
-
-class _Choice(msgspec.Struct):
-    delta: _ChunkDelta = msgspec.field(default_factory=_ChunkDelta)
-    finish_reason: str | None = None
 
 
 class _Usage(msgspec.Struct):
@@ -43,7 +40,7 @@ class _Usage(msgspec.Struct):
 
 
 class _Chunk(msgspec.Struct):
-    choices: list[_Choice] = msgspec.field(default_factory=list)
+    choices: list[ChunkChoice] = msgspec.field(default_factory=list)
     usage: _Usage | None = None
     error: dict[str, Any] | None = None
 
@@ -51,22 +48,40 @@ class _Chunk(msgspec.Struct):
 _decode_chunk = msgspec.json.Decoder(_Chunk).decode
 
 
-class _Malformed(Exception):
+class _Upstream(Exception):
+    """What the upstream did wrong, before ``_translate`` makes it a ``ProviderError``."""
+
+
+class _Refused(_Upstream):
+    """An error status; the body and headers say more."""
+
+    def __init__(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+
+class _Malformed(_Upstream):
     """A chunk that is not the JSON the protocol promises."""
 
 
-class _Incomplete(Exception):
+class _Incomplete(_Upstream):
     """The body ended before ``data: [DONE]``."""
 
 
-class _StreamedError(Exception):
+class _StreamedError(_Upstream):
     """The upstream sent an error object in place of a chunk."""
 
 
 class OpenAIProvider:
-    """A provider speaking the OpenAI chat completions streaming protocol over httpx."""
+    """A provider speaking the OpenAI chat completions streaming protocol over aiohttp."""
 
     name = "openai"
+    # Passed through: whether the upstream's model honours them is the upstream's to say.
+    supports_tools = True
+    supports_logprobs = True
+    supports_response_format = True
 
     def __init__(
         self,
@@ -85,24 +100,38 @@ class OpenAIProvider:
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._max_tokens = max_tokens
         self._temperature = temperature
-        headers = {"Accept": "text/event-stream"}
+        self._headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
         if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self._client = httpx.AsyncClient(
-            headers=headers,
-            timeout=httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s)),
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        # sock_read: the longest wait for the response head or between two pieces of the body.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=min(connect_timeout_s, timeout_s), sock_read=timeout_s
         )
+        self._session: aiohttp.ClientSession | None = None  # made on the loop that uses it
 
     def admit(self) -> None:
         # The upstream does its own admission; a 429 from it comes back as a retryable error.
         return None
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=self._timeout,
+                # Every running reply holds one upstream connection: no cap on the pool.
+                connector=aiohttp.TCPConnector(limit=0),
+                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx honoured them
+            )
+        return self._session
 
     def body(self, request: GenerationRequest) -> dict[str, Any]:
         """The JSON body of the upstream request."""
-        messages: list[dict[str, Any]] = [_message(turn) for turn in request.messages]
+        messages: list[dict[str, Any]] = [message(turn) for turn in request.messages]
         if request.prefix:
             # A trailing assistant message is the partial reply to continue: llama.cpp's server,
             # vLLM and Ollama take it as the start of the assistant turn (prefill).
@@ -113,34 +142,29 @@ class OpenAIProvider:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        temperature = request.temperature if request.temperature is not None else self._temperature
-        if temperature is not None:
-            body["temperature"] = temperature
-        # The configured limit caps what a request may ask for, as for the embedded model.
-        limits = [n for n in (request.max_tokens, self._max_tokens) if n is not None]
-        if limits:
-            body["max_tokens"] = min(limits)
+        body.update(
+            request_fields(request, max_tokens=self._max_tokens, temperature=self._temperature)
+        )
         return body
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
-        body = self.body(request)
+        data = msgspec.json.encode(self.body(request))
         try:
-            async with self._client.stream("POST", self._url, json=body) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    response.raise_for_status()
+            async with self._client().post(self._url, data=data) as response:
+                if response.status >= 400:
+                    raise _Refused(response.status, await response.read(), response.headers)
                 async for item in _items(response):
                     yield item
-        except (httpx.HTTPError, _Malformed, _Incomplete, _StreamedError) as exc:
+        except (aiohttp.ClientError, TimeoutError, _Upstream) as exc:
             raise _translate(exc, self._url) from exc
 
 
-async def _items(response: httpx.Response) -> AsyncIterator[StreamItem]:
+async def _items(response: aiohttp.ClientResponse) -> AsyncIterator[StreamItem]:
     """Stream items from the SSE body of a successful response."""
     decoder = SSEDecoder()
     finish: str | None = None
     usage: _Usage | None = None
-    async for raw in response.aiter_bytes():
+    async for raw in response.content.iter_any():
         for event in decoder.feed(raw):
             if event.data == "[DONE]":
                 yield _done(finish, usage)
@@ -156,34 +180,30 @@ async def _items(response: httpx.Response) -> AsyncIterator[StreamItem]:
             if chunk.usage is not None:
                 usage = chunk.usage
             for choice in chunk.choices[:1]:
-                if choice.delta.content:
-                    yield Delta(choice.delta.content)
+                for item in choice_items(choice):
+                    yield item
                 if choice.finish_reason is not None:
                     finish = choice.finish_reason
     raise _Incomplete("the upstream stream ended before [DONE]")
 
 
 def _done(finish: str | None, usage: _Usage | None) -> Done:
-    reason: Literal["stop", "length"] = "length" if finish == "length" else "stop"
+    reason: Literal["stop", "length", "tool_calls"] = "stop"
+    if finish == "length":
+        reason = "length"
+    elif finish == "tool_calls":
+        reason = "tool_calls"
     if usage is None:
         return Done(reason, 0, 0)
     return Done(reason, usage.prompt_tokens, usage.completion_tokens)
 
 
-def _message(turn: ChatTurn) -> dict[str, Any]:
-    if not turn.images:
-        return {"role": turn.role, "content": turn.content}
-    parts: list[dict[str, Any]] = [{"type": "text", "text": turn.content}]
-    parts.extend({"type": "image_url", "image_url": {"url": url}} for url in turn.images)
-    return {"role": turn.role, "content": parts}
-
-
 def _translate(exc: Exception, url: str) -> ProviderError:
     """The one place where upstream failures become ``ProviderError``."""
-    if isinstance(exc, httpx.HTTPStatusError):
-        status = exc.response.status_code
-        detail = _error_detail(exc.response)
-        retry_after = _retry_after(exc.response.headers.get("retry-after"))
+    if isinstance(exc, _Refused):
+        status = exc.status
+        detail = _error_detail(exc.body)
+        retry_after = _retry_after(exc.headers.get("retry-after"))
         if status == 429:
             return ProviderError(
                 f"the upstream model is rate limited (HTTP 429){detail}",
@@ -203,13 +223,13 @@ def _translate(exc: Exception, url: str) -> ProviderError:
             code="upstream_rejected",
             retryable=False,
         )
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimeoutError):  # aiohttp's read and connect timeouts are TimeoutErrors
         return ProviderError(
             f"the upstream model timed out ({type(exc).__name__})",
             code="upstream_timeout",
             retryable=True,
         )
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.InvalidURL):
         return ProviderError(
             f"cannot connect to the upstream model at {url}: {exc}",
             code="upstream_unreachable",
@@ -235,12 +255,12 @@ def _translate(exc: Exception, url: str) -> ProviderError:
     )
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(body: bytes) -> str:
     """``": <upstream message>"`` when the error body carries one, else nothing."""
     try:
-        payload = response.json()
-    except ValueError:
-        text = response.text.strip()
+        payload = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        text = body.decode("utf-8", "replace").strip()
         return f": {text[:200]}" if text else ""
     error = payload.get("error") if isinstance(payload, dict) else None
     message = error.get("message") if isinstance(error, dict) else error

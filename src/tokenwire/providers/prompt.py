@@ -9,15 +9,16 @@ the start of the assistant turn.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from tokenwire.errors import ProviderError
-from tokenwire.providers.base import ChatTurn
+from tokenwire.providers.base import ChatTurn, ToolCall
 
-__all__ = ["CHATML", "PromptBuilder", "PromptTokens"]
+__all__ = ["CHATML", "PromptBuilder", "PromptTokens", "prompt_turns"]
 
 # For a GGUF that carries no template: ChatML, the most common convention.
 CHATML = (
@@ -37,6 +38,36 @@ class PromptTokens:
     tokens: list[int]
     max_new_tokens: int  # room left for the reply, at most what was asked for
     dropped_turns: int  # history turns left out to fit the context window
+
+
+def prompt_turns(turns: Sequence[ChatTurn], instruction: str | None = None) -> list[ChatTurn]:
+    """Turns as a plain chat template takes them: the calls of an assistant turn written as
+    the JSON array the model is asked to produce, a tool result as a ``tool`` turn naming its
+    call, and ``instruction`` (the output format) added to the system prompt."""
+    out: list[ChatTurn] = []
+    for turn in turns:
+        if turn.tool_calls:
+            calls = json.dumps(
+                [{"name": c.name, "arguments": _arguments(c)} for c in turn.tool_calls]
+            )
+            out.append(ChatTurn("assistant", f"{turn.content}\n{calls}" if turn.content else calls))
+        elif turn.role == "tool":
+            out.append(ChatTurn("tool", f"[{turn.tool_call_id}] {turn.content}"))
+        else:
+            out.append(turn)
+    if instruction:
+        if out and out[0].role == "system":
+            out[0] = replace(out[0], content=f"{out[0].content}\n\n{instruction}")
+        else:
+            out.insert(0, ChatTurn("system", instruction))
+    return out
+
+
+def _arguments(call: ToolCall) -> object:
+    try:
+        return json.loads(call.arguments or "{}")
+    except ValueError:
+        return call.arguments  # as the model wrote it, when that was not JSON
 
 
 class PromptBuilder:

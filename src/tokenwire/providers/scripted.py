@@ -2,6 +2,8 @@
 
 It replies with a fixed text, or by default echoes the user's message, cut into chunks of
 N words with a pause between chunks: seed 002's server streamed 3 words every 100 ms.
+``max_tokens`` counts chunks; ``stop`` sequences end the reply unsent. It cannot call tools,
+report log probabilities or follow a response format, and says so (``supports_*``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tokenwire.providers.base import (
     last_user_text,
 )
 from tokenwire.providers.queue import FairQueue
+from tokenwire.providers.stops import StopScanner
 
 
 def chunk_words(text: str, words: int) -> list[str]:
@@ -37,6 +40,9 @@ def chunk_words(text: str, words: int) -> list[str]:
 class ScriptedProvider:
     name = "scripted"
     supports_images = True
+    supports_tools = False
+    supports_logprobs = False
+    supports_response_format = False
 
     def __init__(
         self,
@@ -45,11 +51,14 @@ class ScriptedProvider:
         chunk_words: int = 3,
         delay_ms: int = 100,
         model: str = "scripted",
+        max_tokens: int | None = None,
         queue: FairQueue | None = None,
     ) -> None:
-        """``queue``: a line in front of the script, for a model that decodes a few replies
-        at a time (as the embedded one does); none lets every reply run at once."""
+        """``max_tokens``: the configured cap, which a request may lower but not raise.
+        ``queue``: a line in front of the script, for a model that decodes a few replies at a
+        time (as the embedded one does); none lets every reply run at once."""
         self.model = model
+        self._max_tokens = max_tokens
         self.queue = queue
         self._text = text
         self._chunk_words = chunk_words
@@ -75,10 +84,13 @@ class ScriptedProvider:
         if request.prefix and text.startswith(request.prefix):
             text = text[len(request.prefix) :]
         chunks = chunk_words(text, self._chunk_words)
-        if request.max_tokens is not None and len(chunks) > request.max_tokens:
-            chunks, finish = chunks[: request.max_tokens], "length"
+        limits = [n for n in (request.sampling.max_tokens, self._max_tokens) if n is not None]
+        limit = min(limits) if limits else None
+        if limit is not None and len(chunks) > limit:
+            chunks, finish = chunks[:limit], "length"
         else:
             finish = "stop"
+        stops = StopScanner(request.sampling.stop)
         loop = asyncio.get_running_loop()
         started = loop.time()
         for i, chunk in enumerate(chunks):
@@ -86,7 +98,16 @@ class ScriptedProvider:
                 # Pace by the clock, as a model does: time the server spends on one chunk
                 # does not push the later chunks back.
                 await asyncio.sleep(max(0.0, started + i * self._delay - loop.time()))
-            yield Delta(chunk)
+            piece = stops.feed(chunk)
+            if piece:
+                yield Delta(piece)
+            if stops.stopped:
+                finish = "stop"
+                chunks = chunks[: i + 1]
+                break
+        tail = stops.flush()
+        if tail:
+            yield Delta(tail)
         prompt_words = sum(len(t.content.split()) for t in request.messages)
         yield Done(
             finish_reason="length" if finish == "length" else "stop",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, delete, select, tuple_
+from sqlalchemy import Table, delete, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from tokenwire.errors import Conflict, NotFound
-from tokenwire.ids import UserId, is_uuid, uuid7
+from tokenwire.ids import ConversationId, UserId, is_uuid, uuid7
 from tokenwire.store import convert
 from tokenwire.store.base import CONVERSATION_COLUMNS, Queries
 from tokenwire.store.records import Conversation, Page
@@ -34,24 +34,38 @@ class ConversationQueries(Queries):
         """A new conversation. ``key`` is the client's own name for it, unique per user:
         a key already in use raises ``Conflict``."""
         now = convert.utcnow()
-        row = ConversationRow(
-            id=uuid7(),
+        conversation = Conversation(
+            id=ConversationId(uuid7()),
             user_id=user_id,
             title=title,
             persona=persona,
             model=model,
-            meta=metadata or {},
-            kind=kind,
-            key=key,
+            metadata=dict(metadata or {}),
             created_at=now,
             updated_at=now,
+            kind=kind,
+            key=key,
         )
+        # One Core insert: a unit of work (identity map, flush) costs more than the statement,
+        # and the OpenAI dialect makes a conversation per request.
+        values = {
+            "id": conversation.id,
+            "user_id": user_id,
+            "title": title,
+            "persona": persona,
+            "model": model,
+            "metadata": conversation.metadata,
+            "kind": kind,
+            "key": key,
+            "created_at": now,
+            "updated_at": now,
+        }
         try:
-            async with self._session.begin() as s:
-                s.add(row)
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(C), [values])
         except IntegrityError as exc:
             raise Conflict(f"a conversation named {key!r} exists already") from exc
-        return convert.conversation(row)
+        return conversation
 
     async def conversation_by_key(self, user_id: UserId, key: str) -> Conversation | None:
         async with self._session() as s:

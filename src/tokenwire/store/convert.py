@@ -10,6 +10,7 @@ import msgspec
 from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.protocol.dialects.timestamps import iso_ms
 from tokenwire.protocol.events import ErrorInfo, Timings, Usage
+from tokenwire.store import marks
 from tokenwire.store.records import Conversation, Message, MessageStatus, User
 from tokenwire.store.tables import ConversationRow, MessageRow, UserRow
 
@@ -66,7 +67,7 @@ def message(row: MessageRow | Any) -> Message:
         error=error(row.error),
         metadata=dict(row.meta or {}),
         images=tuple(row.images or ()),
-        marks=tuple((int(s), int(e)) for s, e in (row.marks or ())),
+        marks=marks.merged(row.marks, getattr(row, "mark_log", None)),
         last_seq=row.last_seq or 0,
     )
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Table, Text, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tokenwire.errors import NotFound
 from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid
-from tokenwire.store import convert
+from tokenwire.store import convert, marks
 from tokenwire.store.base import MESSAGE_COLUMNS, Queries
 from tokenwire.store.records import Checkpoint, Message, MessageStatus, Outcome, Page, Turn
 from tokenwire.store.rows import message_record, message_values
@@ -136,42 +136,83 @@ class MessageQueries(Queries):
         return [convert.message(r) for r in rows]
 
     async def checkpoint(self, checkpoints: Sequence[Checkpoint]) -> None:
-        """Save the partial text of streaming replies, all in one transaction and one
+        """Save the partial text of streaming replies, all in one transaction and at most two
         executemany: with thousands of replies streaming, a statement each would cost more
-        than the replies themselves."""
+        than the replies themselves.
+
+        A checkpoint with ``after`` appends its text and marks to the row, and only to a row
+        that still ends at seq ``after``: each second costs what is new, not the whole reply
+        again, and a row some other writer moved on is left alone. One without ``after``
+        writes the reply whole.
+        """
         if not checkpoints:
             return
         now = convert.utcnow()
-        query = (
-            update(T)
-            .where(T.c.id == bindparam("mid"), T.c.status == MessageStatus.STREAMING.value)
-            .values(
-                content=bindparam("content"),
-                marks=bindparam("marks"),
-                last_seq=bindparam("seq"),
-                updated_at=now,
-            )
-        )
-        rows = [
-            {
-                "mid": c.message_id,
-                "content": c.content,
-                "marks": [list(m) for m in c.marks],
-                "seq": c.last_seq,
-            }
-            for c in checkpoints
-        ]
+        streaming = T.c.status == MessageStatus.STREAMING.value
+        whole = [c for c in checkpoints if c.after is None]
+        tails = [c for c in checkpoints if c.after is not None]
         async with self.engine.begin() as conn:
-            await conn.execute(query, rows)
+            if whole:
+                query = (
+                    update(T)
+                    .where(T.c.id == bindparam("mid"), streaming)
+                    .values(
+                        content=bindparam("content"),
+                        marks=bindparam("marks"),
+                        mark_log="",
+                        last_seq=bindparam("seq"),
+                        updated_at=now,
+                    )
+                )
+                rows = [
+                    {
+                        "mid": c.message_id,
+                        "content": c.content,
+                        "marks": [list(m) for m in c.marks],
+                        "seq": c.last_seq,
+                    }
+                    for c in whole
+                ]
+                await conn.execute(query, rows)
+            if tails:
+                query = (
+                    update(T)
+                    .where(
+                        T.c.id == bindparam("mid"), streaming, T.c.last_seq == bindparam("after")
+                    )
+                    .values(
+                        content=T.c.content + bindparam("text", type_=Text),
+                        mark_log=T.c.mark_log + bindparam("log", type_=Text),
+                        last_seq=bindparam("seq"),
+                        updated_at=now,
+                    )
+                )
+                rows = [
+                    {
+                        "mid": c.message_id,
+                        "text": c.content,
+                        "log": marks.encode(c.marks),
+                        "seq": c.last_seq,
+                        "after": c.after,
+                    }
+                    for c in tails
+                ]
+                await conn.execute(query, rows)
 
-    async def finish(self, mid: MessageId, outcome: Outcome) -> Message | None:
+    async def finish(
+        self, mid: MessageId, outcome: Outcome, *, fetch: bool = True
+    ) -> Message | None:
         """Write how a reply ended. Only a streaming reply can end: a reply that already ended
-        (or whose conversation was deleted) is left as it is and ``None`` comes back."""
+        (or whose conversation was deleted) is left as it is and ``None`` comes back.
+
+        ``fetch=False``: the caller needs nothing back (a run writing its end, once per
+        reply): no ``RETURNING`` row to read and convert, and ``None`` comes back."""
         MessageStatus.STREAMING.check_transition(outcome.status)
         values: dict[str, Any] = {
             "status": outcome.status.value,
             "content": outcome.content,
             "marks": [list(m) for m in outcome.marks],
+            "mark_log": "",
             "last_seq": outcome.last_seq,
             "finish_reason": outcome.finish_reason,
             "usage": convert.to_json(outcome.usage),
@@ -189,8 +230,11 @@ class MessageQueries(Queries):
                     return None
                 values["metadata"] = {**current, **outcome.metadata}
             # One statement: the status test and the write cannot be split by another writer.
-            query = update(T).where(streaming).values(values).returning(*MESSAGE_COLUMNS)
-            row = (await conn.execute(query)).one_or_none()
+            query = update(T).where(streaming).values(values)
+            if not fetch:
+                await conn.execute(query)
+                return None
+            row = (await conn.execute(query.returning(*MESSAGE_COLUMNS))).one_or_none()
         return None if row is None else convert.message(row)
 
     async def streaming_messages(self, cid: str | None = None) -> list[Message]:

@@ -105,10 +105,15 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
+    """A streaming reply's text and marks so far; with ``after`` set, only what came after
+    the checkpoint that saved seq ``after``, to append to it (the store applies it only if
+    the row still ends at that seq)."""
+
     message_id: MessageId
     content: str
     marks: Sequence[tuple[int, int]]
     last_seq: int
+    after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ def message_values(
         "metadata": {},
         "images": [],
         "marks": [],
+        "mark_log": "",
         "last_seq": 0,
         "created_at": now,
         "updated_at": now,

@@ -73,6 +73,10 @@ class MessageRow(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     images: Mapped[list[Any]] = mapped_column(JSON, default=list)
     marks: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Marks a streaming reply's checkpoints appended since ``marks`` was last written whole,
+    # as ``seq,end;`` pairs (``store/marks.py``): a checkpoint costs what is new, not the
+    # whole reply again. The end of the reply writes them all into ``marks`` and clears it.
+    mark_log: Mapped[str] = mapped_column(Text, default="", server_default="")
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

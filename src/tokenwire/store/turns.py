@@ -53,6 +53,9 @@ class TurnTarget:
     cid: str | None = None
     key: str | None = None
     new: NewConversation | None = None
+    # Turns stored before the new one when the conversation is found (not made): what the
+    # client holds beyond what the found conversation does (tool results but the last).
+    tail: Sequence[PriorTurn] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,9 @@ class NewTurn:
     images: Sequence[str] = ()
     model: Callable[[Conversation], str | None] | None = None
     reply_metadata: dict[str, Any] = field(default_factory=dict)
+    # A tool's result in the place of the user message: role "tool", metadata.tool_call_id.
+    role: str = "user"
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class TurnQueries(MessageQueries):
@@ -83,6 +89,10 @@ class TurnQueries(MessageQueries):
             try:
                 async with self.engine.begin() as conn:
                     conversation = await self._find(conn, user_id, target)
+                    if conversation is not None and target.tail:
+                        now = convert.utcnow()
+                        rows = _imported(conversation.id, user_id, now, target.tail)
+                        await conn.execute(insert(T), rows)
                     if conversation is None:
                         if target.new is None:
                             raise NotFound(f"conversation {target.cid or target.key} not found")
@@ -144,9 +154,13 @@ class TurnQueries(MessageQueries):
     ) -> Turn:
         now = convert.utcnow()
         user_values = message_values(
-            conversation.id, user_id, now, role="user", content=turn.content
+            conversation.id, user_id, now, role=turn.role, content=turn.content
         )
-        user_values.update(client_message_id=turn.client_message_id, images=list(turn.images))
+        user_values.update(
+            client_message_id=turn.client_message_id,
+            images=list(turn.images),
+            metadata=turn.metadata,
+        )
         reply_values = message_values(
             conversation.id, user_id, now, role="assistant", status=MessageStatus.STREAMING
         )
@@ -166,29 +180,39 @@ def _imported(
     """The rows of resent history as complete turns: consecutive messages of one role are
     paired with an empty message of the other, so that history alternates as the model
     expects. Ids are made in order, which orders rows of one timestamp."""
-    pairs: list[tuple[PriorTurn, str]] = []
+    empty = PriorTurn("assistant", "")
+    pairs: list[tuple[PriorTurn, PriorTurn]] = []
     pending: PriorTurn | None = None
     for prior in history:
-        if prior.role == "user":
+        # A tool's result stands where a user message would: the next reply answers it.
+        if prior.role in ("user", "tool"):
             if pending is not None:
-                pairs.append((pending, ""))
+                pairs.append((pending, empty))
             pending = prior
         else:
-            pairs.append((pending or PriorTurn("user", ""), prior.content))
+            pairs.append((pending or PriorTurn("user", ""), prior))
             pending = None
     if pending is not None:
-        pairs.append((pending, ""))
+        pairs.append((pending, empty))
     rows: list[dict[str, Any]] = []
     for user, reply in pairs:
-        asked = message_values(cid, user_id, now, role="user", content=user.content)
+        asked = message_values(cid, user_id, now, role=user.role, content=user.content)
         asked["images"] = list(user.images)
-        answered = message_values(cid, user_id, now, role="assistant", content=reply)
+        if user.tool_call_id is not None:
+            asked["metadata"] = {"tool_call_id": user.tool_call_id}
+        text = reply.content
+        answered = message_values(cid, user_id, now, role="assistant", content=text)
+        metadata: dict[str, Any] = {"imported": True}
+        if reply.tool_calls:
+            metadata["tool_calls"] = [
+                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls
+            ]
         answered.update(
             reply_to=asked["id"],
-            marks=[[1, len(reply)]] if reply else [],
-            last_seq=2 if reply else 1,
-            finish_reason="stop",
-            metadata={"imported": True},
+            marks=[[1, len(text)]] if text else [],
+            last_seq=2 if text else 1,
+            finish_reason="tool_calls" if reply.tool_calls else "stop",
+            metadata=metadata,
         )
         rows += [asked, answered]
     return rows

@@ -14,7 +14,8 @@ from tokenwire.protocol.dialects.openai_chat import (
     model_list,
     parse_request,
 )
-from tokenwire.protocol.dialects.turns import PriorTurn
+from tokenwire.protocol.dialects.turns import CallInfo, PriorTurn
+from tokenwire.protocol.events import MessageDelta, MessageToolCall, TokenLogprob, TopLogprob
 
 HEAD = (
     b'{"id":"chatcmpl-%s","object":"chat.completion.chunk","created":1738144800,"model":"m",'
@@ -130,7 +131,8 @@ def test_request_with_history_system_and_image() -> None:
     assert call.system == "Be brief."
     assert call.stream
     assert call.include_usage
-    assert call.temperature == 0.2
+    assert call.options.sampling.temperature == 0.2
+    assert call.options.sampling.top_p == 1
 
 
 @pytest.mark.parametrize(
@@ -147,3 +149,73 @@ def test_request_with_history_system_and_image() -> None:
 def test_bad_requests(body: bytes) -> None:
     with pytest.raises(BadRequest):
         parse_request(body)
+
+
+def test_tool_call_pieces_stream_as_openai_cuts_them() -> None:
+    encoder = ChatCompletionChunkEncoder("m")
+    encoder.encode(reply()[0])
+    first = encoder.encode(MessageToolCall(MID, 1, 0, "call_1", "get_weather", ""))
+    assert first == (
+        b"data: " + HEAD + b'"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
+        b'"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}]},'
+        b'"logprobs":null,"finish_reason":null}]}\n\n'
+    )
+    more = encoder.encode(MessageToolCall(MID, 2, 0, None, None, '{"city":'))
+    assert more == (
+        b"data: " + HEAD + b'"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,'
+        b'"function":{"arguments":"{\\"city\\":"}}]},"logprobs":null,"finish_reason":null}]}\n\n'
+    )
+    end = encoder.encode(reply(finish="tool_calls")[-1])
+    assert end.startswith(
+        b"data: " + HEAD + b'"choices":[{"index":0,"delta":{},"logprobs":null,'
+        b'"finish_reason":"tool_calls"}]}\n\n'
+    )
+
+
+LOGPROB = TokenLogprob("Hi", -0.25, [72, 105], [TopLogprob("Hi", -0.25, [72, 105])])
+
+
+def test_logprobs_ride_with_their_delta_when_asked_for() -> None:
+    encoder = ChatCompletionChunkEncoder("m", logprobs=True)
+    encoder.encode(reply()[0])
+    frame = encoder.encode(MessageDelta(MID, 1, "Hi", [LOGPROB]))
+    assert frame == (
+        b"data: " + HEAD + b'"choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":{"content":'
+        b'[{"token":"Hi","logprob":-0.25,"bytes":[72,105],"top_logprobs":[{"token":"Hi",'
+        b'"logprob":-0.25,"bytes":[72,105]}]}],"refusal":null},"finish_reason":null}]}\n\n'
+    )
+    # A client that did not ask sees none.
+    plain = ChatCompletionChunkEncoder("m")
+    plain.encode(reply()[0])
+    assert b'"logprobs":null' in plain.encode(MessageDelta(MID, 1, "Hi", [LOGPROB]))
+
+
+def test_completion_object_with_tool_calls_and_logprobs() -> None:
+    body = completion(
+        message_id=MID,
+        created=1738144800,
+        model="m",
+        content="",
+        finish="tool_calls",
+        prompt_tokens=3,
+        completion_tokens=5,
+        tool_calls=[CallInfo("call_1", "get_weather", '{"city":"Paris"}')],
+        logprobs=[],
+    )
+    assert body == (
+        b'{"id":"chatcmpl-%s","object":"chat.completion","created":1738144800,"model":"m",'
+        b'"choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":null,'
+        b'"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather",'
+        b'"arguments":"{\\"city\\":\\"Paris\\"}"}}]},'
+        b'"logprobs":{"content":[],"refusal":null},"finish_reason":"tool_calls"}],'
+        b'"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}' % MID.encode()
+    )
+
+
+def test_error_body_names_the_param() -> None:
+    assert error_body(
+        "temperature: too hot", status=400, code="invalid_value", param="temperature"
+    ) == (
+        b'{"error":{"message":"temperature: too hot","type":"invalid_request_error",'
+        b'"param":"temperature","code":"invalid_value"}}'
+    )

@@ -9,6 +9,7 @@ from tests.protocol.dialects.events import MID, failed, reply
 from tokenwire.errors import BadRequest
 from tokenwire.protocol.dialects.turns import PriorTurn
 from tokenwire.protocol.dialects.vercel_ui import HEADERS, UIMessageStreamEncoder, parse_request
+from tokenwire.protocol.events import MessageDelta, MessageToolCall
 
 TID = b"text-" + MID.encode()
 
@@ -22,10 +23,39 @@ def test_a_reply_is_start_text_parts_finish_done() -> None:
         b'data: {"type":"text-delta","id":"%s","delta":"Hello"}\n\n'
         b'data: {"type":"text-delta","id":"%s","delta":", world"}\n\n'
         b'data: {"type":"text-end","id":"%s"}\n\n'
-        b'data: {"type":"finish"}\n\n'
+        b'data: {"type":"finish","messageMetadata":{"finishReason":"stop"}}\n\n'
         b"data: [DONE]\n\n" % (MID.encode(), TID, TID, TID, TID)
     )
     assert HEADERS["x-vercel-ai-ui-message-stream"] == "v1"
+
+
+def test_a_tool_call_streams_as_tool_input_parts() -> None:
+    encoder = UIMessageStreamEncoder()
+    start, *_, end = reply("Let me check.", finish="tool_calls")
+    events = [
+        start,
+        MessageDelta(MID, 1, "Let me check."),
+        MessageToolCall(MID, 2, 0, "call_1", "get_weather", ""),
+        MessageToolCall(MID, 3, 0, None, None, '{"city":'),
+        MessageToolCall(MID, 4, 0, None, None, '"Paris"}'),
+        end,
+    ]
+    body = b"".join(encoder.encode(e) for e in events)
+    assert body == (
+        b'data: {"type":"start","messageId":"%s"}\n\n'
+        b'data: {"type":"text-start","id":"%s"}\n\n'
+        b'data: {"type":"text-delta","id":"%s","delta":"Let me check."}\n\n'
+        b'data: {"type":"text-end","id":"%s"}\n\n'
+        b'data: {"type":"tool-input-start","toolCallId":"call_1","toolName":"get_weather"}\n\n'
+        b'data: {"type":"tool-input-delta","toolCallId":"call_1",'
+        b'"inputTextDelta":"{\\"city\\":"}\n\n'
+        b'data: {"type":"tool-input-delta","toolCallId":"call_1",'
+        b'"inputTextDelta":"\\"Paris\\"}"}\n\n'
+        b'data: {"type":"tool-input-available","toolCallId":"call_1","toolName":"get_weather",'
+        b'"input":{"city":"Paris"}}\n\n'
+        b'data: {"type":"finish","messageMetadata":{"finishReason":"tool-calls"}}\n\n'
+        b"data: [DONE]\n\n" % (MID.encode(), TID, TID, TID)
+    )
 
 
 def test_errors_and_cancels() -> None:
@@ -39,6 +69,11 @@ def test_errors_and_cancels() -> None:
     frames = [encoder.encode(e) for e in reply("a", finish="cancelled")]
     assert frames[-1] == (
         b'data: {"type":"text-end","id":"%s"}\n\ndata: {"type":"abort"}\n\ndata: [DONE]\n\n' % TID
+    )
+    encoder = UIMessageStreamEncoder()
+    frames = [encoder.encode(e) for e in reply("a", finish="length")]
+    assert frames[-1].endswith(
+        b'data: {"type":"finish","messageMetadata":{"finishReason":"length"}}\n\ndata: [DONE]\n\n'
     )
 
 

@@ -197,7 +197,7 @@ class ConsultationCodec:
     def decode(self, data: str) -> Command:
         frame = decode_client_frame(data)
         if isinstance(frame, SendMessage):
-            return frames.Send(frame.content, frame.client_message_id)
+            return frames.Send(content=frame.content, client_message_id=frame.client_message_id)
         return frames.Ping() if isinstance(frame, Ping) else StopRunning()
 
     def pong(self) -> bytes:

@@ -250,7 +250,7 @@ class MessageStreamCodec:
     def decode(self, data: str) -> Command:
         frame = decode_client_frame(data)
         if isinstance(frame, SendMessage):
-            return frames.Send(frame.content, frame.id)
+            return frames.Send(content=frame.content, client_message_id=frame.id)
         return frames.Ping() if isinstance(frame, Ping) else StopRunning()
 
     def pong(self) -> bytes:

@@ -1,9 +1,12 @@
-"""OpenAI Chat Completions: request parsing, stream chunks, the completion object.
+"""OpenAI Chat Completions: stream chunks, the completion object, errors, models.
+(Requests are parsed in ``openai_request``.)
 
 Streaming answers are SSE ``data:`` lines of ``chat.completion.chunk`` objects: the first
-carries ``delta.role``, each delta one ``delta.content``, the last an empty delta with
-``finish_reason``; with ``stream_options.include_usage`` every chunk has ``"usage": null``
-and one more chunk with no choices carries the usage. Then ``data: [DONE]``.
+carries ``delta.role``, each delta one ``delta.content`` (with its ``logprobs`` when they
+were asked for), each piece of a tool call one ``delta.tool_calls`` entry, the last an empty
+delta with ``finish_reason``; with ``stream_options.include_usage`` every chunk has
+``"usage": null`` and one more chunk with no choices carries the usage. Then
+``data: [DONE]``.
 
 An error after the response has started is a ``data: {"error": {...}}`` line, which the
 official SDKs raise as an ``APIError``. Errors before it are ``{"error": {"message",
@@ -12,15 +15,22 @@ official SDKs raise as an ``APIError``. Errors before it are ``{"error": {"messa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
 
 import msgspec
 
-from tokenwire.errors import BadRequest
+from tokenwire.protocol.dialects.openai_request import ChatCall, parse_request
 from tokenwire.protocol.dialects.timestamps import epoch_seconds
-from tokenwire.protocol.dialects.turns import PriorTurn
-from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
+from tokenwire.protocol.dialects.turns import CallInfo
+from tokenwire.protocol.events import (
+    Event,
+    MessageDelta,
+    MessageEnd,
+    MessageError,
+    MessageStart,
+    MessageToolCall,
+    TokenLogprob,
+)
 
 __all__ = [
     "DONE",
@@ -38,126 +48,38 @@ __all__ = [
 
 DONE = b"data: [DONE]\n\n"
 
-# --- request --------------------------------------------------------------------------------
-
-
-class _ImageURL(msgspec.Struct, frozen=True):
-    url: str
-    detail: str | None = None
-
-
-class _TextPart(msgspec.Struct, frozen=True, tag="text", tag_field="type"):
-    text: str
-
-
-class _ImagePart(msgspec.Struct, frozen=True, tag="image_url", tag_field="type"):
-    image_url: _ImageURL
-
-
-class _Message(msgspec.Struct, frozen=True):
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[_TextPart | _ImagePart] | None = None
-    name: str | None = None
-
-
-class _StreamOptions(msgspec.Struct, frozen=True):
-    include_usage: bool = False
-
-
-class _Request(msgspec.Struct, frozen=True):
-    model: str
-    messages: list[_Message]
-    stream: bool = False
-    stream_options: _StreamOptions | None = None
-    n: int | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    temperature: float | None = None
-    user: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChatCall:
-    """A parsed request: the history before the last user message, and that message."""
-
-    model: str
-    prompt: str
-    images: tuple[str, ...]
-    history: tuple[PriorTurn, ...]
-    system: str | None
-    stream: bool
-    include_usage: bool
-    max_tokens: int | None = None
-    temperature: float | None = None
-
-
-_decoder = msgspec.json.Decoder(_Request)
-
-
-def _content(message: _Message) -> tuple[str, tuple[str, ...]]:
-    if message.content is None:
-        return "", ()
-    if isinstance(message.content, str):
-        return message.content, ()
-    texts = [p.text for p in message.content if isinstance(p, _TextPart)]
-    images = tuple(p.image_url.url for p in message.content if isinstance(p, _ImagePart))
-    return "\n".join(texts), images
-
-
-def parse_request(body: bytes) -> ChatCall:
-    """Parse a ``POST /v1/chat/completions`` body; ``BadRequest`` (with ``param`` in the
-    message) for anything tokenwire cannot answer as asked."""
-    try:
-        request = _decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"invalid request body: {exc}", code="invalid_request_error") from exc
-    if request.n not in (None, 1):
-        raise BadRequest("n: only one choice is supported", code="invalid_value")
-    if not request.messages:
-        raise BadRequest("messages: must contain at least one message", code="invalid_value")
-    *before, last = request.messages
-    if last.role != "user":
-        raise BadRequest("messages: the last message must come from the user", code="invalid_value")
-    system: list[str] = []
-    history: list[PriorTurn] = []
-    for message in before:
-        text, images = _content(message)
-        if message.role in ("system", "developer"):
-            system.append(text)
-        elif message.role == "user":
-            history.append(PriorTurn("user", text, images))
-        elif message.role == "assistant":
-            history.append(PriorTurn("assistant", text, images))
-        else:
-            raise BadRequest(
-                f"messages: role {message.role!r} is not supported", code="invalid_value"
-            )
-    prompt, images = _content(last)
-    return ChatCall(
-        model=request.model,
-        prompt=prompt,
-        images=images,
-        history=tuple(history),
-        system="\n\n".join(system) or None,
-        stream=request.stream,
-        include_usage=bool(request.stream_options and request.stream_options.include_usage),
-        max_tokens=request.max_completion_tokens or request.max_tokens,
-        temperature=request.temperature,
-    )
-
-
 # --- response -------------------------------------------------------------------------------
+
+
+class _FunctionPiece(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+    name: str | None = None
+    arguments: str
+
+
+class _ToolCallPiece(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+    """A ``delta.tool_calls`` entry: ``id`` and ``type`` only on a call's first piece."""
+
+    index: int
+    id: str | None = None
+    type: str | None = None
+    function: _FunctionPiece
 
 
 class _Delta(msgspec.Struct, frozen=True, omit_defaults=True):
     role: str | None = None
     content: str | None = None
+    tool_calls: list[_ToolCallPiece] | None = None
+
+
+class _Logprobs(msgspec.Struct, frozen=True):
+    content: list[TokenLogprob]
+    refusal: None = None
 
 
 class _ChunkChoice(msgspec.Struct, frozen=True):
     index: int
     delta: _Delta
-    logprobs: None
+    logprobs: _Logprobs | None
     finish_reason: str | None
 
 
@@ -177,16 +99,28 @@ class _Chunk(msgspec.Struct, frozen=True, omit_defaults=True):
     usage: Usage | msgspec.UnsetType | None = msgspec.UNSET
 
 
+class _Function(msgspec.Struct, frozen=True):
+    name: str
+    arguments: str
+
+
+class _ToolCall(msgspec.Struct, frozen=True):
+    id: str
+    type: str
+    function: _Function
+
+
 class _AssistantMessage(msgspec.Struct, frozen=True):
     role: str
-    content: str
+    content: str | None
     refusal: None = None
+    tool_calls: list[_ToolCall] | msgspec.UnsetType = msgspec.UNSET
 
 
 class _Choice(msgspec.Struct, frozen=True):
     index: int
     message: _AssistantMessage
-    logprobs: None
+    logprobs: _Logprobs | None
     finish_reason: str
 
 
@@ -231,8 +165,9 @@ def completion_id(message_id: str) -> str:
 
 
 def finish_reason(reason: str) -> str:
-    """OpenAI knows ``stop`` and ``length``; a cancelled reply stopped, so ``stop``."""
-    return "length" if reason == "length" else "stop"
+    """OpenAI knows ``stop``, ``length`` and ``tool_calls``; a cancelled reply stopped, so
+    ``stop``."""
+    return reason if reason in ("length", "tool_calls") else "stop"
 
 
 def _usage(event: MessageEnd) -> Usage:
@@ -256,25 +191,28 @@ def error_type(status: int) -> str:
 def error_body(
     message: str, *, status: int, code: str | None = None, param: str | None = None
 ) -> bytes:
+    """OpenAI's error object; ``param`` names the request field at fault, when one is."""
     return _json.encode(_ErrorBody(_ErrorDetail(message, error_type(status), param, code)))
 
 
 class ChatCompletionChunkEncoder:
     """Canonical events of one reply -> ``chat.completion.chunk`` SSE lines."""
 
-    def __init__(self, model: str, *, include_usage: bool = False) -> None:
+    def __init__(self, model: str, *, include_usage: bool = False, logprobs: bool = False) -> None:
+        """``logprobs``: the request asked for them, so each content chunk carries them."""
         self.model = model
         self.include_usage = include_usage
+        self.logprobs = logprobs
         self._id = ""
         self._created = 0
 
-    def _chunk(self, delta: _Delta, finish: str | None) -> bytes:
+    def _chunk(self, delta: _Delta, finish: str | None, logprobs: _Logprobs | None = None) -> bytes:
         chunk = _Chunk(
             id=self._id,
             object="chat.completion.chunk",
             created=self._created,
             model=self.model,
-            choices=[_ChunkChoice(0, delta, None, finish)],
+            choices=[_ChunkChoice(0, delta, logprobs, finish)],
             usage=None if self.include_usage else msgspec.UNSET,
         )
         return b"data: " + _json.encode(chunk) + b"\n\n"
@@ -286,7 +224,13 @@ class ChatCompletionChunkEncoder:
             self._created = epoch_seconds(event.created_at)
             return self._chunk(_Delta(role="assistant", content=""), None)
         if isinstance(event, MessageDelta):
-            return self._chunk(_Delta(content=event.text), None)
+            logprobs = None
+            if self.logprobs:
+                tokens = event.logprobs if event.logprobs is not msgspec.UNSET else []
+                logprobs = _Logprobs(tokens)
+            return self._chunk(_Delta(content=event.text), None, logprobs)
+        if isinstance(event, MessageToolCall):
+            return self._chunk(_Delta(tool_calls=[_tool_call_piece(event)]), None)
         if isinstance(event, MessageEnd):
             out = self._chunk(_Delta(), finish_reason(event.finish_reason))
             if self.include_usage:
@@ -306,6 +250,15 @@ class ChatCompletionChunkEncoder:
         return b""
 
 
+def _tool_call_piece(event: MessageToolCall) -> _ToolCallPiece:
+    return _ToolCallPiece(
+        index=event.index,
+        id=event.id,
+        type="function" if event.id is not None else None,
+        function=_FunctionPiece(name=event.name, arguments=event.arguments),
+    )
+
+
 def completion(
     *,
     message_id: str,
@@ -315,9 +268,22 @@ def completion(
     finish: str,
     prompt_tokens: int,
     completion_tokens: int,
+    tool_calls: Sequence[CallInfo] = (),
+    logprobs: list[TokenLogprob] | None = None,
 ) -> bytes:
-    """The ``chat.completion`` object of a reply answered whole (``stream`` false)."""
-    choice = _Choice(0, _AssistantMessage("assistant", content), None, finish_reason(finish))
+    """The ``chat.completion`` object of a reply answered whole (``stream`` false).
+
+    ``logprobs``: the reply's tokens, when the request asked for them (else ``null``)."""
+    message = _AssistantMessage("assistant", content)
+    if tool_calls:
+        calls = [_ToolCall(c.id, "function", _Function(c.name, c.arguments)) for c in tool_calls]
+        message = _AssistantMessage("assistant", content or None, tool_calls=calls)
+    choice = _Choice(
+        0,
+        message,
+        _Logprobs(logprobs) if logprobs is not None else None,
+        finish_reason(finish),
+    )
     body = _Completion(
         id=completion_id(message_id),
         object="chat.completion",

@@ -4,6 +4,6 @@ OpenAI and the AI SDK resend the whole conversation with every request; the engi
 the turns that tokenwire does not hold yet, so that history lives in one place.
 """
 
-from tokenwire.protocol.options import PriorTurn
+from tokenwire.protocol.options import CallInfo, PriorTurn
 
-__all__ = ["PriorTurn"]
+__all__ = ["CallInfo", "PriorTurn"]

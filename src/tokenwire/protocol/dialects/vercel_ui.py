@@ -6,12 +6,17 @@ Response: SSE with header ``x-vercel-ai-ui-message-stream: v1``, one JSON chunk 
     data: {"type":"text-start","id":"<text part id>"}
     data: {"type":"text-delta","id":"<text part id>","delta":"Hel"}
     data: {"type":"text-end","id":"<text part id>"}
-    data: {"type":"finish"}
+    data: {"type":"finish","messageMetadata":{"finishReason":"stop"}}
     data: [DONE]
 
 A failed reply sends ``{"type":"error","errorText"}`` instead of ``finish``; a cancelled one
-``{"type":"abort"}``. The SDK validates every chunk against a strict schema (no unknown
-keys), so the chunks carry only the keys the protocol defines.
+``{"type":"abort"}``. A tool call the reply makes streams as the SDK's tool input parts:
+``tool-input-start`` (``toolCallId``, ``toolName``), a ``tool-input-delta`` per piece of its
+arguments, and ``tool-input-available`` with the parsed ``input`` before ``finish``, whose
+``messageMetadata.finishReason`` is the SDK's name for the reply's (``stop``, ``length``,
+``tool-calls``). The SDK
+validates every chunk against a strict schema (no unknown keys), so the chunks carry only
+the keys the protocol defines.
 
 Request: the body the SDK's default chat transport posts: ``{"id": <chat id>, "messages":
 [UIMessage, ...], "trigger": "submit-message" | "regenerate-message", "messageId"?}``, a
@@ -28,7 +33,14 @@ import msgspec
 from tokenwire.errors import BadRequest
 from tokenwire.protocol import sse
 from tokenwire.protocol.dialects.turns import PriorTurn
-from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
+from tokenwire.protocol.events import (
+    Event,
+    MessageDelta,
+    MessageEnd,
+    MessageError,
+    MessageStart,
+    MessageToolCall,
+)
 from tokenwire.protocol.options import ByKey, TurnOptions, TurnRequest
 
 __all__ = [
@@ -63,8 +75,30 @@ class _TextEnd(msgspec.Struct, tag="text-end", tag_field="type"):
     id: str
 
 
+class _ToolInputStart(msgspec.Struct, tag="tool-input-start", tag_field="type"):
+    toolCallId: str
+    toolName: str
+
+
+class _ToolInputDelta(msgspec.Struct, tag="tool-input-delta", tag_field="type"):
+    toolCallId: str
+    inputTextDelta: str
+
+
+class _ToolInputAvailable(msgspec.Struct, tag="tool-input-available", tag_field="type"):
+    toolCallId: str
+    toolName: str
+    input: Any
+
+
+class _FinishMetadata(msgspec.Struct):
+    finishReason: str
+
+
 class _Finish(msgspec.Struct, tag="finish", tag_field="type"):
-    pass
+    # In messageMetadata, which every SDK version's finish chunk takes: SDK 5's strict
+    # schema has no finishReason key of its own.
+    messageMetadata: _FinishMetadata
 
 
 class _Abort(msgspec.Struct, tag="abort", tag_field="type"):
@@ -76,6 +110,9 @@ class _Error(msgspec.Struct, tag="error", tag_field="type"):
 
 
 _json = msgspec.json.Encoder()
+
+# The SDK's FinishReason names for the canonical ones.
+_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool-calls", "cancelled": "other"}
 
 
 def _sse(chunk: msgspec.Struct) -> bytes:
@@ -97,6 +134,7 @@ class UIMessageStreamEncoder:
     def __init__(self) -> None:
         self._text_id: str | None = None
         self._open = False
+        self._calls: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
 
     def encode(self, event: Event) -> bytes:
         if isinstance(event, MessageStart):
@@ -109,12 +147,40 @@ class UIMessageStreamEncoder:
                 self._open = True
                 out = _sse(_TextStart(text_id))
             return out + _sse(_TextDelta(text_id, event.text))
+        if isinstance(event, MessageToolCall):
+            return self._tool_call(event)
         if isinstance(event, MessageEnd):
-            last = _Abort() if event.finish_reason == "cancelled" else _Finish()
-            return self._close() + _sse(last) + DONE
+            last = (
+                _Abort()
+                if event.finish_reason == "cancelled"
+                else _Finish(_FinishMetadata(_REASONS[event.finish_reason]))
+            )
+            return self._close() + self._tool_inputs() + _sse(last) + DONE
         if isinstance(event, MessageError):
             return self._close() + b"data: " + error_chunk(event.error.message) + b"\n\n" + DONE
         return b""
+
+    def _tool_call(self, event: MessageToolCall) -> bytes:
+        out = b""
+        call = self._calls.get(event.index)
+        if call is None:
+            call = self._calls[event.index] = [event.id or "", event.name or "", ""]
+            out = self._close() + _sse(_ToolInputStart(call[0], call[1]))
+        call[2] += event.arguments
+        if event.arguments:
+            out += _sse(_ToolInputDelta(call[0], event.arguments))
+        return out
+
+    def _tool_inputs(self) -> bytes:
+        out = b""
+        for call_id, name, arguments in self._calls.values():
+            try:
+                parsed: Any = msgspec.json.decode(arguments or "{}")
+            except msgspec.DecodeError:
+                parsed = arguments  # as the model wrote it, when it is not JSON
+            out += _sse(_ToolInputAvailable(call_id, name, parsed))
+        self._calls.clear()
+        return out
 
     def _close(self) -> bytes:
         if not self._open or self._text_id is None:
