@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import ServerFactory
+from tests.helpers.server import start_server
 
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -59,3 +60,46 @@ def test_the_local_token_is_kept_across_restarts(tmp_path: Path) -> None:
     first = local_token(settings)
     assert local_token(settings) == first
     assert (tmp_path / "token").stat().st_mode & 0o777 == 0o600
+
+
+def test_no_auth_refuses_any_address_but_loopback(tmp_path: Path) -> None:
+    for host in ("0.0.0.0", "192.168.1.10", "::"):
+        result = run_cli("serve", "--no-auth", "--host", host, data_dir=tmp_path)
+        assert result.returncode == 2, (host, result.stderr)
+        assert "loopback" in result.stderr
+
+
+def test_no_auth_serves_the_local_user_without_a_token(tmp_path: Path) -> None:
+    server = start_server(tmp_path, args=["--no-auth"])
+    try:
+        assert f"http://127.0.0.1:{server.port}/\n" in server.log()  # no token in the URL
+        anonymous = httpx.get(f"{server.url}/api/v1/conversations")
+        assert anonymous.status_code == 200
+        made = httpx.post(f"{server.url}/api/v1/conversations", json={"title": "mine"})
+        with server.client() as client:  # the same user as the token's: the local one
+            assert made.json()["id"] in [
+                c["id"] for c in client.get("/api/v1/conversations").json()["items"]
+            ]
+        # A token, when given, is still checked; a foreign page gets nothing.
+        bad = httpx.get(f"{server.url}/api/v1/conversations", headers={"Authorization": "Bearer x"})
+        assert bad.status_code == 401
+        foreign = httpx.get(
+            f"{server.url}/api/v1/conversations", headers={"Origin": "http://evil.example"}
+        )
+        assert foreign.status_code == 401
+    finally:
+        server.stop()
+
+
+def test_cors_adds_to_the_setting(tmp_path: Path) -> None:
+    env = {"TOKENWIRE_CORS_ORIGINS": "http://a.example"}
+    server = start_server(tmp_path, env, args=["--cors", "http://b.example", "--cors", "*"])
+    try:
+        for origin in ("http://a.example", "http://b.example", "http://any.example"):
+            preflight = httpx.options(
+                f"{server.url}/api/v1/conversations",
+                headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+            )
+            assert preflight.status_code == 200, origin
+    finally:
+        server.stop()

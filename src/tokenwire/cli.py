@@ -10,15 +10,13 @@ from typing import Annotated, Any
 
 import typer
 
-from tokenwire.settings import Settings
+from tokenwire.settings import LOCAL_USER, Settings, is_loopback
 
 app = typer.Typer(help="tokenwire: AI chat replies streamed token by token.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users and their tokens.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(db_app, name="db")
-
-LOCAL_USER = "local"
 
 
 def local_token(settings: Settings) -> str:
@@ -106,6 +104,23 @@ def _server_class() -> Any:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    cors: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors",
+            metavar="ORIGIN",
+            help="Let browser pages of ORIGIN call the API (repeatable; * for any), "
+            "added to TOKENWIRE_CORS_ORIGINS.",
+        ),
+    ] = None,
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="Serve the local user without a token. Loopback addresses only: anyone "
+            "who can reach the port is that user.",
+        ),
+    ] = False,
 ) -> None:
     """Start the server and print the login URL."""
     import uvicorn
@@ -119,6 +134,17 @@ def serve(
         settings.host = host
     if port is not None:
         settings.port = port
+    for origin in cors or []:
+        if origin not in settings.cors_origins:
+            settings.cors_origins.append(origin)
+    settings.no_auth = settings.no_auth or no_auth
+    if settings.no_auth and not is_loopback(settings.host):
+        typer.echo(
+            f"tokenwire: --no-auth serves anyone who can connect; it listens on loopback "
+            f"addresses only (127.0.0.1, ::1, localhost), not {settings.host}",
+            err=True,
+        )
+        raise typer.Exit(2)
     token = local_token(settings)
     asyncio.run(_prepare(settings, token))
     fastapi_app = create_app(settings)
@@ -138,7 +164,11 @@ def serve(
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     typer.echo(f"tokenwire: {settings.provider} model, {settings.resolved_database_url}", err=True)
     # The login URL, like Jupyter's, alone on stdout so that scripts can take it from there.
-    typer.echo(f"http://{shown}:{settings.port}/?token={token}")
+    if settings.no_auth:
+        typer.echo("tokenwire: --no-auth: requests without a token are the local user's", err=True)
+        typer.echo(f"http://{shown}:{settings.port}/")
+    else:
+        typer.echo(f"http://{shown}:{settings.port}/?token={token}")
     _server_class()(config, app=fastapi_app, settings=settings).run()
 
 

@@ -7,7 +7,10 @@
 What the seed's gateway does, and this one too:
 
 * validates the payload: larger than ``gateway_max_payload_bytes`` (3 MB) is a 413, a body
-  that is not the seed's request a 400, both as ``{"type":"error","error"}``;
+  that is not the seed's request a 400 (an empty prompt too), an image that is not base64
+  or not an image a 422, each as ``{"type":"error","error"}``: an SSE ``data:`` line on the
+  streaming route (the seed's Swift client reads nothing else, and the engine's refusals
+  there are SSE too), a JSON body on the other;
 * forwards the upstream SSE bytes as they arrive, without buffering (each chunk is written
   the moment it is read);
 * closes the upstream request when the client disconnects (the engine behind keeps the
@@ -31,7 +34,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from tokenwire.errors import BadRequest, PayloadTooLarge, TokenwireError
+from tokenwire.errors import PayloadTooLarge, TokenwireError
 from tokenwire.protocol import sse
 from tokenwire.protocol.dialects import chat_image as wire
 from tokenwire.protocol.dialects.timestamps import utc_now
@@ -54,6 +57,12 @@ def _error(exc: TokenwireError) -> Response:
     return Response(
         wire.error_body(exc.message), status_code=exc.status, media_type="application/json"
     )
+
+
+def _error_event(exc: TokenwireError) -> Response:
+    """A refusal on the streaming route: the status, and the seed's ``error`` event."""
+    headers = dict(sse.HEADERS)
+    return Response(wire.error_event(exc.message), exc.status, headers, media_type=sse.CONTENT_TYPE)
 
 
 def _forward_headers(request: Request) -> dict[str, str]:
@@ -164,16 +173,11 @@ class ProxiedStream(Response):
             return
         try:
             if response.status_code != 200:
-                content = await response.aread()
-                media = response.headers.get("content-type", "application/json").encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": response.status_code,
-                        "headers": [(b"content-type", media)],
-                    }
-                )
-                await self._write(send, content, more=False)
+                # Passed on as an SSE error event whatever its body was (a limit's 429 is
+                # JSON): the seed's client reads only ``data:`` lines.
+                await response.aread()
+                await self._start(send, response.status_code)
+                await self._write(send, _as_error_event(response), more=False)
                 return
             chunks = response.aiter_raw()
             try:
@@ -214,10 +218,16 @@ class ProxiedStream(Response):
 
 
 def _as_error_event(response: httpx.Response) -> bytes:
+    """An upstream refusal as the seed's ``error`` event: an SSE body as it is, a JSON one
+    (the seed's ``{"type":"error","error"}`` or tokenwire's ``{"error":{"message"}}``) by its
+    message."""
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        return response.content
     try:
-        message = str(response.json().get("error", response.text))
-    except ValueError:
-        message = response.text or f"the engine answered {response.status_code}"
+        error = response.json().get("error", response.text)
+    except (ValueError, AttributeError):
+        error = response.text or f"the engine answered {response.status_code}"
+    message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
     return wire.error_event(message)
 
 
@@ -249,15 +259,15 @@ def create_gateway(settings: Settings | None = None, *, upstream: str | None = N
     async def chat_image_stream(request: Request) -> Response | ProxiedStream:
         try:
             body = await _read_payload(request, limit)
-        except (BadRequest, PayloadTooLarge) as exc:
-            return _error(exc)
+        except TokenwireError as exc:
+            return _error_event(exc)
         return ProxiedStream(request.app.state.upstream, body, _forward_headers(request))
 
     @app.post("/api/ai/chat-image")
     async def chat_image(request: Request) -> Response:
         try:
             body = await _read_payload(request, limit)
-        except (BadRequest, PayloadTooLarge) as exc:
+        except TokenwireError as exc:
             return _error(exc)
         try:
             response = await request.app.state.upstream.whole(body, _forward_headers(request))

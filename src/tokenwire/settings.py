@@ -31,6 +31,21 @@ def _split_list(value: object) -> object:
     return value
 
 
+LOCAL_USER = "local"  # the user ``tokenwire serve`` makes, and ``--no-auth`` serves
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is an address only this machine can reach."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOKENWIRE_", env_file=".env", extra="ignore", validate_default=True
@@ -108,6 +123,8 @@ class Settings(BaseSettings):
     port: int = 8000
     token: str | None = None  # the local user's login token; generated and kept if unset
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # One local user without a token (``tokenwire serve --no-auth``): loopback addresses only
+    no_auth: bool = False
 
     # Gateway mode (``tokenwire gateway``): seed 003's proxy in front of an engine
     gateway_upstream: str | None = None  # the engine's base URL

@@ -45,8 +45,16 @@ class WebSocketMessageWrapper(msgspec.Struct):
     error: str | None = None
 
 
+def bare(server: Server) -> httpx.Client:
+    """A client of tokenwire's earlier bare shape (the seed app's envelopes are
+    tests/seeds/test_seed_000_001.py's)."""
+    client = server.client()
+    client.headers["Prefer"] = "tokenwire-shape=bare"
+    return client
+
+
 def new_consultation(server: Server, persona: str) -> str:
-    with server.client() as client:
+    with bare(server) as client:
         response = client.post("/api/v1/consultations", json={"persona": persona})
         assert response.status_code in (201, 409), response.text
         body = response.json()
@@ -60,7 +68,7 @@ def receive(ws: ClientConnection) -> WebSocketMessageWrapper:
 
 def test_the_seed_001_exchange_frame_by_frame(server: Server) -> None:
     # Seed 001, "Complete Flow": POST, 409 on a second POST, history, WebSocket, a message.
-    with server.client() as client:
+    with bare(server) as client:
         created = client.post("/api/v1/consultations", json={"persona": "wellness_specialist"})
         assert created.status_code == 201
         consultation = created.json()
@@ -97,7 +105,7 @@ def test_the_seed_001_exchange_frame_by_frame(server: Server) -> None:
     assert "".join(f.content or "" for f in chunks) == "I need help with motivation"
     assert frames[-1].consultation_id == cid
 
-    with server.client() as client:
+    with bare(server) as client:
         history = client.get(f"/api/v1/consultations/{cid}/messages").json()["messages"]
     assert [m["role"] for m in history] == ["user", "assistant"]
     assert history[1]["content"] == "I need help with motivation"
@@ -138,7 +146,7 @@ def test_a_socket_needs_a_token_and_an_owned_consultation(server: Server) -> Non
 
 def test_rest_fallback_answers_with_the_whole_reply(server: Server) -> None:
     cid = new_consultation(server, "general")
-    with server.client() as client:
+    with bare(server) as client:
         response = client.post(
             f"/api/v1/consultations/{cid}/messages", json={"content": "hi there"}
         )
@@ -153,7 +161,7 @@ def test_rest_fallback_answers_with_the_whole_reply(server: Server) -> None:
 
 
 def test_completing_frees_the_persona(server: Server) -> None:
-    with server.client() as client:
+    with bare(server) as client:
         first = client.post("/api/v1/consultations", json={"persona": "coach", "goal_id": "g1"})
         assert first.status_code == 201
         assert first.json()["goal_id"] == "g1"
@@ -169,7 +177,7 @@ def test_a_reply_started_elsewhere_reaches_the_socket(server: Server) -> None:
     cid = new_consultation(server, "observer")
     with connect(f"{server.ws_url}/api/v1/consultations/{cid}/ws?token={server.token}") as ws:
         assert receive(ws).type == "connected"
-        with server.client() as client:
+        with bare(server) as client:
             client.post(
                 f"/api/v1/consultations/{cid}/messages", json={"content": "from the REST side"}
             )
@@ -196,7 +204,7 @@ def test_cancel_stops_the_reply_and_keeps_the_partial(server_factory: ServerFact
         ws.send('{"type":"cancel"}')
         while receive(ws).type != "stream_complete":
             pass
-    with server.client() as client:
+    with bare(server) as client:
         reply = client.get(f"/api/v1/consultations/{cid}/messages").json()["messages"][1]
     assert reply["status"] == "cancelled"
     assert long.startswith(reply["content"])
@@ -212,7 +220,7 @@ def test_a_dropped_socket_does_not_stop_the_reply(server_factory: ServerFactory)
         ws.send(json.dumps({"type": "message", "content": text}))
         assert receive(ws).type == "message_received"
     deadline = time.monotonic() + 20
-    with server.client() as client:
+    with bare(server) as client:
         while time.monotonic() < deadline:
             messages = client.get(f"/api/v1/consultations/{cid}/messages").json()["messages"]
             if messages[-1]["status"] == "complete":
@@ -222,9 +230,9 @@ def test_a_dropped_socket_does_not_stop_the_reply(server_factory: ServerFactory)
 
 
 def test_an_unknown_persona_is_refused_in_the_dialects_error_shape(server: Server) -> None:
-    with server.client() as client:
+    with bare(server) as client:
         response = client.post("/api/v1/consultations", json={"persona": "nobody"})
     assert response.status_code == 422
     body = response.json()
-    assert body["code"] == "unknown_persona"
-    assert "coach" in body["error"]
+    assert body["error"]["code"] == "unknown_persona"
+    assert "coach" in body["error"]["message"]

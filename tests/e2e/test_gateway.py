@@ -214,8 +214,12 @@ def test_payloads_over_3_mb_are_refused(stand_in: tuple[StandIn, Gateway]) -> No
     with gateway.client("t") as client:
         response = client.post("/api/ai/chat-image-stream", json=big)
         assert response.status_code == 413
-        assert response.json()["type"] == "error"
-        assert client.post("/api/ai/chat-image", json=big).status_code == 413
+        # An SSE error event on the streaming route: the seed's client reads data: lines.
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.text.startswith('data: {"type":"error","error":"payload exceeds')
+        whole = client.post("/api/ai/chat-image", json=big)
+        assert whole.status_code == 413
+        assert whole.json()["type"] == "error"
         malformed = client.post("/api/ai/chat-image-stream", content=b"{oops")
         assert malformed.status_code == 400
     assert state.paths == []  # nothing reached the engine

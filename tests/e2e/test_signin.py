@@ -10,6 +10,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from tests.conftest import ServerFactory
 from tests.helpers.server import Server
 
 COOKIE = "tokenwire_session"
@@ -109,3 +110,15 @@ def test_signing_in_needs_the_token_itself(server: Server) -> None:
     with cookie_client(server, secret) as client:
         # A session cannot mint more sessions: the token is what signs a browser in.
         assert client.post("/api/v1/session").status_code == 401
+
+
+def test_an_origin_named_in_cors_origins_may_use_the_cookie(server_factory: ServerFactory) -> None:
+    # A proxy in front (https://chat.example) that passes the request on with its own Host.
+    server = server_factory(cors_origins="https://chat.example")
+    secret = sign_in(server).cookies[COOKIE]
+    named = cookie_client(server, secret, Origin="https://chat.example")
+    with named as client:
+        assert client.get("/api/v1/conversations").status_code == 200
+    other = cookie_client(server, secret, Origin="https://other.example")
+    with other as client:
+        assert client.get("/api/v1/conversations").status_code == 401

@@ -86,10 +86,17 @@ def canonical_ws(server: Server, token: str, image: bool) -> object:
     return reply["error"]["code"]
 
 
+def consultation_id(made: dict[str, Any]) -> str:
+    """The id in a 201 or a 409 of ``POST /api/v1/consultations`` (the seed app's shape)."""
+    if "data" in made:
+        return str(made["data"]["consultation"]["id"])
+    return str(made["error"]["details"]["existing_consultation_id"])
+
+
 def consultation_rest(server: Server, token: str, image: bool) -> object:
     with server.client(token) as client:
         made = client.post("/api/v1/consultations", json={"persona": "general"}).json()
-        cid = made.get("id") or made["consultation_id"]
+        cid = consultation_id(made)
         return http_status(
             client.post(f"/api/v1/consultations/{cid}/messages", json={"content": "hello"})
         )
@@ -98,7 +105,7 @@ def consultation_rest(server: Server, token: str, image: bool) -> object:
 def consultation_ws(server: Server, token: str, image: bool) -> object:
     with server.client(token) as client:
         made = client.post("/api/v1/consultations", json={"persona": "general"}).json()
-        cid = made.get("id") or made["consultation_id"]
+        cid = consultation_id(made)
     url = f"{server.ws_url}/api/v1/consultations/{cid}/ws?token={token}"
     reply = ws_refusal(url, {"type": "message", "content": "hello"}, opened=1)
     assert reply["type"] == "error", reply

@@ -78,8 +78,10 @@ def start_server(
     *,
     port: int | None = None,
     prefix: Sequence[str] = (),
+    args: Sequence[str] = (),
 ) -> Server:
-    """``prefix``: a command the server runs under (``taskset -c 0``, a profiler)."""
+    """``tokenwire serve`` with ``env`` and the command-line ``args`` (``--cors``, say);
+    ``prefix``: a command the server runs under (``taskset -c 0``, a profiler)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     token = (env or {}).get("TOKENWIRE_TOKEN") or "tw_test_" + os.urandom(8).hex()
@@ -104,6 +106,7 @@ def start_server(
                 "127.0.0.1",
                 "--port",
                 str(port),
+                *args,
             ],
             env=full_env,
             stdout=log,

@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(openai_chat.router)
     app.include_router(vercel.router)
     operations.install_limits(app)  # inside CORS, so that browsers can read a 429
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # and a 413
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -115,7 +116,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID"],
         )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     operations.install_observers(app)  # outermost: they see every answer
     static = resources.files("tokenwire") / "static"
     if static.joinpath("index.html").is_file():

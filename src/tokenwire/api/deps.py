@@ -11,8 +11,8 @@ from tokenwire.api.tokens import TokenCache
 from tokenwire.engine import Engine
 from tokenwire.errors import Unauthorized
 from tokenwire.http.auth import bearer_token, session_secret
-from tokenwire.ops.security import same_origin
-from tokenwire.settings import Settings
+from tokenwire.ops.security import origin_allowed, same_origin
+from tokenwire.settings import LOCAL_USER, Settings
 from tokenwire.store import SQLStore, User
 
 
@@ -55,20 +55,38 @@ async def authenticate(conn: HTTPConnection) -> User:
     token = bearer_token(conn)
     secret = session_secret(conn) if token is None else None
     if secret is not None:
-        headers = conn.headers
-        if not same_origin(
-            headers.get("origin"), headers.get("sec-fetch-site"), headers.get("host")
-        ):
+        if not cookie_allowed(conn):
             raise Unauthorized("the session cookie is accepted only from this server's page")
         user = await get_tokens(conn).session_user(secret)
         if user is None:
             raise Unauthorized("the session has ended; sign in again")
+    elif token is None and get_settings(conn).no_auth:
+        return await _local_user(conn)
     elif token is None:
         raise Unauthorized("missing bearer token")
     else:
         user = await get_tokens(conn).user(token)
         if user is None:
             raise Unauthorized("invalid token")
+    conn.state.user = user
+    return user
+
+
+async def _local_user(conn: HTTPConnection) -> User:
+    """``--no-auth``: a request without a token is the local user's (the server listens on a
+    loopback address only, so it is someone on this machine: Jupyter's ``--NotebookApp.token=''``
+    trade). A request with a token is still checked."""
+    # Without a token, the origin is the only guard: a page of a foreign origin must not act
+    # as the local user (a form post needs no CORS preflight).
+    origin = conn.headers.get("origin")
+    if not origin_allowed(origin, conn.headers.get("host"), get_settings(conn).cors_origins):
+        raise Unauthorized(f"--no-auth: requests from {origin} need a token")
+    user: User | None = getattr(conn.app.state, "local_user", None)
+    if user is None:
+        user = await get_store(conn).user_by_name(LOCAL_USER)
+        if user is None:
+            raise Unauthorized(f"--no-auth: the user {LOCAL_USER!r} does not exist")
+        conn.app.state.local_user = user
     conn.state.user = user
     return user
 

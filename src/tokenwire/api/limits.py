@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenwire.errors import PayloadTooLarge
 from tokenwire.http.errors import error_response
 
 
+class BodyTooLarge(PayloadTooLarge, HTTPException):
+    """Raised into the route by its ``receive``, so that the route answers it in its own
+    shape (a dialect's: seed 003's client reads only SSE ``data:`` lines). It is a
+    starlette ``HTTPException`` too, which FastAPI's body parsing lets through instead of
+    turning it into a 400."""
+
+    def __init__(self, max_bytes: int) -> None:
+        PayloadTooLarge.__init__(self, f"request body is larger than {max_bytes} bytes")
+        self.status_code = self.status
+        self.detail = self.message
+        self.headers = None
+
+
 class BodyLimit:
-    """Answer 413 when a request body exceeds ``max_bytes``, by its Content-Length or as the
-    bytes arrive (a chunked upload has no Content-Length to trust)."""
+    """Answer 413 when a request body exceeds ``max_bytes``, by its Content-Length (before a
+    byte of it is read) or as the bytes arrive (a chunked upload has no Content-Length to
+    trust)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -20,20 +35,22 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared = 0
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
+            if name == b"content-length" and value.isdigit():
+                declared = int(value)
         seen = 0
         started = False
 
         async def limited_receive() -> Message:
             nonlocal seen
+            if declared > self.max_bytes:
+                raise BodyTooLarge(self.max_bytes)
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -44,14 +61,6 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except BodyTooLarge as exc:  # no route answered it (none read the body)
             if not started:
-                await self._reject(scope, receive, send)
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        exc = PayloadTooLarge(f"request body is larger than {self.max_bytes} bytes")
-        await error_response(exc)(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
+                await error_response(exc)(scope, receive, send)

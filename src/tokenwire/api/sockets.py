@@ -6,7 +6,10 @@ sent through the codec, whoever sent the message (two tabs see the same stream).
 replies are sent is the codec's ``ordering``: interleaved, each reply as it comes (the
 canonical socket; a reply running when the socket opened is followed on ``stream.resume``),
 or one at a time, whole and in the order they started, a running one from its start (the
-seed clients keep a single "message being streamed").
+seed clients keep a single "message being streamed"). A one-at-a-time socket that closes
+mid-reply leaves a note with the conversation (``api/deliveries.py``); its next socket,
+opened soon after on any instance, continues that reply after the last frame written rather
+than from its start, because the seed clients keep their partial text across a reconnect.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from tokenwire.api import deliveries
 from tokenwire.engine import Engine
 from tokenwire.errors import TokenwireError
 from tokenwire.ids import MessageId, uuid7
@@ -53,9 +58,13 @@ class ConversationSocket:
         self.conversation = conversation
         self.codec = codec
         self._lock = asyncio.Lock()
-        self._follows: dict[MessageId, asyncio.Task[None]] = {}
+        self._follows: dict[MessageId, asyncio.Task[bool]] = {}
         self._sent: dict[MessageId, int] = {}  # per reply, the last seq sent or on its way
-        self._queue: asyncio.Queue[MessageId] = asyncio.Queue()  # one at a time: the order
+        # one at a time: the replies in order, each with the seq to follow it after
+        self._queue: asyncio.Queue[tuple[MessageId, int]] = asyncio.Queue()
+        self._notes = deliveries.notes_of(websocket)
+        # one at a time: the reply streaming now and the last seq written (for the note)
+        self._progress = deliveries.Watch()
         self._seen: set[MessageId] = set()
         self._own: set[str] = set()  # client_message_ids of sends made on this socket
 
@@ -64,13 +73,25 @@ class ConversationSocket:
             await self.ws.send_text(data.decode())
 
     async def run(self) -> None:
+        self._notes.opened(self.conversation.id, self._progress)
+        try:
+            await self._run()
+        finally:
+            await self._notes.closed(
+                self.engine, self.user.id, self.conversation.id, self._progress
+            )
+
+    async def _run(self) -> None:
         async with self.engine.watch(self.conversation.id) as started:
             for frame in self.codec.opened():
                 await self.send(frame)
-            tasks = [asyncio.create_task(self._watch(started))]
+            tasks: list[asyncio.Task[Any]] = [asyncio.create_task(self._watch(started))]
             if self.codec.ordering is Ordering.ONE_AT_A_TIME:
+                left = await self._notes.take(self.engine, self.conversation, self._progress)
+                if left is not None:
+                    self._queue.put_nowait((left.reply_id, left.seq))
                 for reply in await self.engine.in_flight(self.conversation.id):
-                    self._queue.put_nowait(reply.id)
+                    self._queue.put_nowait((reply.id, -1))
                 tasks.append(asyncio.create_task(self._one_at_a_time()))
             try:
                 await self._read()
@@ -85,7 +106,7 @@ class ConversationSocket:
     async def _watch(self, started: AsyncIterator[MessageId]) -> None:
         async for message_id in started:
             if self.codec.ordering is Ordering.ONE_AT_A_TIME:
-                self._queue.put_nowait(message_id)
+                self._queue.put_nowait((message_id, -1))
             elif (reply := await self.engine.find_reply(message_id)) is not None:
                 self.follow(reply, -1)
 
@@ -102,15 +123,18 @@ class ConversationSocket:
 
     async def _one_at_a_time(self) -> None:
         while True:
-            message_id = await self._queue.get()
+            message_id, after = await self._queue.get()
             if message_id in self._seen:
                 continue
             self._seen.add(message_id)
             reply = await self.engine.find_reply(message_id)
             if reply is not None:
-                await self._stream(reply, -1)
+                self._progress.current = (reply.id, after)
+                if await self._stream(reply, after):
+                    self._progress.current = None
 
-    async def _stream(self, reply: Message, after: int) -> None:
+    async def _stream(self, reply: Message, after: int) -> bool:
+        """Send the reply's frames after ``after``; False when the client went first."""
         own = False
         shared: Hashable | None = getattr(self.codec, "shared", None)
 
@@ -131,11 +155,15 @@ class ConversationSocket:
                     for frame in self.codec.encode(event, own=own):
                         await self.send(frame)
                     self._sent[reply.id] = event.seq
+                    current = self._progress.current
+                    if current is not None and current[0] == reply.id:
+                        self._progress.current = (reply.id, event.seq)
         except TokenwireError as exc:
             with contextlib.suppress(*GONE):
                 await self.send(self.codec.error(exc.code, exc.message, ref=reply.id))
         except GONE:
-            pass
+            return False  # the client went mid-reply: ``run`` leaves a note of where
+        return True
 
     # the client's frames -----------------------------------------------------------------
 
@@ -186,7 +214,7 @@ class ConversationSocket:
 
     def _replay(self, reply: Message) -> None:
         if self.codec.ordering is Ordering.ONE_AT_A_TIME:
-            self._queue.put_nowait(reply.id)
+            self._queue.put_nowait((reply.id, -1))
         else:
             self.follow(reply, -1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from tests.protocol.dialects.events import CID, CREATED, UID, failed, reply, ticking
+from tests.protocol.dialects.events import CID, UID, failed, reply, ticking
 from tokenwire.protocol.dialects.consultation import (
     Cancel,
     ConsultationEncoder,
@@ -68,7 +68,8 @@ def test_a_reply_started_elsewhere_shows_its_user_message_first() -> None:
         b'{"type":"message","message":{"id":"%s","consultation_id":"%s","role":"user",'
         b'"content":"Hello","created_at":"%s","status":"complete"},'
         b'"consultation_id":"%s","timestamp":"T"}'
-        % (UID.encode(), CID.encode(), CREATED.encode(), CID.encode())
+        # Whole seconds: the app decodes dates with ``.iso8601`` (no fractional seconds).
+        % (UID.encode(), CID.encode(), b"2025-01-29T10:00:00Z", CID.encode())
     ]
 
 

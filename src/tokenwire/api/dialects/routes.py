@@ -28,12 +28,23 @@ def dialect_route(body: ErrorBody, sse_body: ErrorBody | None = None) -> type[AP
     ``sse_body`` as an event stream on routes that stream."""
 
     class DialectRoute(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handler = super().get_route_handler()
-            streams = sse_body is not None and any(
+        def refusal(self, error: TokenwireError) -> Response:
+            """``error`` as this route answers it."""
+            headers = status_headers(error)
+            if self.streams and sse_body is not None:
+                headers.update(sse.HEADERS)
+                return Response(sse_body(error), error.status, headers, sse.CONTENT_TYPE)
+            return Response(body(error), error.status, headers, "application/json")
+
+        @property
+        def streams(self) -> bool:
+            return sse_body is not None and any(
                 sse.CONTENT_TYPE.split(";")[0] in (answer.get("content") or {})
                 for answer in self.responses.values()
             )
+
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
 
             async def guarded(request: Request) -> Response:
                 try:
@@ -43,11 +54,7 @@ def dialect_route(body: ErrorBody, sse_body: ErrorBody | None = None) -> type[AP
                 except RequestValidationError as exc:
                     details = "; ".join(str(e.get("msg", e)) for e in exc.errors()[:3])
                     error = BadRequest(f"invalid request: {details}")
-                headers = status_headers(error)
-                if streams and sse_body is not None:
-                    headers.update(sse.HEADERS)
-                    return Response(sse_body(error), error.status, headers, sse.CONTENT_TYPE)
-                return Response(body(error), error.status, headers, "application/json")
+                return self.refusal(error)
 
             return guarded
 

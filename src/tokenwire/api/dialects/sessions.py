@@ -25,7 +25,10 @@ from tokenwire.api.streaming import EventStream
 from tokenwire.errors import NotFound
 from tokenwire.protocol.dialects import session_sse as wire
 from tokenwire.protocol.options import ByKey
+from tokenwire.store import MessageStatus
 from tokenwire.store.convert import isoformat
+
+FINISHED = frozenset({MessageStatus.COMPLETE, MessageStatus.CANCELLED})
 
 router = APIRouter(
     tags=["sessions"],
@@ -51,7 +54,10 @@ async def stream_message(
 
 @router.get("/sessions/{session_id}/messages")
 async def session_messages(session_id: str, user: CurrentUser, engine: EngineDep) -> Resource:
-    """The session's messages, oldest first, as a JSON array."""
+    """The session's messages, oldest first, as a JSON array. Only finished replies are
+    listed: the seed's page renders every item as an answer (it refreshes after ``end``, or
+    on load while a reply runs), so a reply still streaming, or one that failed (its error
+    was the stream's ``error`` event), is left out until it is an answer."""
     conversation = await engine.find_conversation(user.id, ByKey(wire.KIND, session_id))
     if conversation is None:
         raise NotFound(f"session {session_id} not found")
@@ -64,7 +70,9 @@ async def session_messages(session_id: str, user: CurrentUser, engine: EngineDep
             content=m.content,
             status=m.status.value,
             createdAt=isoformat(m.created_at),
+            timestamp=isoformat(m.created_at),
         )
         for m in page.items
+        if m.role != "assistant" or m.status in FINISHED
     ]
     return Resource(items)

@@ -15,6 +15,9 @@ Server frames (JSON text), every one decodable with the seed's ``WebSocketMessag
 Client frames: ``{"type":"message","content"}`` and ``{"type":"ping"}`` (seed 001), plus
 ``{"type":"cancel"}``, a tokenwire extension that stops the reply being streamed.
 
+Timestamps are whole seconds (``2025-01-29T10:00:00Z``, as in seed 000's own example):
+the app decodes ``timestamp: Date?`` with ``.iso8601``, which fails on fractional seconds.
+
 Swift's ``Decodable`` ignores keys it does not know but fails on a known key of the wrong
 shape, so the frames add keys freely (``code``) but put ``message`` only where the seed
 puts a message: in the ``message`` frame.
@@ -27,7 +30,7 @@ import msgspec
 from tokenwire.errors import BadRequest
 from tokenwire.protocol import frames
 from tokenwire.protocol.codec import Command, Ordering, StopRunning
-from tokenwire.protocol.dialects.timestamps import Clock, utc_now
+from tokenwire.protocol.dialects.timestamps import Clock, to_seconds, utc_seconds
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.frames import decode_frame
 
@@ -113,7 +116,7 @@ class ConsultationEncoder:
     ``message`` frame, so that the conversation on screen stays whole.
     """
 
-    def __init__(self, consultation_id: str, *, clock: Clock = utc_now) -> None:
+    def __init__(self, consultation_id: str, *, clock: Clock = utc_seconds) -> None:
         self.consultation_id = consultation_id
         self._clock = clock
 
@@ -135,7 +138,8 @@ class ConsultationEncoder:
             if own:
                 return [_encoder.encode(_MessageReceived(self.consultation_id, self._clock()))]
             user = event.user_message
-            dto = MessageDTO(user.id, self.consultation_id, "user", user.content, user.created_at)
+            created = to_seconds(user.created_at)
+            dto = MessageDTO(user.id, self.consultation_id, "user", user.content, created)
             return [self.message(dto)]
         if isinstance(event, MessageDelta):
             chunk = _StreamChunk(event.text, self.consultation_id, self._clock())
@@ -185,7 +189,7 @@ class ConsultationCodec:
 
     ordering = Ordering.ONE_AT_A_TIME
 
-    def __init__(self, consultation_id: str, *, clock: Clock = utc_now) -> None:
+    def __init__(self, consultation_id: str, *, clock: Clock = utc_seconds) -> None:
         self._encoder = ConsultationEncoder(consultation_id, clock=clock)
 
     def opened(self) -> list[bytes]:

@@ -38,6 +38,7 @@ from tokenwire.protocol.frames import decode_frame
 __all__ = [
     "Agent",
     "ClientFrame",
+    "HistoryMessage",
     "MessageStreamCodec",
     "MessageStreamEncoder",
     "Ping",
@@ -192,6 +193,18 @@ class MessageStreamEncoder:
         self._reply_to.pop(message_id, None)
         self._has_text.discard(message_id)
         return frame
+
+
+class HistoryMessage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A message of ``GET /api/chat/messages`` as seed 004's ``getMessageHistory`` maps it."""
+
+    id: str
+    content: str
+    sender: str
+    timestamp: str
+    agentId: str | None = None
+    agentName: str | None = None
+    agentType: str | None = None
 
 
 class SendMessage(msgspec.Struct, frozen=True, tag="message", tag_field="type"):

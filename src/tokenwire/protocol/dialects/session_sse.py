@@ -90,7 +90,10 @@ _decoder = msgspec.json.Decoder(SessionMessage)
 
 
 class HistoryItem(msgspec.Struct, frozen=True):
-    """A message of ``GET /sessions/{sessionId}/messages`` (camelCase, as ``messageId``)."""
+    """A message of ``GET /sessions/{sessionId}/messages`` (camelCase, as ``messageId``).
+
+    ``timestamp`` is what the seed's page renders (``new Date(message.timestamp)``);
+    ``createdAt`` is the same instant, kept for clients of the earlier shape."""
 
     id: str
     sessionId: str
@@ -98,6 +101,7 @@ class HistoryItem(msgspec.Struct, frozen=True):
     content: str
     status: str
     createdAt: str
+    timestamp: str
 
 
 def turn(session_id: str, message: SessionMessage) -> TurnRequest:

@@ -21,6 +21,24 @@ def iso_ms(value: datetime) -> str:
     return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def iso_seconds(value: datetime) -> str:
+    """``2025-01-29T10:00:00Z``: ISO 8601 in UTC, whole seconds. What Foundation's
+    ``JSONDecoder.dateDecodingStrategy = .iso8601`` accepts: its ``ISO8601DateFormatter``
+    has no ``.withFractionalSeconds`` and rejects ``10:00:00.123Z`` (seeds 000/001)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_seconds(iso: str) -> str:
+    """An ISO 8601 timestamp (``iso_ms``'s, say) as ``iso_seconds`` writes it."""
+    return iso_seconds(datetime.fromisoformat(iso.replace("Z", "+00:00")))
+
+
+def utc_seconds() -> str:
+    """Now, as ``iso_seconds`` writes it."""
+    return iso_seconds(datetime.now(UTC))
+
+
 def utc_now() -> str:
     """Now, as ``iso_ms`` writes it."""
     return iso_ms(datetime.now(UTC))
