@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import ServerFactory
-from tests.helpers.server import start_server
+from tests.helpers.server import free_port, start_server
 
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -103,3 +104,25 @@ def test_cors_adds_to_the_setting(tmp_path: Path) -> None:
             assert preflight.status_code == 200, origin
     finally:
         server.stop()
+
+
+def test_a_second_server_on_one_sqlite_database_refuses_to_start(
+    server_factory: ServerFactory,
+) -> None:
+    first = server_factory()
+    second = subprocess.run(
+        [sys.executable, "-m", "tokenwire", "serve", "--port", str(free_port())],
+        env=first.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert "already served by pid" in second.stderr
+    assert "one server per SQLite database" in second.stderr
+    # The first one is untouched, and the lock goes with its process, however it ends.
+    assert httpx.get(f"{first.url}/healthz").status_code == 200
+    first.stop(signal.SIGKILL)
+    again = server_factory(data_dir=first.data_dir)
+    assert httpx.get(f"{again.url}/healthz").status_code == 200

@@ -126,7 +126,9 @@ def serve(
     import uvicorn
 
     from tokenwire.api import create_app
+    from tokenwire.api.websocket_protocol import WebSocketProtocol
     from tokenwire.ops.logs import configure_logging
+    from tokenwire.store.lock import DatabaseInUse, DatabaseLock
 
     settings = Settings()
     configure_logging(settings)
@@ -145,6 +147,13 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    lock = DatabaseLock.for_url(settings.resolved_database_url)
+    if lock is not None:
+        try:
+            lock.acquire()  # held until this process ends
+        except DatabaseInUse as exc:
+            typer.echo(f"tokenwire: {exc}", err=True)
+            raise typer.Exit(1) from None
     token = local_token(settings)
     asyncio.run(_prepare(settings, token))
     fastapi_app = create_app(settings)
@@ -154,7 +163,7 @@ def serve(
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
-        ws="websockets-sansio",
+        ws=WebSocketProtocol,  # uvicorn's websockets-sansio, quiet about refused handshakes
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
         log_level=settings.log_level,

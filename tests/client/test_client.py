@@ -207,11 +207,11 @@ async def test_the_client_follows_a_server_restart(server_factory: ServerFactory
         assert client.status is ConnectionStatus.CONNECTED
 
         server.stop(signal.SIGTERM)
-        await asyncio.wait_for(client.wait_for_status(ConnectionStatus.OFFLINE), 10)
+        await asyncio.wait_for(client.wait_for_status(ConnectionStatus.OFFLINE), 30)
 
         again = await asyncio.to_thread(start_server, server.data_dir, server.env, port=server.port)
         try:
-            await asyncio.wait_for(client.wait_for_status(ConnectionStatus.CONNECTED), 10)
+            await asyncio.wait_for(client.wait_for_status(ConnectionStatus.CONNECTED), 30)
             reply = await client.send(conversation.id, "after the restart").result()
             assert reply.text == "after the restart"
             assert reply.transport is TransportKind.WEBSOCKET

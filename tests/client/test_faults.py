@@ -79,6 +79,11 @@ async def test_text_delivered_equals_text_stored(fast_server: Server, seed: int)
             deltas: list[str] = []
             async for reply in client.send(cid, content):
                 deltas.append(reply.delta)
+                if not proxy.stats.cuts:
+                    # The seeded cuts may all fall past the end of short connections (more
+                    # likely when a busy machine batches the reply into fewer, larger
+                    # writes): then the connections carrying the reply are cut here, mid-reply.
+                    assert proxy.cut_all() >= 1
     assert proxy.stats.cuts >= 1
     assert reply.status is ReplyStatus.COMPLETE
     if mode is TransportKind.WEBSOCKET:

@@ -121,7 +121,7 @@ async def test_an_idle_client_climbs_back_by_itself(fast_server: Server) -> None
             proxy.url, fast_server.token, climb_after=0.2, keepalive=0.05
         ) as client:
             await client.history(cid)  # the conversation in view: its socket is the probe
-            await asyncio.wait_for(client.wait_for_status(ConnectionStatus.DEGRADED_SSE), 5)
+            await asyncio.wait_for(client.wait_for_status(ConnectionStatus.DEGRADED_SSE), 30)
             proxy.block_websocket = False
-            await asyncio.wait_for(client.wait_for_status(ConnectionStatus.CONNECTED), 5)
+            await asyncio.wait_for(client.wait_for_status(ConnectionStatus.CONNECTED), 30)
             assert client.transport is TransportKind.WEBSOCKET

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 
 from tests.helpers.server import Server
@@ -90,3 +92,25 @@ def test_bad_input_gets_clear_errors_and_stores_nothing(server: Server) -> None:
         nowhere = client.get("/api/v1/nowhere")
         assert nowhere.status_code == 404
         assert nowhere.json()["error"]["code"] == "not_found"
+
+
+def test_an_oversized_chunked_body_is_413_on_every_route(server: Server) -> None:
+    """No Content-Length to trust: the limit holds as the bytes arrive, and the answer is
+    the same 413 as for a body that announced its size."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"content": "'
+        for _ in range(9):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    with server.client() as client:
+        cid = client.post("/api/v1/conversations", json={}).json()["id"]
+        for path in (f"/api/v1/conversations/{cid}/messages", "/v1/chat/completions"):
+            response = client.post(
+                path, content=chunks(), headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 413, (path, response.text)
+            assert "content-length" not in response.request.headers
+            assert response.json()["error"]["code"] == "payload_too_large"
+        assert client.get(f"/api/v1/conversations/{cid}/messages").json()["items"] == []

@@ -71,6 +71,28 @@ def test_resume_with_after_query_and_from_the_start(server: Server) -> None:
         assert LONG.endswith(text_of(tail))
 
 
+def resume_at_every_seq(client: httpx.Client, events: list[dict[str, Any]]) -> None:
+    """A resume at any seq of an ended reply, its terminal one and beyond included, gives
+    the rest of its text exactly and then its terminal event."""
+    mid = events[0]["message_id"]
+    for seq in [e["seq"] for e in events] + [events[-1]["seq"] + 5]:
+        with client.stream(
+            "GET", f"/api/v1/messages/{mid}/events", headers={"Last-Event-ID": str(seq)}
+        ) as response:
+            replay = list(sse_events(response))
+        seen = [e for e in events if e["seq"] <= seq]
+        assert replay[-1] == events[-1], seq
+        assert text_of(seen) + text_of(replay) == LONG
+
+
+def test_a_resume_at_any_seq_ends_with_the_terminal_event(server: Server) -> None:
+    with server.client() as client:
+        cid = client.post("/api/v1/conversations", json={}).json()["id"]
+        with send_streaming(client, cid, LONG) as response:
+            events = list(sse_events(response))
+        resume_at_every_seq(client, events)  # from the event log
+
+
 def test_resume_after_the_log_expired_is_served_from_the_store(
     server_factory: ServerFactory,
 ) -> None:
@@ -81,19 +103,7 @@ def test_resume_after_the_log_expired_is_served_from_the_store(
             events = list(sse_events(response))
         mid = events[0]["message_id"]
         time.sleep(1.0)  # past the log's TTL: only the stored row is left
-        for event in events:
-            with client.stream(
-                "GET",
-                f"/api/v1/messages/{mid}/events",
-                headers={"Last-Event-ID": str(event["seq"])},
-            ) as response:
-                replay = list(sse_events(response))
-            seen = [e for e in events if e["seq"] <= event["seq"]]
-            if event["type"] == "message.end":
-                assert replay == []
-                continue
-            assert replay[-1] == events[-1]
-            assert text_of(seen) + text_of(replay) == LONG
+        resume_at_every_seq(client, events)
         with client.stream("GET", f"/api/v1/messages/{mid}/events") as response:
             whole = list(sse_events(response))
         assert whole[0] == events[0]

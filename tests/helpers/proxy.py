@@ -89,17 +89,21 @@ class FaultProxy:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        self.cut_all()
+        for writer in list(self._open):
+            writer.transport.abort()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
 
-    def cut_all(self) -> None:
-        """Abort every open connection now."""
-        for writer in list(self._open):
+    def cut_all(self) -> int:
+        """Abort every open connection now; each counts as a cut. Returns how many."""
+        writers = list(self._open)
+        for writer in writers:
             writer.transport.abort()
+        self.stats.cuts += len(writers)
+        return len(writers)
 
     async def __aenter__(self) -> FaultProxy:
         return await self.start()

@@ -43,20 +43,27 @@ def _tool(name: str) -> str:
 
 
 class ThrowawayRedis:
-    """``redis-server`` on a free port, keeping nothing on disk."""
+    """``redis-server`` on a free port, keeping nothing on disk; or, ``persistent``, with an
+    append-only file fsynced every second (Redis's default durability), which a restart
+    reads back."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, persistent: bool = False) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="tokenwire-redis-"))
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.persistent = persistent
+        self.proc = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
         exe = shutil.which("redis-server")
         if exe is None:
             raise RuntimeError(f"redis-server not found: install Redis or set {REDIS_ENV}")
-        self.proc = subprocess.Popen(
+        durability = ("--appendonly", "yes") if self.persistent else ("--appendonly", "no")
+        proc = subprocess.Popen(
             [
                 exe,
                 *("--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.dir)),
+                *("--save", "", *durability, "--dir", str(self.dir)),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -67,13 +74,26 @@ class ThrowawayRedis:
             try:
                 client.ping()
                 break
-            except redis.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
+            except (redis.ConnectionError, redis.BusyLoadingError):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    shutil.rmtree(self.dir, ignore_errors=True)
                     raise RuntimeError("redis-server did not start") from None
                 time.sleep(0.05)
             finally:
                 client.close()
+        return proc
+
+    def crash(self) -> None:
+        """``kill -9``: what a persistent server had not fsynced yet is lost."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def restart(self) -> None:
+        """Start again on the same port: empty, or from its files when ``persistent``."""
+        if self.proc.poll() is None:
+            self.crash()
+        self.proc = self._spawn()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -117,13 +137,22 @@ class ThrowawayPostgres:
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
+        self._options = options
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, after ``halt``: same port, same data)."""
         self._run(
             [
                 _tool("pg_ctl"),
-                *("-D", str(self.data), "-l", str(self.dir / "log"), "-o", options),
+                *("-D", str(self.data), "-l", str(self.dir / "log"), "-o", self._options),
                 *("-w", "-t", "60", "start"),
             ]
         )
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (``fast``: open connections are cut)."""
+        self._run([_tool("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
 
     def _run(self, argv: list[str]) -> None:
         out = subprocess.run(argv, user=self.user, capture_output=True, text=True, check=False)

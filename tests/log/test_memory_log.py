@@ -72,7 +72,7 @@ async def test_watchers_hear_announcements_made_after_they_registered() -> None:
     async with log.watch(cid) as ids:
         await log.announce(cid, MessageId("m2"))
         await log.announce(ConversationId("other"), MessageId("m3"))
-        assert await asyncio.wait_for(anext(ids), 1) == "m2"
+        assert await asyncio.wait_for(anext(ids), 30) == "m2"
     await log.announce(cid, MessageId("after"))  # nobody listens; nothing is kept
 
 

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from tests.helpers import services
 from tests.helpers.server import free_port
 from tests.helpers.services import ThrowawayRedis
 from tokenwire.errors import LeaseLost, Unavailable
 from tokenwire.ids import ConversationId, MessageId
-from tokenwire.log.base import Fence
+from tokenwire.log.base import Fence, LogMiss, StreamLost
 from tokenwire.log.redis import LIVE_TTL_S, RedisEventLog
 from tokenwire.protocol.events import MessageDelta, MessageEnd, Timings, Usage
 from tokenwire.redis import connect
@@ -46,7 +47,7 @@ async def test_instances_read_each_others_replies_and_hear_announcements(
     async with there.watch(cid) as ids:
         await here.append(MessageDelta(MID, 0, "from here"))
         await here.announce(cid, MID)
-        assert await asyncio.wait_for(anext(ids), 5) == MID
+        assert await asyncio.wait_for(anext(ids), 30) == MID
     reader = there.read(MID, -1, batch=10)
     assert [e.seq for e in await anext(reader)] == [0]
     await here.append(MessageEnd(MID, 1, "stop", Usage(1, 1), Timings(1.0, 2.0)))
@@ -170,3 +171,26 @@ async def test_live_followers_share_one_read_and_one_batch(logs: list[RedisEvent
     assert len({id(b) for b in batches}) <= 4
     for r in readers:
         await r.aclose()
+
+
+async def test_a_writer_finding_its_stream_behind_it_drops_it(redis_server: str) -> None:
+    """Redis restarted from an older file: the stream lacks events its writer appended.
+    The writer's next append drops it, and readers waiting on it finish (``LogMiss``)."""
+    log = RedisEventLog(connect(redis_server), prefix=services.redis_prefix())
+    for seq in range(4):
+        await log.append(MessageDelta(MID, seq, "x"))
+    reader = log.read(MID, 3, batch=10)  # a reader waiting for seq 4
+    waiting = asyncio.ensure_future(anext(reader))
+    try:
+        await asyncio.sleep(0.1)
+        # What a restart from an older file leaves: the last two events are gone.
+        await log.redis.xdel(log.key(MID), "1-2", "1-3")
+        with pytest.raises(StreamLost):
+            await log.append(MessageDelta(MID, 4, "x"))
+        with pytest.raises(LogMiss):
+            await asyncio.wait_for(waiting, 30)
+        with pytest.raises(LogMiss):
+            await log.snapshot(MID)
+    finally:
+        waiting.cancel()
+        await log.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 
 import httpx
 import pytest
@@ -46,11 +45,12 @@ def refused_code(response: httpx.Response) -> str:
 
 
 def test_two_instances_share_rates_streams_and_sockets(
-    server_factory: ServerFactory, redis_server: str, redis_prefix: str, tmp_path: Path
+    server_factory: ServerFactory, redis_server: str, redis_prefix: str, postgres_url: str
 ) -> None:
-    # One database for both, as behind a load balancer; the limits in Redis.
+    # One database for both, as behind a load balancer (PostgreSQL: one server per SQLite
+    # database); the limits in Redis.
     shared = {
-        "data_dir": tmp_path / "shared",
+        "database_url": postgres_url,
         "token": "tw_shared_local_token",
         "limits_redis_url": redis_server,
         "redis_prefix": redis_prefix,

@@ -51,7 +51,7 @@ async def test_waiters_are_woken_on_each_move() -> None:
     queue.leave(running)  # _ahead now runs; me becomes next
     await asyncio.sleep(0)
     queue.leave(_ahead)
-    await asyncio.wait_for(waiter, 1)
+    await asyncio.wait_for(waiter, 30)
     assert seen == [1, 0]
 
 

@@ -122,7 +122,8 @@ async def test_checkpoints_append_what_is_new(store: SQLStore) -> None:
     saved = await store.get_message(user.id, reply.id)
     assert (saved.content, saved.marks, saved.last_seq) == ("Hi!", ((1, 2), (2, 3)), 2)
     outcome = Outcome(MessageStatus.COMPLETE, "Hi!", ((1, 2), (2, 3)), 3, finish_reason="stop")
-    assert await store.finish(reply.id, outcome, fetch=False) is None  # nothing read back
+    assert await store.end_reply(reply.id, outcome) is True  # nothing read back
+    assert await store.end_reply(reply.id, outcome) is False  # ended already
     done = await store.get_message(user.id, reply.id)
     assert (done.status, done.content, done.marks) == (
         MessageStatus.COMPLETE,

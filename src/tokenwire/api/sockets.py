@@ -243,7 +243,8 @@ async def run_socket(
 
     A session that cannot go on (the event log out of reach: Redis down) gets its error in
     the dialect's shape (``error_frame``) and a close with 1013, "try again later" (RFC 6455,
-    7.4.1), rather than failing inside the handler.
+    7.4.1), rather than failing inside the handler. A client that went away is no fault:
+    the request line (``tokenwire.http``, ``client_gone``) is all that is logged of it.
     """
     try:
         await run()
@@ -254,8 +255,12 @@ async def run_socket(
             await websocket.send_text(error_frame(exc).decode())
             await websocket.close(code=1013, reason=exc.message[:120])
         return
-    if websocket.application_state is WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError, OSError):
+    if (
+        websocket.application_state is WebSocketState.CONNECTED
+        and websocket.client_state is WebSocketState.CONNECTED
+    ):
+        # The client may go between the check and the close frame: that is no error either.
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
             await websocket.close()
 
 

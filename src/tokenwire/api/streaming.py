@@ -18,6 +18,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from tokenwire.errors import TokenwireError
 from tokenwire.log.batch import Batch
 from tokenwire.protocol import sse
 from tokenwire.protocol.codec import CanonicalSSE, StreamEncoder
@@ -86,6 +87,9 @@ class EventStream(Response):
                         body = body_of(batch)
                     if body:
                         await write(body)
+            except TokenwireError as exc:  # an outage of Redis or the database
+                if not disconnected:
+                    log.warning("event stream ended early: %s", exc.message)
             except Exception as exc:
                 if not disconnected:
                     log.error("event stream failed", exc_info=exc)

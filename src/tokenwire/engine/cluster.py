@@ -39,6 +39,9 @@ class Lease:
     async def holds(self) -> bool:
         return await self.leases.holds(self.message_id)
 
+    async def reclaim(self) -> bool:
+        return await self.leases.acquire(self.message_id) or await self.holds()
+
     async def release(self) -> None:
         await self.leases.release(self.message_id)
 

@@ -451,10 +451,16 @@ class Engine(Reads):
     # checkpoints -------------------------------------------------------------------------
 
     async def _checkpoint_loop(self) -> None:
+        outage = False  # a database outage is logged once, not every interval
         while True:
             await asyncio.sleep(self.config.checkpoint_interval_s)
             try:
                 await self._flush_checkpoints()
+                outage = False
+            except Unavailable as exc:
+                if not outage:
+                    log.warning("checkpoints wait for the database: %s", exc)
+                outage = True
             except Exception:
                 log.exception("checkpoint failed; retrying at the next interval")
 

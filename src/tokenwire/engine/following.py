@@ -18,7 +18,7 @@ from tokenwire.errors import NotFound, Unavailable
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.log.batch import Batch, batch_of
 from tokenwire.protocol.events import Event, coalesce, is_terminal
-from tokenwire.store.records import Message
+from tokenwire.store.records import Message, MessageStatus
 from tokenwire.store.store import SQLStore
 
 log = logging.getLogger("tokenwire.engine")
@@ -62,16 +62,24 @@ class Follower:
                 async for events in live:
                     position = events[-1].seq
                     yield coalesced(batch_of(events))
-            return
+                    if is_terminal(events[-1]):
+                        return
+            # The log ended at or before ``after``: the terminal event comes from the row.
         except LogMiss:
             pass
         except Unavailable as exc:
             # Redis is down: what is committed is still served, from the stored row.
             log.warning("following reply %s from the store: %s", reply.id, exc)
+        if position != after or reply.status is MessageStatus.STREAMING:
+            # What the caller read before the log was used may be stale by now.
+            reply = await self._store.find_message(reply.id) or reply
         async for events in self._follow_store(reply, position):
             yield coalesced(batch_of(events))
 
     async def _follow_store(self, reply: Message, after: int) -> AsyncIterator[list[Event]]:
+        """The row's text after ``after``, polled while the reply streams on, then always its
+        terminal event: a client that resumes at (or past) the end, or that was sent more
+        than the row kept, learns how the reply ended instead of hearing nothing."""
         if after < 0:
             if reply.reply_to is None:
                 raise NotFound(f"message {reply.id} is not a reply")
@@ -89,10 +97,8 @@ class Follower:
                 after = delta.seq
             if current.status.is_final:
                 out.extend(replay.tool_calls_after(current, after))
-                if current.last_seq > after:
-                    out.append(replay.terminal_event(current))
-                if out:
-                    yield out
+                out.append(replay.terminal_event(current))
+                yield out
                 return
             if out:
                 yield out

@@ -15,11 +15,12 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from tokenwire.engine import ending
 from tokenwire.engine.hooks import Hooks, ReplyEnd, ReplyInfo
 from tokenwire.engine.transcript import call_infos
-from tokenwire.errors import TokenwireError, Unavailable
+from tokenwire.errors import LeaseLost, TokenwireError, Unavailable
 from tokenwire.ids import ConversationId, MessageId
-from tokenwire.log.base import EventLog, Fence
+from tokenwire.log.base import EventLog, Fence, StreamLost
 from tokenwire.protocol.events import (
     ErrorInfo,
     Event,
@@ -62,6 +63,11 @@ class Ownership(Protocol):
 
     async def holds(self) -> bool:
         """Whether this instance still owns the reply: checked before its end is written."""
+        ...
+
+    async def reclaim(self) -> bool:
+        """Take the lease again if nobody holds it (Redis lost it, or it lapsed while no one
+        took the reply over); whether this instance holds it now."""
         ...
 
     async def release(self) -> None: ...
@@ -125,6 +131,7 @@ class Run:
         self._stop: StopReason | None = None
         self._pump: asyncio.Task[None] | None = None
         self._appending = False
+        self._stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.metadata: dict[str, object] = {}
 
@@ -137,6 +144,8 @@ class Run:
         """Stop generating now; the partial reply is kept. The first reason given wins."""
         if self._stop is None:
             self._stop = reason
+        if reason == "interrupted":
+            self._stopping.set()  # a run still saving its end through an outage gives up
         if self._pump is not None and not self._appending:
             self._pump.cancel()  # else _deliver stops the pump once its append is done
 
@@ -173,11 +182,17 @@ class Run:
             try:
                 await self._append(terminal)
                 return
+            except StreamLost:
+                return  # its readers found the stream gone and finish from the row
+            except LeaseLost:
+                # Taken over while this run saved its end: the new owner ends the stream.
+                log.warning("reply %s is owned elsewhere now; its end is theirs", self.message_id)
+                return
             except Unavailable as exc:
                 if delay is None:
                     # The row holds the end; readers finish from the store once the log's
-                    # stream expires.
-                    log.error("could not append the end of reply %s: %s", self.message_id, exc)
+                    # stream expires. An outage of the log is not a fault of the server.
+                    log.warning("could not append the end of reply %s: %s", self.message_id, exc)
                     return
                 await asyncio.sleep(delay)
             except Exception as exc:
@@ -188,14 +203,31 @@ class Run:
         if self._owner is None:
             return True
         try:
-            return await self._owner.holds()
+            return await self._owner.holds() or await self._reclaimed()
         except Exception:
             return True  # Redis unreachable: the database decides (only streaming rows end)
+
+    async def _reclaimed(self) -> bool:
+        """The lease is gone but nobody else holds it: this run, which knows every event it
+        appended, takes it back rather than leave the reply to a sweeper that would end it at
+        its last checkpoint, short of what clients were sent."""
+        if self._owner is None or not await self._owner.reclaim():
+            return False
+        log.warning(
+            "the lease of reply %s had vanished; this instance holds it again", self.message_id
+        )
+        return True
 
     # the work ----------------------------------------------------------------------------
 
     async def _append(self, event: Event) -> None:
-        await self._log.append(event, fence=self._owner.fence if self._owner else None)
+        fence = self._owner.fence if self._owner else None
+        try:
+            await self._log.append(event, fence=fence)
+        except LeaseLost:
+            if not await self._reclaimed():
+                raise
+            await self._log.append(event, fence=fence)
 
     async def _deliver(self, event: Event) -> None:
         """Append one event of the pump, which already counted it in ``seq`` (and its text).
@@ -359,24 +391,20 @@ class Run:
             self._hooks.reply_ended(self.info, ended("handed_over", "lease_lost"))
             return
         # The row first, then the event: a client that sees the end and reloads history
-        # must find the final text there.
-        try:
-            await self._store.finish(self.message_id, outcome, fetch=False)
-        except Exception:
-            log.exception("could not save the end of reply %s", self.message_id)
-        else:
-            if self._on_complete is not None and status is MessageStatus.COMPLETE:
-                try:
-                    await self._on_complete(self.content, call_infos(self.metadata))
-                except Exception:
-                    log.exception("could not record the end of reply %s", self.message_id)
+        # must find the final text there, and is never told an end the row does not have.
+        saved = await ending.save(self._store, self.message_id, outcome, stopping=self._stopping)
+        end = ending.ending(terminal, status, error.code if error else None, saved)
+        written = saved is not None and saved[0]
+        if written and self._on_complete is not None and status is MessageStatus.COMPLETE:
+            try:
+                await self._on_complete(self.content, call_infos(self.metadata))
+            except Exception:
+                log.exception("could not record the end of reply %s", self.message_id)
         self.seq = seq
         try:
-            await self._append_terminal(terminal)
+            await self._append_terminal(end.terminal)
         finally:
-            self._hooks.reply_ended(
-                self.info, ended(status.value, error.code if error is not None else None)
-            )
+            self._hooks.reply_ended(self.info, ended(end.status, end.error_code))
 
 
 def _logprobs(item: Delta) -> list[TokenLogprob]:

@@ -4,15 +4,19 @@ Every instance on Redis runs a ``Sweeper`` with two loops.
 
 Renewal, every third of ``lease_ttl_s``: extends the leases of this instance's runs. A run
 whose lease was lost (this process stalled past the TTL and another instance took the reply
-over) stops without writing its end, which is the new owner's to write. A run with a pending
-cancel (the key ``commands.py`` writes, in case its pub/sub message was missed) is stopped.
+over) stops without writing its end, which is the new owner's to write. A lease that vanished
+with nobody else holding it (Redis restarted) is taken back: the run knows what it appended.
+A run with a pending cancel (the key ``commands.py`` writes, in case its pub/sub message was
+missed) is stopped.
 
 Sweep, every ``sweep_interval_s``: replies still ``streaming`` in the database, run by no
-instance here and leased by none, are taken over. Replies younger than one lease TTL are left
-alone: their row is committed a moment before their lease is taken. Taking over is ``SET NX``
-on the lease (of several sweepers exactly one wins), then a fresh read of the row (it may have
-ended meanwhile), then the text so far rebuilt from the Redis stream, which holds every delta
-that clients were sent: more than the last checkpoint, and exactly what they have.
+instance here and leased by none, are taken over; one that has no stream either only once it
+has been so for two lease TTLs, which gives a live owner time to take its lease back.
+Replies younger than one lease TTL are left alone: their row is committed a moment before
+their lease is taken. Taking over is ``SET NX`` on the lease (of several sweepers exactly one
+wins), then a fresh read of the row (it may have ended meanwhile), then the text so far
+rebuilt from the Redis stream, which holds every delta that clients were sent: more than the
+last checkpoint, and exactly what they have.
 
 - ``takeover=continue``: a new run goes on from the stream's last seq, its provider asked to
   continue that text (``GenerationRequest.prefix``). Readers blocked on the stream just see
@@ -33,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Protocol
@@ -91,6 +96,7 @@ class Sweeper:
         self._launch = launch
         self._renewer: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._streamless: dict[str, float] = {}  # orphans seen without a stream, since when
 
     async def start(self) -> None:
         await self._cluster.commands.start(self._cancel_here)
@@ -123,7 +129,16 @@ class Sweeper:
 
     async def renew(self) -> None:
         ids = list(self._runs)
-        for message_id in await self._cluster.leases.renew(ids):
+        leases = self._cluster.leases
+        for message_id in await leases.renew(ids):
+            if message_id not in self._runs:
+                continue
+            if await leases.acquire(message_id):
+                # Nobody holds it (Redis restarted, or it lapsed while this process stalled and
+                # no one took the reply over): the run knows what it appended, so it keeps
+                # the reply, before a sweeper ends it at its last checkpoint.
+                log.warning("the lease of reply %s had vanished; holding it again", message_id)
+                continue
             if self._runs.stop(message_id, "interrupted"):
                 log.warning("lost the lease of reply %s: another instance runs it", message_id)
         for message_id in await self._cluster.commands.cancelled(ids):
@@ -153,8 +168,27 @@ class Sweeper:
             for reply in await self._store.streaming_messages()
             if reply.id not in self._runs and reply.created_at < young
         }
-        for message_id in await self._cluster.leases.unowned(list(candidates)):
+        unowned = await self._cluster.leases.unowned(list(candidates))
+        streamless: dict[str, float] = {}
+        now = time.monotonic()
+        for message_id in unowned:
+            if not await self._has_stream(message_id):
+                # Without its stream nobody but its owner knows what clients were sent, and an
+                # owner that is alive takes its lease back within a third of the TTL (Redis
+                # restarted empty). Only a reply left without both for two TTLs is ended: a
+                # busy owner may be late, and ending it too early loses text clients have.
+                since = streamless[message_id] = self._streamless.get(message_id, now)
+                if now - since < 2 * self._config.lease_ttl_s:
+                    continue
             await self.take_over(candidates[message_id])
+        self._streamless = streamless
+
+    async def _has_stream(self, message_id: str) -> bool:
+        try:
+            await self._cluster.log.snapshot(MessageId(message_id))
+        except LogMiss:
+            return False
+        return True
 
     async def take_over(self, reply: Message) -> bool:
         """Take the reply's lease and continue or end it; ``False`` if someone else has it."""
@@ -178,6 +212,10 @@ class Sweeper:
         except LogMiss:
             events = []
         stop: StopReason | None = None
+        if events and events[-1].seq < current.last_seq:
+            # A stream older than the row's checkpoint (Redis restarted from an old file)
+            # does not hold what clients were sent: the checkpoint knows more.
+            events = []
         if events:
             ended = is_terminal(events[-1])  # its owner could not write the row's end
             state = rebuild(current.id, events[:-1] if ended else events)

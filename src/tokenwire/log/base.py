@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from tokenwire.errors import Unavailable
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.protocol.events import Event
 
@@ -30,6 +31,13 @@ class Fence:
 
 class LogMiss(LookupError):
     """The log holds nothing for this message (never written here, or expired)."""
+
+
+class StreamLost(Unavailable):
+    """The log lost events of a reply that is still being written: a Redis restarted empty,
+    or from a file older than its last writes. The writer, which alone knows what it
+    appended, ends the reply with its whole text in the store; readers, who find the stream
+    gone, finish from there."""
 
 
 class EventLog(Protocol):

@@ -8,9 +8,11 @@ Keys and channels (all under ``settings.redis_prefix``):
 
 One Lua script appends: it checks the writer's lease (when the append is fenced), that the
 seq is the next one and that the stream has not ended, adds the entry and sets the key's
-expiry, atomically. Two writers of one reply (an owner presumed dead that was only slow, and
-the instance that took over) therefore cannot interleave, and the slow one is the one
-refused: its lease is gone. A stream expires ``log_ttl_s``
+expiry, atomically. A stream that lacks events its writer appended (Redis restarted empty,
+or from an older file) is deleted by that writer's next append (``StreamLost``), so that
+its readers, finding it gone, finish from the store. Two writers of one reply (an owner
+presumed dead that was only slow, and the instance that took over) cannot interleave, and
+the slow one is the one refused: its lease is gone. A stream expires ``log_ttl_s``
 after its terminal event (past that, the engine replays from the store). A stream that gets
 no write for ``LIVE_TTL_S`` goes away too: its writer is gone and its end could not be
 appended, and readers blocked on it then finish from the store.
@@ -36,7 +38,7 @@ from redis.exceptions import ResponseError
 
 from tokenwire.errors import LeaseLost
 from tokenwire.ids import ConversationId, MessageId
-from tokenwire.log.base import Fence, LogMiss
+from tokenwire.log.base import Fence, LogMiss, StreamLost
 from tokenwire.log.batch import Batch
 from tokenwire.log.tail import Tail
 from tokenwire.log.watchers import Watchers
@@ -57,13 +59,18 @@ local seq = tonumber(ARGV[1])
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #top == 0 then
   if seq ~= 0 then
-    return redis.error_reply('ERR first event must have seq 0, not ' .. seq)
+    return redis.error_reply('ERR stream lost: seq ' .. seq .. ' on an empty stream')
   end
 else
   if top[1][2][4] == '1' then
     return redis.error_reply('ERR stream already ended')
   end
   local last = tonumber(string.match(top[1][1], '%-(%d+)$'))
+  if seq > last + 1 then
+    -- Events this writer appended are gone: readers must finish from the store.
+    redis.call('DEL', KEYS[1])
+    return redis.error_reply('ERR stream lost: seq ' .. seq .. ' after ' .. last)
+  end
   if seq ~= last + 1 then
     return redis.error_reply('ERR seq ' .. seq .. ' out of order (next is ' .. (last + 1) .. ')')
   end
@@ -125,6 +132,11 @@ class RedisEventLog:
             except ResponseError as exc:
                 if "lease lost" in str(exc):
                     raise LeaseLost(f"reply {event.message_id} is owned elsewhere now") from exc
+                if "stream lost" in str(exc):
+                    raise StreamLost(
+                        f"reply {event.message_id}: {str(exc).removeprefix('ERR ')}",
+                        retry_after=5,
+                    ) from exc
                 if "out of order" in str(exc) or "seq 0" in str(exc) or "ended" in str(exc):
                     raise ValueError(f"{event.message_id}: {exc}") from exc
                 raise

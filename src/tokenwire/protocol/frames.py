@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from tokenwire.protocol.decoding import JSONLimitError, decode_json
 from tokenwire.protocol.option_fields import OptionFields
 
 
@@ -71,10 +72,13 @@ _encoder = msgspec.json.Encoder()
 
 def decode_frame(data: str | bytes, decoder: msgspec.json.Decoder[T], known: Collection[str]) -> T:
     """Parse one frame with ``decoder`` (a tagged union over ``type``), or raise
-    ``FrameError``: ``invalid_json``, ``invalid_frame`` or ``unknown_type``. Every dialect's
+    ``FrameError``: ``invalid_json``, ``frame_too_large``, ``frame_too_deep``,
+    ``invalid_frame`` or ``unknown_type``. Every dialect's
     client frames go through here, so a bad frame is described the same way on every wire."""
     try:
-        raw: Any = msgspec.json.decode(data)
+        raw: Any = decode_json(data)
+    except JSONLimitError as exc:
+        raise FrameError(f"frame_{exc.code}", f"frame refused: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise FrameError("invalid_json", f"frame is not valid JSON: {exc}") from exc
     if not isinstance(raw, dict):
@@ -86,8 +90,8 @@ def decode_frame(data: str | bytes, decoder: msgspec.json.Decoder[T], known: Col
         expected = ", ".join(sorted(known))
         raise FrameError("unknown_type", f"unknown frame type {kind!r}; expected one of {expected}")
     try:
-        return decoder.decode(data)
-    except msgspec.ValidationError as exc:
+        return decode_json(data, decoder)
+    except msgspec.DecodeError as exc:
         raise FrameError("invalid_frame", f"{kind}: {exc}") from exc
 
 

@@ -199,14 +199,21 @@ class MessageQueries(Queries):
                 ]
                 await conn.execute(query, rows)
 
-    async def finish(
-        self, mid: MessageId, outcome: Outcome, *, fetch: bool = True
-    ) -> Message | None:
+    async def finish(self, mid: MessageId, outcome: Outcome) -> Message | None:
         """Write how a reply ended. Only a streaming reply can end: a reply that already ended
-        (or whose conversation was deleted) is left as it is and ``None`` comes back.
+        (or whose conversation was deleted) is left as it is and ``None`` comes back."""
+        ended, row = await self._finish(mid, outcome, returning=True)
+        return row if ended else None
 
-        ``fetch=False``: the caller needs nothing back (a run writing its end, once per
-        reply): no ``RETURNING`` row to read and convert, and ``None`` comes back."""
+    async def end_reply(self, mid: MessageId, outcome: Outcome) -> bool:
+        """``finish`` for a run writing its end, once per reply: no ``RETURNING`` row to read
+        and convert; True when the reply was streaming and has now ended."""
+        ended, _ = await self._finish(mid, outcome, returning=False)
+        return ended
+
+    async def _finish(
+        self, mid: MessageId, outcome: Outcome, *, returning: bool
+    ) -> tuple[bool, Message | None]:
         MessageStatus.STREAMING.check_transition(outcome.status)
         values: dict[str, Any] = {
             "status": outcome.status.value,
@@ -227,15 +234,14 @@ class MessageQueries(Queries):
                     await conn.execute(select(T.c.metadata).where(streaming).with_for_update())
                 ).scalar_one_or_none()
                 if current is None:
-                    return None
+                    return False, None
                 values["metadata"] = {**current, **outcome.metadata}
             # One statement: the status test and the write cannot be split by another writer.
             query = update(T).where(streaming).values(values)
-            if not fetch:
-                await conn.execute(query)
-                return None
+            if not returning:
+                return (await conn.execute(query)).rowcount == 1, None
             row = (await conn.execute(query.returning(*MESSAGE_COLUMNS))).one_or_none()
-        return None if row is None else convert.message(row)
+        return row is not None, None if row is None else convert.message(row)
 
     async def streaming_messages(self, cid: str | None = None) -> list[Message]:
         """Replies still marked streaming: of one conversation, or all of them."""

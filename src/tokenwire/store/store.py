@@ -13,6 +13,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from tokenwire.store.conversations import ConversationQueries
+from tokenwire.store.errors import translated
 from tokenwire.store.records import Checkpoint, Outcome
 from tokenwire.store.sessions import SessionQueries
 from tokenwire.store.turns import NewConversation, NewTurn, TurnQueries, TurnTarget
@@ -46,9 +47,17 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=10,  # waiting longer for a connection: the database is as good as down
+        connect_args={"timeout": 10},  # asyncpg's connect timeout (its default is 60 s)
+    )
 
 
+@translated  # a database outage is Unavailable (503), from every method
 class SQLStore(UserQueries, SessionQueries, ConversationQueries, TurnQueries):
     def __init__(self, url: str) -> None:
         self.url = url

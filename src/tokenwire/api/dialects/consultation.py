@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from fastapi import APIRouter, Request, Response, WebSocket
 
 from tokenwire.api.deps import CurrentUser, EngineDep
@@ -237,14 +236,6 @@ async def complete_consultation(
     return Resource({"data": await app_consultation(engine, user, updated)})
 
 
-class _Update(msgspec.Struct, frozen=True):
-    """``PUT /consultations/{id}`` as the app sends it (``UpdateConversationRequest``)."""
-
-    title: str | None = None
-    persona: str | None = None
-    is_archived: bool | None = None
-
-
 @router.put("/consultations/{cid}")
 async def update_consultation(
     cid: str, request: Request, user: CurrentUser, engine: EngineDep, personas: PersonasDep
@@ -252,10 +243,7 @@ async def update_consultation(
     """Rename, or archive (``is_archived: true``, which frees the persona like ``complete``).
     A consultation keeps its persona, and an ended one stays ended: another persona, or
     ``is_archived: false`` on an ended one, is a 400 naming the field."""
-    try:
-        body = msgspec.json.decode(await request.body(), type=_Update)
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"invalid request body: {exc}") from exc
+    body = rest.parse_update(await request.body())
     conversation = await engine.conversation(user.id, cid)
     if body.persona is not None and body.persona != conversation.persona:
         personas.require(body.persona)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import msgspec
 
 from tokenwire.errors import BadRequest
+from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.images import parse_image
 from tokenwire.protocol.options import ByHistory, ByKey, TurnOptions, TurnRequest
@@ -137,7 +138,7 @@ _decoder = msgspec.json.Decoder(ChatImageRequest)
 def parse_request(body: bytes) -> ChatImageRequest:
     """Parse and check the request body; ``BadRequest`` says what is wrong."""
     try:
-        request = _decoder.decode(body)
+        request = decode_json(body, _decoder)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"invalid request body: {exc}", code="invalid_request") from exc
     if not request.prompt.strip():
@@ -177,7 +178,7 @@ _result_decoder = msgspec.json.Decoder(ChatImageResult)
 
 def decode_result(body: bytes) -> ChatImageResult:
     """Parse a ``POST /api/v1/chat-image`` answer (the gateway's fallback reads it)."""
-    return _result_decoder.decode(body)
+    return decode_json(body, _result_decoder)
 
 
 def result_events(result: ChatImageResult, timestamp: str) -> bytes:
@@ -194,7 +195,7 @@ def result_events(result: ChatImageResult, timestamp: str) -> bytes:
 def first_event_failed(data: str) -> str | None:
     """The error message when ``data`` (one event's data) is an ``error`` event, else None."""
     try:
-        event = msgspec.json.decode(data)
+        event = decode_json(data)
     except msgspec.DecodeError:
         return "the stream sent an event that is not JSON"
     if isinstance(event, dict) and event.get("type") == "error":

@@ -30,6 +30,7 @@ import msgspec
 from tokenwire.errors import BadRequest
 from tokenwire.protocol import frames
 from tokenwire.protocol.codec import Command, Ordering, StopRunning
+from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.dialects.timestamps import Clock, to_seconds, utc_seconds
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.frames import decode_frame
@@ -258,7 +259,7 @@ def rest_error(message: str, code: str) -> bytes:
 
 def parse_create(body: bytes) -> CreateConsultation:
     try:
-        request = _create.decode(body)
+        request = decode_json(body, _create)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"invalid request body: {exc}") from exc
     if not request.persona.strip() or len(request.persona) > 100:
@@ -268,6 +269,6 @@ def parse_create(body: bytes) -> CreateConsultation:
 
 def parse_post(body: bytes) -> PostMessage:
     try:
-        return _post.decode(body)
+        return decode_json(body, _post)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"invalid request body: {exc}") from exc

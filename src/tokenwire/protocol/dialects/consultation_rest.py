@@ -28,6 +28,9 @@ from typing import Any
 
 import msgspec
 
+from tokenwire.errors import BadRequest
+from tokenwire.protocol.decoding import decode_json
+
 __all__ = [
     "BARE_PREFERENCE",
     "AppConsultation",
@@ -96,3 +99,21 @@ def conflict(existing: AppConsultation, message: str) -> dict[str, Any]:
         "success": False,
         "error": {"code": "consultation_exists", "message": message, "details": details},
     }
+
+
+class Update(msgspec.Struct, frozen=True):
+    """``PUT /consultations/{id}`` as the app sends it (``UpdateConversationRequest``)."""
+
+    title: str | None = None
+    persona: str | None = None
+    is_archived: bool | None = None
+
+
+_update = msgspec.json.Decoder(Update)
+
+
+def parse_update(body: bytes) -> Update:
+    try:
+        return decode_json(body, _update)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"invalid request body: {exc}") from exc

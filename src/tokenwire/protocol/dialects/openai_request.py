@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.dialects.turns import CallInfo, PriorTurn
 from tokenwire.protocol.option_fields import OptionFields, Positive, bad, translate, turn_fields
 from tokenwire.protocol.options import TurnOptions
@@ -160,7 +161,7 @@ _decoder = msgspec.json.Decoder(_Request)
 
 def _decode(body: bytes) -> _Request:
     try:
-        return _decoder.decode(body)
+        return decode_json(body, _decoder)
     except msgspec.ValidationError as exc:
         raise translate(exc) from exc
     except msgspec.DecodeError as exc:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import msgspec
 
 from tokenwire.errors import BadRequest
+from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.options import ByKey, TurnOptions, TurnRequest
 
@@ -113,7 +114,7 @@ def turn(session_id: str, message: SessionMessage) -> TurnRequest:
 def parse_message(body: bytes) -> SessionMessage:
     """Parse and check the request body; ``BadRequest`` says what is wrong."""
     try:
-        message = _decoder.decode(body)
+        message = decode_json(body, _decoder)
     except msgspec.DecodeError as exc:
         raise BadRequest(
             f"request body is not a valid message: {exc}", code="invalid_request"

@@ -32,6 +32,7 @@ import msgspec
 
 from tokenwire.errors import BadRequest
 from tokenwire.protocol import sse
+from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.dialects.turns import PriorTurn
 from tokenwire.protocol.events import (
     Event,
@@ -253,7 +254,7 @@ def turn(request: ChatRequest) -> TurnRequest:
 def parse_request(body: bytes) -> ChatRequest:
     """Parse a ``POST /api/chat`` body; ``BadRequest`` says what is wrong."""
     try:
-        request = _decoder.decode(body)
+        request = decode_json(body, _decoder)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"invalid request body: {exc}", code="invalid_request") from exc
     if not request.id.strip():

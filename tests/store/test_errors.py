@@ -1,0 +1,69 @@
+"""The store's translation of database errors: an outage is Unavailable, a bug is not."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import exc as sa
+
+from tokenwire.errors import Unavailable
+from tokenwire.store import SQLStore
+from tokenwire.store.errors import is_outage, translate
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError(111, "Connect call failed"),
+        TimeoutError(),
+        sa.OperationalError("SELECT 1", {}, Exception("database is locked")),
+        sa.InterfaceError("SELECT 1", {}, Exception("connection is closed")),
+        sa.TimeoutError("QueuePool limit reached"),
+        sa.DBAPIError("SELECT 1", {}, Exception("reset"), connection_invalidated=True),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_outages(error: Exception) -> None:
+    assert is_outage(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        sa.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")),
+        sa.ProgrammingError("SELEC 1", {}, Exception("syntax error")),
+        ValueError("a bug"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_not_outages(error: Exception) -> None:
+    assert not is_outage(error)
+
+
+def test_translate_raises_unavailable_from_the_original() -> None:
+    async def refused() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    with pytest.raises(Unavailable) as info:
+        asyncio.run(translate(refused)())
+    assert info.value.status == 503
+    assert info.value.retry_after == 5.0
+    assert isinstance(info.value.__cause__, ConnectionRefusedError)
+
+
+def test_every_store_method_is_translated(tmp_path: Path) -> None:
+    """A store whose database cannot be opened answers Unavailable, whatever is asked."""
+
+    async def ask() -> None:
+        store = SQLStore(f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'db.sqlite'}")
+        try:
+            with pytest.raises(Unavailable):
+                await store.find_message("01a22ed2-2e4c-71a9-b2ac-e09e57fa7aff")
+            with pytest.raises(Unavailable):
+                await store.streaming_messages()
+        finally:
+            await store.close()
+
+    asyncio.run(ask())
