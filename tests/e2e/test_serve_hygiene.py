@@ -8,6 +8,8 @@ import signal
 import socket
 import time
 
+from websockets.sync.client import connect
+
 from tests.conftest import ServerFactory
 from tests.helpers.server import Server
 
@@ -60,13 +62,19 @@ def test_a_client_that_goes_away_is_one_info_line(server_factory: ServerFactory)
         ).json()
     reply = sent["assistant_message"]["id"]
     drop_mid_stream(server, f"/api/v1/messages/{reply}/events?after=-1", None)
-    gone = wait_for_lines(server, 2)
+    # A WebSocket following the reply, whose TCP connection just goes (no close frame).
+    with connect(f"{server.ws_url}/api/v1/conversations/{cid}/ws?token={server.token}") as ws:
+        ws.send(json.dumps({"type": "stream.resume", "message_id": reply, "after": -1}))
+        ws.recv(timeout=10)
+        ws.socket.close()
+    gone = wait_for_lines(server, 3)
     assert [line["route"] for line in gone] == [
         "/api/v1/conversations/{cid}/messages",
         "/api/v1/messages/{mid}/events",
+        "/api/v1/conversations/{cid}/ws",
     ]
     assert all(line["level"] == "info" for line in gone), gone
-    assert all(line["transport"] == "sse" for line in gone), gone
+    assert [line["transport"] for line in gone] == ["sse", "sse", "websocket"]
     # The server is fine and still answering; nothing in its log is a traceback.
     with server.client() as client:
         assert client.get(f"/api/v1/messages/{reply}").status_code == 200
