@@ -105,7 +105,9 @@ def test_copy_falls_back_where_there_is_no_clipboard_api(
         assert chat.page.evaluate("window.copied") == ["a reply to copy over plain HTTP"]
         assert chat.page.locator(".copy-buffer").count() == 0, "the buffer is gone again"
         assert "copy" in str(chat.page.evaluate("document.activeElement.className"))
-        assert "Copied" in chat.page.inner_text("#announcer")
+        chat.page.wait_for_function(
+            "() => document.getElementById('announcer').textContent.includes('Copied')"
+        )
         chat.page.screenshot(path=screenshots / "copied-plain-http.png")
         assert chat.errors == []
     finally:
