@@ -171,7 +171,9 @@ def serve(
         access_log=False,  # tokenwire.http logs each request, with more in it
     )
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    typer.echo(f"tokenwire: {settings.provider} model, {settings.resolved_database_url}", err=True)
+    # The whole chain: with TOKENWIRE_PROVIDERS=openai,llama a reply may come from either.
+    chain = ", then ".join(settings.provider_chain)
+    typer.echo(f"tokenwire: {chain} model, {settings.resolved_database_url}", err=True)
     # The login URL, like Jupyter's, alone on stdout so that scripts can take it from there.
     if settings.no_auth:
         typer.echo("tokenwire: --no-auth: requests without a token are the local user's", err=True)

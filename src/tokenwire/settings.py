@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     scripted_text: str | None = None  # None: echo the user's message
     scripted_chunk_words: int = Field(default=3, ge=1)
     scripted_delay_ms: int = Field(default=100, ge=0)
+    scripted_context_words: int = Field(default=0, ge=0)  # its context window (0: unbounded)
+    scripted_max_chunks: int = Field(default=0, ge=0)  # its length limit (0: none)
     scripted_slots: int = Field(default=0, ge=0)  # replies it runs at once (0: no line)
     max_tokens: int = Field(default=512, ge=1)  # per reply, unless a request asks for fewer
     temperature: float | None = Field(default=None, ge=0, le=2)  # None: the provider's default

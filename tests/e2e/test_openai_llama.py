@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import jsonschema
-import litellm
 import openai
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -22,6 +21,7 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field
 
+from tests.helpers import litellm_client
 from tests.helpers.server import Server, start_server
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
@@ -183,9 +183,8 @@ def test_langchain_bind_tools_round_trip(llama: Server, http: httpx.Client) -> N
         assert again["name"] == "get_weather"
 
 
-@pytest.mark.filterwarnings("ignore:Item.* using the `ReadOnly` qualifier:UserWarning")
 def test_litellm_as_a_client(llama: Server) -> None:
-    response = litellm.completion(
+    response = litellm_client.completion(
         model=f"openai/{MODEL}",
         api_base=f"{llama.url}/v1",
         api_key=llama.token,
@@ -193,8 +192,8 @@ def test_litellm_as_a_client(llama: Server) -> None:
         max_tokens=4,
         stop=["\n"],
     )
-    assert response.choices[0].finish_reason in ("stop", "length")
-    assert response.usage.completion_tokens <= 4
+    assert response["choices"][0]["finish_reason"] in ("stop", "length")
+    assert response["usage"]["completion_tokens"] <= 4
 
 
 def test_a_schema_no_grammar_can_express_is_a_400_before_anything_is_stored(

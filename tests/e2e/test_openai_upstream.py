@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import litellm
 import openai
 import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
@@ -17,6 +16,7 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
+from tests.helpers import litellm_client
 from tests.helpers.server import Server
 from tests.providers.served import ServerFactory, openai_server
 from tests.providers.upstream import Reply, Upstream, UpstreamThread
@@ -252,13 +252,9 @@ def test_langchain_structured_output(
 
 
 # LiteLLM's own types trip a pydantic warning of theirs when it builds them.
-LITELLM_WARNING = "ignore:Item.* using the `ReadOnly` qualifier:UserWarning"
-
-
-@pytest.mark.filterwarnings(LITELLM_WARNING)
 def test_litellm_as_a_client(served: Server, upstream: Upstream) -> None:
     upstream.replies = [CALLS]
-    response = litellm.completion(
+    response = litellm_client.completion(
         model="openai/up-model",
         api_base=f"{served.url}/v1",
         api_key=served.token,
@@ -266,9 +262,9 @@ def test_litellm_as_a_client(served: Server, upstream: Upstream) -> None:
         tools=[WEATHER],
         max_tokens=30,
     )
-    [call] = response.choices[0].message.tool_calls
-    assert (call.id, call.function.name) == ("call_a", "get_weather")
-    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    [call] = response["choices"][0]["message"]["tool_calls"]
+    assert (call["id"], call["function"]["name"]) == ("call_a", "get_weather")
+    assert json.loads(call["function"]["arguments"]) == {"city": "Paris"}
     assert upstream.requests[0]["max_tokens"] == 30
 
 

@@ -26,6 +26,11 @@ def test_the_schema_names_the_canonical_api(server: Server) -> None:
         "/api/v1/messages/{mid}/events",
         "/api/v1/messages/{mid}/cancel",
         "/api/v1/personas",
+        "/api/v1/messages/{mid}/regenerate",
+        "/api/v1/messages/{mid}/continue",
+        "/api/v1/search",
+        "/api/v1/conversations/{cid}/export",
+        "/api/v1/conversations/import",
     ):
         assert path in paths, path
     send = paths["/api/v1/conversations/{cid}/messages"]["post"]
@@ -58,6 +63,13 @@ def test_the_schema_describes_the_protocol_resources(server: Server) -> None:
         ("/api/v1/messages/{mid}", "get", "200"): wire.Message,
         ("/api/v1/messages/{mid}/cancel", "post", "200"): wire.Message,
         ("/api/v1/personas", "get", "200"): wire.PersonaList,
+        ("/api/v1/messages/{mid}/regenerate", "post", "201"): wire.SentTurn,
+        ("/api/v1/messages/{mid}/regenerate", "post", "202"): wire.SentTurn,
+        ("/api/v1/messages/{mid}/continue", "post", "200"): wire.Message,
+        ("/api/v1/messages/{mid}/continue", "post", "202"): wire.Message,
+        ("/api/v1/search", "get", "200"): wire.SearchResults,
+        ("/api/v1/conversations/{cid}/export", "get", "200"): wire.ConversationExport,
+        ("/api/v1/conversations/import", "post", "201"): wire.Conversation,
     }
     for (path, method, status), shape in answers.items():
         content = spec["paths"][path][method]["responses"][status]["content"]
@@ -96,6 +108,17 @@ def test_the_answers_are_exactly_the_resources(server: Server) -> None:
         personas = client.get("/api/v1/personas")
         assert set(personas.json()) == _fields(wire.PersonaList)
         assert msgspec.json.decode(personas.content, type=wire.PersonaList).items
+        found = client.get("/api/v1/search", params={"q": "hello shapes"})
+        assert set(found.json()) == _fields(wire.SearchResults)
+        hits = msgspec.json.decode(found.content, type=wire.SearchResults).items
+        assert hits
+        assert set(found.json()["items"][0]) == _fields(wire.SearchHit)
+        exported = client.get(f"/api/v1/conversations/{cid}/export")
+        assert set(exported.json()) == _fields(wire.ConversationExport)
+        assert set(exported.json()["messages"][0]) == _fields(wire.Message)
+        regenerated = client.post(f"/api/v1/messages/{turn.assistant_message.id}/regenerate")
+        assert set(regenerated.json()["assistant_message"]) == _fields(wire.Message)
+        assert set(regenerated.json()["assistant_message"]["siblings"]) == _fields(wire.Siblings)
         missing = client.get("/api/v1/messages/no-such-message")
         assert missing.status_code == 404
         assert msgspec.json.decode(missing.content, type=wire.ErrorBody).error.code == "not_found"

@@ -181,3 +181,39 @@ async def test_watchers_hear_announcements_made_after_they_registered(
         assert await asyncio.wait_for(anext(ids), 30) == "m4"
         assert await asyncio.wait_for(anext(ids2), 30) == "m2"
     await log.announce(cid, MessageId("after"))  # nobody listens; nothing is kept
+
+
+async def test_a_reopened_stream_holds_the_given_events_and_goes_on(make_log: LogFactory) -> None:
+    """A reply continued after its end: its stream is replaced by its events up to the old
+    end, open again; new events take the seqs from there, and readers see one stream."""
+    log = make_log()
+    for seq, text in enumerate(["a", "b", "c"]):
+        await log.append(MessageDelta(MID, seq, text))
+    await log.append(end(3))
+    seed: list[Event] = [
+        MessageDelta(MID, 0, "a"),
+        MessageQueued(MID, 1, 1),
+        MessageDelta(MID, 2, "c"),
+    ]
+    await log.reopen(MID, seed)
+    assert [e for batch in [await _pending(log)] for e in batch] == seed
+    reader = asyncio.create_task(collect(log, 1))
+    await asyncio.sleep(0.05)
+    await log.append(MessageDelta(MID, 3, "d"))
+    await log.append(end(4))
+    assert [e.seq for e in await asyncio.wait_for(reader, 10)] == [2, 3, 4]
+    assert [e.seq for e in await collect(log, -1)] == [0, 1, 2, 3, 4]
+    # A stream the log no longer had is made from the events given.
+    other = MessageId("m-gone")
+    await log.reopen(other, [MessageDelta(other, 0, "x")])
+    await log.append(end(1, other))
+    assert [e.seq for e in await collect(log, -1, other)] == [0, 1]
+
+
+async def _pending(log: EventLog) -> list[Event]:
+    """What the stream holds now, without waiting for more."""
+    out: list[Event] = []
+    reader = log.read(MID, -1, batch=100)
+    out += await reader.__anext__()
+    await reader.aclose()  # type: ignore[attr-defined]
+    return out

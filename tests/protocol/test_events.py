@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from tokenwire.protocol.events import (
+    ContextInfo,
     ErrorInfo,
     MessageDelta,
     MessageEnd,
@@ -51,6 +53,13 @@ def test_start_bytes() -> None:
         b'"created_at":"2026-01-29T10:00:00.000Z","client_message_id":"c1"},'
         b'"model":"smollm2","created_at":"2026-01-29T10:00:00.000Z"}'
     )
+
+
+def test_start_with_the_context_note_bytes() -> None:
+    noted = msgspec.structs.replace(START, context=ContextInfo(omitted_turns=4))
+    assert encode(noted) == encode(START)[:-1] + b',"context":{"omitted_turns":4}}'
+    assert decode(encode(noted)) == noted
+    assert decode(encode(START)).context is None  # absent: everything fit
 
 
 def test_delta_queued_end_error_bytes() -> None:

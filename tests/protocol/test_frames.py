@@ -6,8 +6,10 @@ import pytest
 
 from tokenwire.protocol.frames import (
     Cancel,
+    Continue,
     FrameError,
     Ping,
+    Regenerate,
     Resume,
     Send,
     decode_client_frame,
@@ -31,6 +33,8 @@ def test_valid_frames() -> None:
         "m", 4
     )
     assert decode_client_frame('{"type":"ping"}') == Ping()
+    assert decode_client_frame(b'{"type":"message.regenerate","message_id":"m"}') == Regenerate("m")
+    assert decode_client_frame(b'{"type":"message.continue","message_id":"m"}') == Continue("m")
 
 
 def test_a_send_carries_the_turn_options() -> None:

@@ -61,7 +61,7 @@ async def test_failure_before_the_first_token_moves_on_invisibly(llama: LlamaPro
     fallback, *rest = items
     # Recorded for the message's metadata, but no text was delivered before the switch.
     assert isinstance(fallback, Fallback)
-    assert fallback == Fallback("openai", "llama", fallback.reason, 0)
+    assert fallback == Fallback("openai", "llama", fallback.reason, 0, to_model=llama.model)
     assert fallback.reason.startswith("upstream_unavailable: ")
     assert all(isinstance(i, Delta) for i in rest[:-1])
     assert isinstance(rest[-1], Done)

@@ -11,14 +11,17 @@ from alembic.migration import MigrationContext
 from tokenwire.errors import NotFound
 from tokenwire.protocol.events import Timings, Usage
 from tokenwire.store import Checkpoint, MessageStatus, Outcome, SQLStore
-from tokenwire.store.tables import Base
+from tokenwire.store.tables import Base, in_models
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_migrations_create_exactly_the_models(store: SQLStore) -> None:
     def diff(sync_conn: object) -> list[object]:
-        context = MigrationContext.configure(sync_conn)  # type: ignore[arg-type]
+        context = MigrationContext.configure(
+            sync_conn,  # type: ignore[arg-type]
+            opts={"include_name": in_models},
+        )
         return list(compare_metadata(context, Base.metadata))
 
     async with store.engine.connect() as conn:

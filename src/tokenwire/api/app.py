@@ -14,10 +14,13 @@ from tokenwire import __version__
 from tokenwire.api import (
     conversations,
     errors,
+    exports,
     health,
     messages,
     ops,
     personas,
+    replies,
+    search,
     signin,
     ws,
 )
@@ -95,10 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api_resources.install(app)
     app.include_router(health.router)
     app.include_router(ops.router)
+    app.include_router(exports.router)  # before conversations: /conversations/import
     app.include_router(conversations.router)
+    app.include_router(search.router)
     app.include_router(personas.router)
     app.include_router(signin.router)
     app.include_router(messages.router)
+    app.include_router(replies.router)
     app.include_router(ws.router)
     app.include_router(consultation.router)
     app.include_router(message_stream.router)

@@ -8,6 +8,7 @@ from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.personas import PersonasDep
 from tokenwire.api.resources import Resource, answers, conversation
 from tokenwire.api.schemas import CreateConversation, UpdateConversation
+from tokenwire.errors import Unprocessable
 from tokenwire.protocol import resources as wire
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
@@ -53,6 +54,13 @@ async def update_conversation(
     if body.persona is not None:
         personas.require(body.persona)
     changes = body.model_dump(exclude_unset=True)
+    if "current_leaf_id" in changes:
+        leaf = changes.pop("current_leaf_id")
+        if leaf is None:
+            raise Unprocessable("current_leaf_id must name a message", code="invalid_leaf")
+        updated = await engine.switch_branch(user.id, cid, leaf)
+        if not changes:
+            return Resource(conversation(updated))
     return Resource(conversation(await engine.update_conversation(user.id, cid, **changes)))
 
 

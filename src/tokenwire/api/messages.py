@@ -8,10 +8,12 @@ from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.resources import Resource, answers, message
 from tokenwire.api.schemas import SendMessage
 from tokenwire.api.streaming import EventStream
+from tokenwire.engine import Engine
 from tokenwire.errors import BadRequest
 from tokenwire.protocol import resources as wire
 from tokenwire.protocol.option_fields import decode_options
-from tokenwire.protocol.options import ById, TurnOptions
+from tokenwire.protocol.options import ROOT, ById, TurnOptions
+from tokenwire.store.records import Turn
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
@@ -31,8 +33,11 @@ async def list_messages(
     engine: EngineDep,
     limit: int = Query(default=100, ge=1, le=500),
     before: str | None = None,
+    leaf: str | None = None,
 ) -> Resource:
-    page = await engine.messages(user.id, cid, limit=limit, before=before)
+    """The current branch, root to leaf (``?leaf=MID``: the branch through that message):
+    its newest ``limit`` messages before ``before``, oldest first."""
+    page = await engine.messages(user.id, cid, limit=limit, before=before, leaf=leaf)
     return Resource(wire.Page([message(m) for m in page.items], page.next_before))
 
 
@@ -63,31 +68,42 @@ async def send_message(
 ) -> EventStream | Resource:
     """Send a user message. ``Accept: text/event-stream`` streams the reply; otherwise the
     JSON answer comes once the reply is complete, or at once (202) with ``wait=false``."""
+    parent = body.parent_id
+    if "parent_id" in body.model_fields_set and parent is None:
+        parent = ROOT
     options = TurnOptions(
         client_message_id=body.client_message_id,
         images=tuple(body.images),
         tool_call_id=body.tool_call_id,
+        parent_id=parent,
         **decode_options(body.model_extra or {}),
     )
     turn = await engine.start_turn(user.id, ById(cid), body.content, options)
+    return await answer_turn(engine, turn, streamed=wants_event_stream(request), wait=wait)
+
+
+async def answer_turn(
+    engine: Engine, turn: Turn, *, streamed: bool, wait: bool
+) -> EventStream | Resource:
+    """A started turn as answered: its reply streamed (SSE), the turn at once (202, with
+    ``wait=false``), or once the reply is final (201; 200 for a repeated send)."""
     reply = turn.assistant_message
-    if wants_event_stream(request):
+    if streamed:
         return EventStream(engine.follow(reply, -1))
     if not wait:
+        shown = await engine.with_siblings([turn.user_message, reply])
         return Resource(
             wire.SentTurn(
-                user_message=message(turn.user_message),
-                assistant_message=message(reply),
+                user_message=message(shown[0]),
+                assistant_message=message(shown[1]),
                 events_url=f"/api/v1/messages/{reply.id}/events",
             ),
             202,
         )
     final = await engine.wait(reply)
+    shown = await engine.with_siblings([turn.user_message, final])
     return Resource(
-        wire.SentTurn(
-            user_message=message(turn.user_message),
-            assistant_message=message(final),
-        ),
+        wire.SentTurn(user_message=message(shown[0]), assistant_message=message(shown[1])),
         201 if turn.created else 200,
     )
 
@@ -130,4 +146,5 @@ async def message_events(
 @router.post("/messages/{mid}/cancel", response_model=None, responses=answers(wire.Message))
 async def cancel_message(mid: str, user: CurrentUser, engine: EngineDep) -> Resource:
     """Stop a reply; the partial text is kept. Cancelling an ended reply changes nothing."""
-    return Resource(message(engine.live(await engine.cancel(user.id, mid))))
+    cancelled = engine.live(await engine.cancel(user.id, mid))
+    return Resource(message((await engine.with_siblings([cancelled]))[0]))

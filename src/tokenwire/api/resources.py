@@ -66,6 +66,7 @@ def conversation(c: Conversation) -> wire.Conversation:
         key=c.key,
         created_at=isoformat(c.created_at),
         updated_at=isoformat(c.updated_at),
+        current_leaf_id=c.current_leaf_id,
     )
 
 
@@ -90,7 +91,14 @@ def message(m: Message) -> wire.Message:
         images=list(m.images),
         created_at=isoformat(m.created_at),
         updated_at=isoformat(m.updated_at),
+        parent_id=m.parent_id,
+        siblings=siblings(m),
     )
+
+
+def siblings(m: Message) -> wire.Siblings:
+    ids: list[str] = list(m.siblings) or [m.id]
+    return wire.Siblings(ids=ids, index=ids.index(m.id) if m.id in ids else 0)
 
 
 def personas(known: Personas) -> wire.PersonaList:

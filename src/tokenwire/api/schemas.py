@@ -24,6 +24,9 @@ class UpdateConversation(BaseModel):
     persona: str | None = Field(default=None, max_length=100)
     model: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] | None = None
+    # Switch branch: the branch through this message (on to its newest message) is shown
+    # and continued.
+    current_leaf_id: str | None = Field(default=None, max_length=64)
 
 
 class SendMessage(BaseModel):
@@ -38,3 +41,6 @@ class SendMessage(BaseModel):
     client_message_id: str | None = Field(default=None, min_length=1, max_length=200)
     images: list[str] = Field(default_factory=list)
     tool_call_id: str | None = Field(default=None, min_length=1, max_length=200)
+    # The reply the message follows: absent continues the current leaf; another reply
+    # makes a new branch (an edit resent); null makes a new first message.
+    parent_id: str | None = Field(default=None, max_length=64)

@@ -30,7 +30,15 @@ from tokenwire.ids import MessageId, uuid7
 from tokenwire.log.batch import Batch
 from tokenwire.protocol.codec import Command, Ordering, SocketCodec, StopRunning
 from tokenwire.protocol.events import Event, MessageStart
-from tokenwire.protocol.frames import Cancel, FrameError, Ping, Resume, Send
+from tokenwire.protocol.frames import (
+    Cancel,
+    Continue,
+    FrameError,
+    Ping,
+    Regenerate,
+    Resume,
+    Send,
+)
 from tokenwire.protocol.option_fields import turn_fields
 from tokenwire.protocol.options import ById, TurnOptions
 from tokenwire.store.records import Conversation, Message, User
@@ -206,6 +214,13 @@ class ConversationSocket:
         elif isinstance(command, Cancel):
             reply = await self._reply(command.message_id)
             await self.engine.cancel(self.user.id, reply.id)
+        elif isinstance(command, Regenerate):
+            # Announced like any reply that starts here: the socket follows it from there.
+            await self.engine.regenerate(self.user.id, (await self._reply(command.message_id)).id)
+        elif isinstance(command, Continue):
+            await self.engine.continue_reply(
+                self.user.id, (await self._reply(command.message_id)).id
+            )
         elif isinstance(command, Resume):
             self.follow(await self._reply(command.message_id), command.after)
         elif isinstance(command, StopRunning):

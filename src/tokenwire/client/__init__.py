@@ -23,12 +23,15 @@ from tokenwire.client.errors import (
 )
 from tokenwire.client.models import (
     Conversation,
+    ConversationExport,
     Message,
     Page,
     Persona,
     Reply,
     ReplyError,
     ReplyStatus,
+    SearchHit,
+    Siblings,
     TransportKind,
 )
 from tokenwire.client.state import ConnectionState, ConnectionStatus
@@ -46,6 +49,7 @@ __all__ = [
     "ConnectionState",
     "ConnectionStatus",
     "Conversation",
+    "ConversationExport",
     "Message",
     "NotFoundError",
     "Page",
@@ -55,6 +59,8 @@ __all__ = [
     "ReplyError",
     "ReplyStatus",
     "ReplyStream",
+    "SearchHit",
+    "Siblings",
     "SyncReplyStream",
     "Tokenwire",
     "TransportKind",

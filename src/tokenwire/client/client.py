@@ -13,6 +13,7 @@ import httpx
 
 from tokenwire.client.assembler import ReplyAssembler
 from tokenwire.client.backoff import Backoff, BackoffPolicy
+from tokenwire.client.chat import ChatFeatures
 from tokenwire.client.errors import (
     APIError,
     ClientError,
@@ -33,7 +34,7 @@ T = TypeVar("T")
 GET_RETRIES = 3
 
 
-class AsyncTokenwire:
+class AsyncTokenwire(ChatFeatures):
     """A client of one tokenwire server, for one user.
 
     Replies travel over a WebSocket per conversation when possible, else over SSE, else by

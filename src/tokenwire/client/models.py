@@ -12,16 +12,28 @@ import enum
 import msgspec
 
 from tokenwire.protocol.events import ErrorInfo
-from tokenwire.protocol.resources import Conversation, Message, Page, Persona, ReplyStatus
+from tokenwire.protocol.resources import (
+    Conversation,
+    ConversationExport,
+    Message,
+    Page,
+    Persona,
+    ReplyStatus,
+    SearchHit,
+    Siblings,
+)
 
 __all__ = [
     "Conversation",
+    "ConversationExport",
     "Message",
     "Page",
     "Persona",
     "Reply",
     "ReplyError",
     "ReplyStatus",
+    "SearchHit",
+    "Siblings",
     "TransportKind",
 ]
 

@@ -15,7 +15,16 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from tokenwire.client.client import AsyncTokenwire
-from tokenwire.client.models import Conversation, Message, Page, Persona, Reply, TransportKind
+from tokenwire.client.models import (
+    Conversation,
+    ConversationExport,
+    Message,
+    Page,
+    Persona,
+    Reply,
+    SearchHit,
+    TransportKind,
+)
 from tokenwire.client.state import ConnectionState, ConnectionStatus, Listener
 from tokenwire.client.stream import ReplyStream
 
@@ -183,6 +192,42 @@ class Tokenwire:
 
     def cancel(self, message_id: str) -> Message:
         return self._runner.run(self._client.cancel(message_id))
+
+    # branches, regenerate, continue, search, export (``client/chat.py``) ----------------
+
+    def edit(self, conversation_id: str, parent_id: str | None, content: str) -> SyncReplyStream:
+        stream = self._runner.run(self._client.edit(conversation_id, parent_id, content))
+        return SyncReplyStream(stream, self._runner)
+
+    def branch(
+        self, conversation_id: str, *, leaf: str | None = None, limit: int = 100
+    ) -> Page[Message]:
+        return self._runner.run(self._client.branch(conversation_id, leaf=leaf, limit=limit))
+
+    def switch_branch(self, conversation_id: str, message_id: str) -> Conversation:
+        return self._runner.run(self._client.switch_branch(conversation_id, message_id))
+
+    def siblings(self, message_id: str) -> list[Message]:
+        return self._runner.run(self._client.siblings(message_id))
+
+    def regenerate(self, message_id: str) -> SyncReplyStream:
+        return SyncReplyStream(self._runner.run(self._client.regenerate(message_id)), self._runner)
+
+    def continue_reply(self, message_id: str) -> SyncReplyStream:
+        stream = self._runner.run(self._client.continue_reply(message_id))
+        return SyncReplyStream(stream, self._runner)
+
+    def search(self, query: str, *, limit: int = 20) -> list[SearchHit]:
+        return self._runner.run(self._client.search(query, limit=limit))
+
+    def export(self, conversation_id: str) -> ConversationExport:
+        return self._runner.run(self._client.export(conversation_id))
+
+    def export_markdown(self, conversation_id: str) -> str:
+        return self._runner.run(self._client.export_markdown(conversation_id))
+
+    def import_conversation(self, exported: ConversationExport) -> Conversation:
+        return self._runner.run(self._client.import_conversation(exported))
 
     def close(self) -> None:
         self._runner.run(self._client.aclose())

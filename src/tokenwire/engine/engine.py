@@ -12,11 +12,12 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
 from tokenwire.engine import references, replay
+from tokenwire.engine.admission import Admission, Release
 from tokenwire.engine.cluster import Cluster, Lease
 from tokenwire.engine.config import EngineConfig
 from tokenwire.engine.following import Follower
@@ -26,6 +27,7 @@ from tokenwire.engine.run import Run, StopReason
 from tokenwire.engine.runs import Runs
 from tokenwire.engine.takeover import Sweeper
 from tokenwire.engine.transcript import chat_turns
+from tokenwire.engine.variants import REQUEST, Variants, context_metadata
 from tokenwire.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -37,7 +39,7 @@ from tokenwire.ids import MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.log.batch import Batch
 from tokenwire.personas import Personas
-from tokenwire.protocol.events import ErrorInfo, is_terminal
+from tokenwire.protocol.events import is_terminal
 from tokenwire.protocol.images import validate_images
 from tokenwire.protocol.options import (
     ByHistory,
@@ -49,26 +51,14 @@ from tokenwire.protocol.options import (
 from tokenwire.providers import capabilities
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
 from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
-from tokenwire.store.store import Checkpoint, NewTurn, Outcome, SQLStore
+from tokenwire.store.store import Checkpoint, NewTurn, SQLStore
 
 log = logging.getLogger("tokenwire.engine")
 
-REQUEST = "request"  # reply metadata: the options its provider request is built from
 NO_OPTIONS = TurnOptions()
 
-Release = Callable[[], None]
 
-
-class Admission(Protocol):
-    """Decides whether a user may start one more reply (per-user stream limits)."""
-
-    async def admit(self, user_id: UserId) -> Release:
-        """Hold a place for one reply, or raise ``RateLimited``; the engine calls the release
-        when the reply ends, or at once when no reply starts."""
-        ...
-
-
-class Engine(Reads):
+class Engine(Variants, Reads):
     def __init__(
         self,
         *,
@@ -94,6 +84,7 @@ class Engine(Reads):
         self._accepting = True
         self._shut_down = False
         self._checkpointer: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()  # titles being written
         self.cluster = cluster
         self._sweeper: Sweeper | None = None
         self.follower = Follower(config=config, store=store, events=events, hooks=self.hooks)
@@ -122,7 +113,7 @@ class Engine(Reads):
         for reply in await self.store.streaming_messages():
             if reply.id in self.runs:
                 continue
-            await self.store.finish(reply.id, _interrupted(reply))
+            await self.store.finish(reply.id, replay.interrupted(reply))
             log.info("reply %s was left streaming; marked interrupted", reply.id)
 
     async def shutdown(self) -> None:
@@ -142,6 +133,9 @@ class Engine(Reads):
         tasks = [run.task for run in self.runs.values() if run.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self._checkpointer is not None:
             self._checkpointer.cancel()
             await asyncio.gather(self._checkpointer, return_exceptions=True)
@@ -184,6 +178,7 @@ class Engine(Reads):
                 references.target(ref, prompt, options),
                 NewTurn(
                     content=prompt,
+                    parent_id=_parent(options.parent_id),
                     client_message_id=options.client_message_id,
                     images=images,
                     model=lambda c: options.model or self._model(c),
@@ -283,18 +278,27 @@ class Engine(Reads):
     ) -> None:
         reply = turn.assistant_message
         started = time.monotonic()
+        context, prepared = await self._context(conversation, reply)
         lease: Lease | None = None
         try:
             if self.cluster is not None:
                 lease = await self.cluster.claim(reply.id)
-            await self.events.append(replay.start_event(reply, turn.user_message))
+            await self.events.append(replay.start_event(reply, turn.user_message, context))
         except Exception as exc:
-            await self.store.finish(reply.id, _failed(reply, "the event log is unavailable"))
+            await self.store.finish(reply.id, replay.failed(reply, "the event log is unavailable"))
             if lease is not None:
                 with contextlib.suppress(Exception):
                     await lease.release()
             raise Unavailable("the event log is unavailable", retry_after=5) from exc
-        self.launch(conversation, reply, started=started, owner=lease, on_complete=on_complete)
+        self.launch(
+            conversation,
+            reply,
+            started=started,
+            owner=lease,
+            on_complete=self._titling(conversation, turn, on_complete),
+            metadata=context_metadata(context),
+            prepared=prepared,
+        )
         try:
             await self.events.announce(conversation.id, reply.id)
         except Unavailable as exc:
@@ -312,12 +316,14 @@ class Engine(Reads):
         stop: StopReason | None = None,
         metadata: dict[str, Any] | None = None,
         on_complete: Callable[[str, tuple[CallInfo, ...]], Awaitable[None]] | None = None,
+        prepared: GenerationRequest | None = None,
     ) -> Run:
         """Start the run of a reply whose ``message.start`` is in the log: a new one, or with
-        ``resume`` one taken over from another instance (``stop`` ends it at once)."""
+        ``resume`` one taken over from another instance (``stop`` ends it at once).
+        ``prepared``: its provider request, when already built."""
 
         async def request() -> GenerationRequest:
-            generation = await self._request(conversation, reply)
+            generation = prepared or await self._request(conversation, reply)
             if resume is not None and resume.content:
                 # The provider continues the partial turn rather than starting it again.
                 generation = dataclasses.replace(generation, prefix=resume.content)
@@ -484,6 +490,10 @@ def _prompt_kind(options: TurnOptions) -> dict[str, Any]:
     return {"role": "tool", "metadata": {"tool_call_id": options.tool_call_id}}
 
 
+def _parent(parent_id: str | None) -> str | None:
+    return None if parent_id is None else references.normalize_id(parent_id)
+
+
 def _request_metadata(options: TurnOptions) -> dict[str, Any]:
     """What the reply row keeps of the options: those the provider's request is built from.
     The rest is stored elsewhere (images with the user message, model in its column) or
@@ -501,23 +511,3 @@ def _request_metadata(options: TurnOptions) -> dict[str, Any]:
     )
     request = msgspec.to_builtins(kept)
     return {REQUEST: request} if request else {}
-
-
-def _interrupted(reply: Message) -> Outcome:
-    return Outcome(
-        status=MessageStatus.INTERRUPTED,
-        content=reply.content,
-        marks=reply.marks,
-        last_seq=reply.last_seq + 1,
-        error=ErrorInfo("interrupted", "the server stopped before the reply finished", True),
-    )
-
-
-def _failed(reply: Message, why: str) -> Outcome:
-    return Outcome(
-        status=MessageStatus.ERROR,
-        content=reply.content,
-        marks=reply.marks,
-        last_seq=reply.last_seq + 1,
-        error=ErrorInfo("unavailable", why, True),
-    )

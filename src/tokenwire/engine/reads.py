@@ -21,6 +21,7 @@ from tokenwire.log.base import EventLog
 from tokenwire.protocol.options import ByKey
 from tokenwire.providers.base import Provider
 from tokenwire.store.records import Conversation, Message, Page
+from tokenwire.store.search import Hit
 from tokenwire.store.store import SQLStore
 
 
@@ -116,17 +117,55 @@ class Reads:
     # messages ----------------------------------------------------------------------------
 
     async def messages(
-        self, user_id: UserId, cid: str, *, limit: int = 100, before: str | None = None
+        self,
+        user_id: UserId,
+        cid: str,
+        *,
+        limit: int = 100,
+        before: str | None = None,
+        leaf: str | None = None,
     ) -> Page[Message]:
-        """The newest ``limit`` messages before ``before``, oldest first, live."""
-        before = normalize_id(before) if before else None
-        page = await self.store.list_messages(
-            user_id, normalize_id(cid), limit=limit, before=before
+        """A branch, root to leaf, live, with each message's siblings: the current one, or
+        the one through ``leaf``. Of it, the newest ``limit`` messages before ``before``."""
+        _, branch = await self.store.branch(
+            user_id, normalize_id(cid), normalize_id(leaf) if leaf else None
         )
-        return Page(items=[self.live(m) for m in page.items], next_before=page.next_before)
+        end = len(branch)
+        if before:
+            before = normalize_id(before)
+            end = next((i for i, m in enumerate(branch) if m.id == before), -1)
+            if end < 0:
+                raise NotFound(f"message {before} not found on this branch")
+        start = max(0, end - limit)
+        items = [self.live(m) for m in branch[start:end]]
+        return Page(items=items, next_before=items[0].id if start > 0 and items else None)
 
     async def message(self, user_id: UserId, mid: str) -> Message:
-        return self.live(await self.store.get_message(user_id, normalize_id(mid)))
+        found = await self.store.get_message(user_id, normalize_id(mid))
+        return self.live((await self.store.with_siblings([found]))[0])
+
+    async def with_siblings(self, messages: list[Message]) -> list[Message]:
+        """``messages`` with their siblings (for answers that show new messages)."""
+        return await self.store.with_siblings(messages)
+
+    async def switch_branch(self, user_id: UserId, cid: str, mid: str) -> Conversation:
+        """Make the branch through ``mid`` the conversation's current one."""
+        return await self.store.set_leaf(user_id, normalize_id(cid), normalize_id(mid))
+
+    async def search(self, user_id: UserId, query: str, *, limit: int = 20) -> list[Hit]:
+        """The user's own messages and titles that match ``query``, best first."""
+        return await self.store.search(user_id, query, limit=limit)
+
+    async def export(self, user_id: UserId, cid: str) -> tuple[Conversation, list[Message]]:
+        """The conversation and its whole tree, live, in creation order."""
+        conversation, messages = await self.store.tree_messages(user_id, normalize_id(cid))
+        return conversation, [self.live(m) for m in messages]
+
+    async def import_conversation(
+        self, user_id: UserId, conversation: Conversation, messages: list[Message]
+    ) -> Conversation:
+        """Store an exported conversation as a new one of the user's."""
+        return await self.store.import_conversation(user_id, conversation, messages)
 
     async def reply(
         self, user_id: UserId, mid: str, *, conversation_id: ConversationId | None = None

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tokenwire.protocol.events import (
+    ContextInfo,
     ErrorInfo,
     Event,
     FinishReason,
     MessageDelta,
     MessageEnd,
     MessageError,
+    MessageQueued,
     MessageStart,
     MessageToolCall,
     Timings,
@@ -22,7 +24,7 @@ from tokenwire.protocol.events import (
     UserMessageInfo,
 )
 from tokenwire.store.convert import isoformat
-from tokenwire.store.records import Message, MessageStatus
+from tokenwire.store.records import Message, MessageStatus, Outcome
 
 
 def offset_after(marks: Sequence[tuple[int, int]], seq: int) -> int:
@@ -35,7 +37,19 @@ def offset_after(marks: Sequence[tuple[int, int]], seq: int) -> int:
     return end
 
 
-def start_event(reply: Message, user_message: Message) -> MessageStart:
+CONTEXT = "context"  # reply metadata: {"omitted_turns": n} when the prompt left turns out
+
+
+def context_of(reply: Message) -> ContextInfo | None:
+    stored = reply.metadata.get(CONTEXT)
+    if isinstance(stored, dict) and stored.get("omitted_turns"):
+        return ContextInfo(int(stored["omitted_turns"]))
+    return None
+
+
+def start_event(
+    reply: Message, user_message: Message, context: ContextInfo | None = None
+) -> MessageStart:
     return MessageStart(
         message_id=reply.id,
         seq=0,
@@ -49,6 +63,7 @@ def start_event(reply: Message, user_message: Message) -> MessageStart:
         ),
         model=reply.model or "",
         created_at=isoformat(reply.created_at),
+        context=context or context_of(reply),
     )
 
 
@@ -98,3 +113,63 @@ def terminal_event(reply: Message) -> Event:
         else:
             error = ErrorInfo("internal_error", "the reply failed", False)
     return MessageError(message_id=reply.id, seq=seq, error=error)
+
+
+def outcome_of(reply: Message) -> Outcome:
+    """How an ended reply ended, to write back."""
+    return Outcome(
+        status=reply.status,
+        content=reply.content,
+        marks=reply.marks,
+        last_seq=reply.last_seq,
+        finish_reason=reply.finish_reason,
+        usage=reply.usage,
+        timings=reply.timings,
+        error=reply.error,
+    )
+
+
+def seed(reply: Message, user_message: Message, upto: int) -> list[Event]:
+    """The events ``0..upto`` of a reply rebuilt from its row, to reopen its log for a
+    continue: the start, each delta exactly as delivered (text and seq, from ``marks``),
+    and a ``message.queued`` for a seq that carried no text (it was one)."""
+    events: list[Event] = [start_event(reply, user_message)]
+    texts = {seq: (start, end) for seq, start, end in _spans(reply.marks)}
+    for seq in range(1, upto + 1):
+        span = texts.get(seq)
+        if span is None:
+            events.append(MessageQueued(reply.id, seq, 1))
+        else:
+            events.append(MessageDelta(reply.id, seq, reply.content[span[0] : span[1]]))
+    return events
+
+
+def _spans(marks: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    spans: list[tuple[int, int, int]] = []
+    start = 0
+    for seq, end in marks:
+        spans.append((seq, start, end))
+        start = end
+    return spans
+
+
+def interrupted(reply: Message) -> Outcome:
+    """A reply left streaming that no run carries on, ended ``interrupted`` with its text."""
+    return Outcome(
+        status=MessageStatus.INTERRUPTED,
+        content=reply.content,
+        marks=reply.marks,
+        last_seq=reply.last_seq + 1,
+        error=ErrorInfo("interrupted", "the server stopped before the reply finished", True),
+    )
+
+
+def failed(reply: Message, why: str) -> Outcome:
+    """A reply that could not start, ended ``error`` (retryable) for ``why``."""
+    return Outcome(
+        status=MessageStatus.ERROR,
+        content=reply.content,
+        marks=reply.marks,
+        last_seq=reply.last_seq + 1,
+        error=ErrorInfo("unavailable", why, True),
+    )

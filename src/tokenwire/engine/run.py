@@ -134,6 +134,7 @@ class Run:
         self._stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.metadata: dict[str, object] = {}
+        self.written_by: str | None = None  # the model that took the reply over (fallback)
 
     # control -----------------------------------------------------------------------------
 
@@ -279,6 +280,9 @@ class Run:
                 await self._deliver(MessageDelta(self.message_id, self.seq, item.text, logprobs))
             elif isinstance(item, Fallback):
                 self._hooks.fallback(self.info, item.from_provider, item.to_provider)
+                # The reply is labelled with what wrote it: the last provider of the chain.
+                self.metadata["provider"] = item.to_provider
+                self.written_by = item.to_model or self.written_by
                 fallbacks = self.metadata.setdefault("fallbacks", [])
                 assert isinstance(fallbacks, list)
                 fallbacks.append(
@@ -379,6 +383,7 @@ class Run:
             timings=timings,
             error=error,
             metadata=self.metadata or None,
+            model=self.written_by,
         )
 
         def ended(status: str, error_code: str | None) -> ReplyEnd:

@@ -8,7 +8,7 @@ for a TTL; past that, readers get ``LogMiss`` and the engine replays from the st
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -49,6 +49,11 @@ class EventLog(Protocol):
     def read(self, message_id: MessageId, after: int, *, batch: int) -> AsyncGenerator[list[Event]]:
         """Batches of up to ``batch`` events with seq > ``after``, in order, ending after the
         terminal event. Raises ``LogMiss`` on the first iteration if the log has no record."""
+        ...
+
+    async def reopen(self, message_id: MessageId, events: Sequence[Event]) -> None:
+        """Make the reply's stream hold exactly ``events`` (seqs 0..n-1, none terminal), open
+        for appends again: a reply that ended is being continued."""
         ...
 
     async def announce(self, conversation_id: ConversationId, message_id: MessageId) -> None:

@@ -11,7 +11,7 @@ derive from it (coalesced events, encoded bytes) is derived once for all of them
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
@@ -105,6 +105,10 @@ class MemoryEventLog:
             if stream.closed:
                 return
             await stream.changed()
+
+    async def reopen(self, message_id: MessageId, events: Sequence[Event]) -> None:
+        self.forget(message_id)
+        self._streams[message_id] = _Stream(events=list(events))
 
     def forget(self, message_id: MessageId) -> None:
         """Drop a reply's events now (tests use it to exercise replay from the store)."""

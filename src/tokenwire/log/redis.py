@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Self
 
@@ -81,6 +81,17 @@ return seq
 """
 
 
+# Replace a stream with the given events (seqs 0..n-1), none of them terminal.
+_REOPEN = """
+redis.call('DEL', KEYS[1])
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[1], '1-' .. (i - 2), 'e', ARGV[i], 't', '0')
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return #ARGV - 1
+"""
+
+
 def _entry_seq(entry_id: bytes) -> int:
     return int(entry_id.rpartition(b"-")[2])
 
@@ -93,6 +104,7 @@ class RedisEventLog:
         self.prefix = prefix
         self._ttl_ms = max(1, round(ttl_s * 1000))
         self._append = redis.register_script(_APPEND)
+        self._reopen = redis.register_script(_REOPEN)
         self._watchers = Watchers()
         self._announcements = Channel(redis, prefix + "announce", self._announced)
         self._tail = Tail(redis, block_ms=BLOCK_MS)
@@ -140,6 +152,11 @@ class RedisEventLog:
                 if "out of order" in str(exc) or "seq 0" in str(exc) or "ended" in str(exc):
                     raise ValueError(f"{event.message_id}: {exc}") from exc
                 raise
+
+    async def reopen(self, message_id: MessageId, events: Sequence[Event]) -> None:
+        args: list[str | int] = [LIVE_TTL_S * 1000, *(encode(e).decode() for e in events)]
+        with translated(_WHAT):
+            await self._reopen(keys=[self.key(message_id)], args=args)
 
     # reading -----------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import msgspec
 
 from tokenwire.protocol import frames, sse
 from tokenwire.protocol.events import Event, encode, event_type
-from tokenwire.protocol.frames import Cancel, Ping, Resume, Send
+from tokenwire.protocol.frames import Cancel, Continue, Ping, Regenerate, Resume, Send
 
 
 class StopRunning(msgspec.Struct, frozen=True):
@@ -23,7 +23,7 @@ class StopRunning(msgspec.Struct, frozen=True):
     which names no message."""
 
 
-Command = Send | Cancel | Resume | Ping | StopRunning
+Command = Send | Cancel | Regenerate | Continue | Resume | Ping | StopRunning
 
 
 class Ordering(enum.Enum):

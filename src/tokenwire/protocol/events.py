@@ -49,7 +49,23 @@ class ErrorInfo(msgspec.Struct, frozen=True, gc=False):
     retryable: bool
 
 
-class MessageStart(msgspec.Struct, frozen=True, gc=False, tag="message.start", tag_field="type"):
+class ContextInfo(msgspec.Struct, frozen=True, gc=False):
+    """How much of the conversation the model sees: ``omitted_turns`` of the oldest turns
+    did not fit its context window and were left out of the prompt."""
+
+    omitted_turns: int
+
+
+class MessageStart(
+    msgspec.Struct,
+    frozen=True,
+    gc=False,
+    omit_defaults=True,
+    tag="message.start",
+    tag_field="type",
+):
+    """``context`` is there only when the prompt left turns out (other dialects ignore it)."""
+
     message_id: str
     seq: int
     conversation_id: str
@@ -57,6 +73,7 @@ class MessageStart(msgspec.Struct, frozen=True, gc=False, tag="message.start", t
     user_message: UserMessageInfo
     model: str
     created_at: str
+    context: ContextInfo | None = None
 
 
 class MessageQueued(msgspec.Struct, frozen=True, gc=False, tag="message.queued", tag_field="type"):

@@ -4,6 +4,8 @@ Client frames (JSON text):
     {"type": "message.send", "content": str, "client_message_id"?: str, "images"?: [str],
      "tool_call_id"?: str, and any option of ``option_fields.OptionFields``}
     {"type": "message.cancel", "message_id": str}
+    {"type": "message.regenerate", "message_id": str}   (a new reply beside that one)
+    {"type": "message.continue", "message_id": str}     (more of a reply that was cut)
     {"type": "stream.resume", "message_id": str, "after": int}
     {"type": "ping"}
 
@@ -52,6 +54,20 @@ class Cancel(msgspec.Struct, frozen=True, tag="message.cancel", tag_field="type"
     message_id: str
 
 
+class Regenerate(msgspec.Struct, frozen=True, tag="message.regenerate", tag_field="type"):
+    """A new reply to the user message that reply ``message_id`` answers; it streams on
+    the socket as any reply in the conversation does."""
+
+    message_id: str
+
+
+class Continue(msgspec.Struct, frozen=True, tag="message.continue", tag_field="type"):
+    """Have the model go on with reply ``message_id`` (cut at the length limit, cancelled
+    or interrupted); it streams again on the socket from its ``message.start``."""
+
+    message_id: str
+
+
 class Resume(msgspec.Struct, frozen=True, tag="stream.resume", tag_field="type"):
     message_id: str
     after: int = -1
@@ -61,11 +77,18 @@ class Ping(msgspec.Struct, frozen=True, tag="ping", tag_field="type"):
     pass
 
 
-ClientFrame = Send | Cancel | Resume | Ping
+ClientFrame = Send | Cancel | Regenerate | Continue | Resume | Ping
 
 T = TypeVar("T")
 
-_KNOWN = {"message.send", "message.cancel", "stream.resume", "ping"}
+_KNOWN = {
+    "message.send",
+    "message.cancel",
+    "message.regenerate",
+    "message.continue",
+    "stream.resume",
+    "ping",
+}
 _decoder: msgspec.json.Decoder[ClientFrame] = msgspec.json.Decoder(ClientFrame)
 _encoder = msgspec.json.Encoder()
 

@@ -71,6 +71,11 @@ class CallInfo(msgspec.Struct, frozen=True):
     arguments: str
 
 
+ROOT = ""
+"""``TurnOptions.parent_id`` for a new first message (editing the conversation's first
+message); ``None`` continues the current leaf."""
+
+
 class PriorTurn(msgspec.Struct, frozen=True):
     """One message a stateless client resent before its prompt. An ``assistant`` turn may
     carry the ``tool_calls`` it made; a ``tool`` turn is the result of ``tool_call_id``."""

@@ -19,6 +19,7 @@ from tokenwire.protocol.events import ErrorInfo, Timings, Usage
 __all__ = [
     "RESOURCES",
     "Conversation",
+    "ConversationExport",
     "ErrorBody",
     "ErrorDetail",
     "Message",
@@ -26,7 +27,10 @@ __all__ = [
     "Persona",
     "PersonaList",
     "ReplyStatus",
+    "SearchHit",
+    "SearchResults",
     "SentTurn",
+    "Siblings",
     "SignedIn",
 ]
 
@@ -54,6 +58,15 @@ class Conversation(msgspec.Struct, frozen=True):
     key: str | None = None  # that client's own name for it (a session id, a chat id)
     created_at: str = ""
     updated_at: str = ""
+    current_leaf_id: str | None = None  # the last message of the branch shown and continued
+
+
+class Siblings(msgspec.Struct, frozen=True):
+    """The messages with the same parent as this one (this one among them), in creation
+    order: the alternative branches at this point. ``index`` is this one's place."""
+
+    ids: list[str]
+    index: int = 0
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -77,6 +90,8 @@ class Message(msgspec.Struct, frozen=True):
     images: list[str] = msgspec.field(default_factory=list)  # data: URLs
     created_at: str = ""
     updated_at: str = ""
+    parent_id: str | None = None  # the message before it on its branch (None: the first)
+    siblings: Siblings | None = None
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True):
@@ -93,6 +108,38 @@ class SentTurn(msgspec.Struct, frozen=True):
     user_message: Message
     assistant_message: Message
     events_url: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class SearchHit(msgspec.Struct, frozen=True):
+    """One match of a search: a message (``message_id``, its ``role``) or a conversation's
+    title (``message_id`` None). ``snippet`` is plain text around the match; higher
+    ``rank`` is better."""
+
+    conversation_id: str
+    conversation_title: str | None
+    message_id: str | None
+    role: str | None
+    snippet: str
+    rank: float
+
+
+class SearchResults(msgspec.Struct, frozen=True):
+    query: str
+    items: list[SearchHit]
+
+
+EXPORT_FORMAT = "tokenwire.conversation"
+
+
+class ConversationExport(msgspec.Struct, frozen=True):
+    """A whole conversation: its messages as a tree (``parent_id``), in creation order,
+    with their metadata. ``POST /api/v1/conversations/import`` takes it back."""
+
+    conversation: Conversation
+    messages: list[Message]
+    format: str = EXPORT_FORMAT
+    version: int = 1
+    exported_at: str = ""
 
 
 class Persona(msgspec.Struct, frozen=True):
@@ -138,4 +185,6 @@ RESOURCES: tuple[Any, ...] = (
     PersonaList,
     SignedIn,
     ErrorBody,
+    SearchResults,
+    ConversationExport,
 )

@@ -114,6 +114,7 @@ class Fallback:
     to_provider: str
     reason: str
     after_chars: int  # how much of the reply the earlier provider had delivered
+    to_model: str | None = None  # the model that writes the rest
 
 
 StreamItem = Delta | ToolCallDelta | Queued | Fallback | Done
@@ -142,6 +143,13 @@ class Provider(Protocol):
     def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]: ...
 
     async def aclose(self) -> None: ...
+
+
+def omitted_turns(provider: Provider, request: GenerationRequest) -> int:
+    """How many of the oldest turns of ``request`` the provider leaves out of its prompt to
+    fit its context window: its ``omitted_turns(request)``, for a provider that trims."""
+    measure = getattr(provider, "omitted_turns", None)
+    return int(measure(request)) if callable(measure) else 0
 
 
 def last_user_text(messages: Sequence[ChatTurn]) -> str:

@@ -21,6 +21,8 @@ def scripted(settings: Settings) -> Provider:
         model=settings.model or "scripted",
         max_tokens=settings.max_tokens,
         queue=_line(settings, slots) if slots else None,
+        context_words=settings.scripted_context_words,
+        max_chunks=settings.scripted_max_chunks or None,
     )
 
 

@@ -24,6 +24,7 @@ from tokenwire.providers.base import (
     Provider,
     StreamItem,
     ToolCallDelta,
+    omitted_turns,
 )
 
 __all__ = ["FallbackProvider"]
@@ -58,6 +59,10 @@ class FallbackProvider:
                 return
         assert refusal is not None
         raise refusal
+
+    def omitted_turns(self, request: GenerationRequest) -> int:
+        """What the first provider of the chain leaves out of the prompt."""
+        return omitted_turns(self.providers[0], request)
 
     def _candidates(self, request: GenerationRequest) -> list[Provider]:
         # A reply can only go where everything it asks for can go: images, tools, log
@@ -121,7 +126,13 @@ class FallbackProvider:
                     successor.name,
                 )
                 earlier_deltas += deltas
-                yield Fallback(provider.name, successor.name, f"{exc.code}: {exc.message}", after)
+                yield Fallback(
+                    provider.name,
+                    successor.name,
+                    f"{exc.code}: {exc.message}",
+                    after,
+                    to_model=successor.model,
+                )
 
     async def aclose(self) -> None:
         for provider in self.providers:

@@ -128,6 +128,20 @@ class LlamaProvider:
         if llama is not None and options.sampling.logit_bias:
             StepRecorder(llama, options.sampling)
 
+    def omitted_turns(self, request: GenerationRequest) -> int:
+        """How many of the oldest turns the prompt for ``request`` leaves out to fit the
+        context window (0 before the model is loaded: the reply's start cannot wait)."""
+        if self._prompt is None:
+            return 0
+        try:
+            return self._prompt.build(
+                request.messages,
+                max_tokens=min(request.sampling.max_tokens or self._max_tokens, self._max_tokens),
+                prefix=request.prefix,
+            ).dropped_turns
+        except ProviderError:
+            return 0
+
     async def aclose(self) -> None:
         if self._closed:
             return

@@ -53,16 +53,37 @@ class ScriptedProvider:
         model: str = "scripted",
         max_tokens: int | None = None,
         queue: FairQueue | None = None,
+        context_words: int = 0,
+        max_chunks: int | None = None,
     ) -> None:
         """``max_tokens``: the configured cap, which a request may lower but not raise.
         ``queue``: a line in front of the script, for a model that decodes a few replies at a
-        time (as the embedded one does); none lets every reply run at once."""
+        time (as the embedded one does); none lets every reply run at once.
+        ``max_chunks``: its own length limit, like a model's context."""
         self.model = model
-        self._max_tokens = max_tokens
         self.queue = queue
         self._text = text
         self._chunk_words = chunk_words
         self._delay = delay_ms / 1000
+        self._context_words = context_words
+        caps = [n for n in (max_tokens, max_chunks) if n is not None]
+        self._max_tokens = min(caps) if caps else None
+
+    def omitted_turns(self, request: GenerationRequest) -> int:
+        """With a context window of ``context_words`` words (0: unbounded), how many of the
+        oldest turns do not fit: as a local model trims, keeping system turns and at least
+        the last turn."""
+        if not self._context_words:
+            return 0
+        history = [t for t in request.messages if t.role != "system"]
+        used = sum(len(t.content.split()) for t in request.messages if t.role == "system")
+        keep = 0
+        for turn in reversed(history):
+            used += len(turn.content.split())
+            if used > self._context_words and keep >= 1:
+                break
+            keep += 1
+        return len(history) - keep
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         if self.queue is None:

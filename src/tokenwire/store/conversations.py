@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, tuple_
+from sqlalchemy import Table, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tokenwire.errors import Conflict, NotFound
@@ -170,6 +170,14 @@ class ConversationQueries(Queries):
                 row.meta = metadata or {}
             row.updated_at = convert.utcnow()
         return convert.conversation(row)
+
+    async def set_title_if_unset(self, cid: str, title: str) -> bool:
+        """Title the conversation unless it has a title already (the user's, or an earlier
+        one): True when this one was written."""
+        query = update(C).where(C.c.id == cid, C.c.title.is_(None)).values(title=title[:200])
+        async with self.engine.begin() as conn:
+            done = await conn.execute(query)
+        return bool(done.rowcount)
 
     async def delete_conversation(self, user_id: UserId, cid: str) -> None:
         async with self._session.begin() as s:

@@ -44,6 +44,7 @@ def conversation(row: ConversationRow | Any) -> Conversation:
         updated_at=aware(row.updated_at),
         kind=row.kind,
         key=row.key,
+        current_leaf_id=MessageId(row.current_leaf_id) if row.current_leaf_id else None,
     )
 
 
@@ -69,6 +70,7 @@ def message(row: MessageRow | Any) -> Message:
         images=tuple(row.images or ()),
         marks=marks.merged(row.marks, getattr(row, "mark_log", None)),
         last_seq=row.last_seq or 0,
+        parent_id=MessageId(row.parent_id) if row.parent_id else None,
     )
 
 

@@ -6,67 +6,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, insert, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, Text, bindparam, select, tuple_, update
 
 from tokenwire.errors import NotFound
 from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid
 from tokenwire.store import convert, marks
 from tokenwire.store.base import MESSAGE_COLUMNS, Queries
 from tokenwire.store.records import Checkpoint, Message, MessageStatus, Outcome, Page, Turn
-from tokenwire.store.rows import message_record, message_values
 from tokenwire.store.tables import ConversationRow, MessageRow
+from tokenwire.store.tree import load_tree
 
 T: Table = MessageRow.__table__  # type: ignore[assignment]
 C: Table = ConversationRow.__table__  # type: ignore[assignment]
 
 
 class MessageQueries(Queries):
-    async def add_turn(
-        self,
-        user_id: UserId,
-        cid: str,
-        *,
-        content: str,
-        client_message_id: str | None = None,
-        images: Sequence[str] = (),
-        model: str | None = None,
-    ) -> Turn:
-        """Commit the user message and its streaming assistant message in one transaction.
-
-        A ``client_message_id`` seen before in this conversation returns the earlier turn
-        (``created=False``) instead: a retried send never makes a second reply. The insert is
-        tried first and the unique constraint settles it, so a first send (nearly every send)
-        costs no lookup.
-        """
-        if not is_uuid(cid):
-            raise NotFound(f"conversation {cid} not found")
-        now = convert.utcnow()
-        user_values = message_values(cid, user_id, now, role="user", content=content)
-        user_values.update(client_message_id=client_message_id, images=list(images))
-        reply_values = message_values(
-            cid, user_id, now, role="assistant", status=MessageStatus.STREAMING
-        )
-        reply_values.update(reply_to=user_values["id"], model=model)
-        try:
-            async with self.engine.begin() as conn:
-                touched = await conn.execute(
-                    update(C).where(C.c.id == cid, C.c.user_id == user_id).values(updated_at=now)
-                )
-                if touched.rowcount == 0:
-                    raise NotFound(f"conversation {cid} not found")
-                await conn.execute(insert(T), [user_values, reply_values])
-        except IntegrityError:
-            # The client_message_id was used before in this conversation (or a concurrent
-            # send with it won the race): that turn is the answer.
-            if client_message_id is None:
-                raise
-            existing = await self._turn_by_client_id(user_id, cid, client_message_id)
-            if existing is None:
-                raise
-            return existing
-        return Turn(message_record(user_values), message_record(reply_values), created=True)
-
     async def _turn_by_client_id(self, user_id: UserId, cid: str, client_id: str) -> Turn | None:
         async with self._session() as s:
             await self._owned_conversation(s, user_id, cid)
@@ -122,18 +76,12 @@ class MessageQueries(Queries):
         return Page(items=items, next_before=items[0].id if len(rows) > limit else None)
 
     async def history(self, cid: ConversationId, upto: MessageId) -> list[Message]:
-        """Every message of the conversation created before ``upto``, oldest first: the prompt."""
-        anchor = select(T.c.created_at).where(T.c.id == upto).scalar_subquery()
-        query = (
-            select(*MESSAGE_COLUMNS)
-            .where(
-                T.c.conversation_id == cid, tuple_(T.c.created_at, T.c.id) < tuple_(anchor, upto)
-            )
-            .order_by(T.c.created_at, T.c.id)
-        )
+        """The messages before ``upto`` on its branch, oldest first: the prompt."""
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [convert.message(r) for r in rows]
+            path = (await load_tree(conn, cid)).branch(upto)[:-1]
+            rows = (await conn.execute(select(*MESSAGE_COLUMNS).where(T.c.id.in_(path)))).all()
+        found = {row.id: convert.message(row) for row in rows}
+        return [found[mid] for mid in path if mid in found]
 
     async def checkpoint(self, checkpoints: Sequence[Checkpoint]) -> None:
         """Save the partial text of streaming replies, all in one transaction and at most two
@@ -227,6 +175,8 @@ class MessageQueries(Queries):
             "error": convert.to_json(outcome.error),
             "updated_at": convert.utcnow(),
         }
+        if outcome.model:
+            values["model"] = outcome.model
         streaming = (T.c.id == mid) & (T.c.status == MessageStatus.STREAMING.value)
         async with self.engine.begin() as conn:
             if outcome.metadata:

@@ -61,6 +61,7 @@ class Conversation:
     updated_at: datetime
     kind: str | None = None  # the client protocol that made it, when not the canonical API
     key: str | None = None  # the client's own name for it (a session id, a chat id)
+    current_leaf_id: MessageId | None = None  # the end of the branch shown and continued
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,10 @@ class Message:
     # served from the stored row, byte-exact, once the event log has expired.
     marks: tuple[tuple[int, int], ...] = ()
     last_seq: int = 0
+    parent_id: MessageId | None = None  # the message before it on its branch
+    # The messages with the same parent, this one among them, in creation order; filled by
+    # the reads that show messages (empty otherwise).
+    siblings: tuple[MessageId, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +134,4 @@ class Outcome:
     timings: Timings | None = None
     error: ErrorInfo | None = None
     metadata: dict[str, Any] | None = None
+    model: str | None = None  # the model that wrote it, when not the one it asked for

@@ -30,6 +30,7 @@ def message_values(
         "status": status.value,
         "client_message_id": None,
         "reply_to": None,
+        "parent_id": None,
         "model": None,
         "finish_reason": None,
         "usage": None,

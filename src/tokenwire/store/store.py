@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from tokenwire.store.branches import BranchQueries
 from tokenwire.store.conversations import ConversationQueries
 from tokenwire.store.errors import translated
 from tokenwire.store.records import Checkpoint, Outcome
+from tokenwire.store.search import SearchQueries
 from tokenwire.store.sessions import SessionQueries
 from tokenwire.store.turns import NewConversation, NewTurn, TurnQueries, TurnTarget
 from tokenwire.store.users import UserQueries, hash_token, new_token
@@ -58,7 +60,9 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 @translated  # a database outage is Unavailable (503), from every method
-class SQLStore(UserQueries, SessionQueries, ConversationQueries, TurnQueries):
+class SQLStore(
+    UserQueries, SessionQueries, ConversationQueries, TurnQueries, BranchQueries, SearchQueries
+):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)

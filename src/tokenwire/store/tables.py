@@ -42,6 +42,9 @@ class ConversationRow(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     kind: Mapped[str | None] = mapped_column(String(32))
     key: Mapped[str | None] = mapped_column(String(300))
+    # The last message of the branch the conversation shows and continues (messages form a
+    # tree: ``MessageRow.parent_id``).
+    current_leaf_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -53,6 +56,7 @@ class MessageRow(Base):
         UniqueConstraint("conversation_id", "client_message_id", name="uq_messages_client_id"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at", "id"),
         Index("ix_messages_status", "status"),
+        Index("ix_messages_parent", "parent_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -65,6 +69,9 @@ class MessageRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     client_message_id: Mapped[str | None] = mapped_column(String(200))
     reply_to: Mapped[str | None] = mapped_column(String(36))
+    # The message this one follows on its branch: a reply's user message, a user message's
+    # previous reply; None at the root. Siblings (same parent) are alternative branches.
+    parent_id: Mapped[str | None] = mapped_column(String(36))
     model: Mapped[str | None] = mapped_column(String(200))
     finish_reason: Mapped[str | None] = mapped_column(String(16))
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -94,3 +101,23 @@ class SessionRow(Base):
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# Full-text search lives beside these tables, made and kept by the migrations only
+# (``store/search.py``): SQLite's FTS5 tables ``fts_*`` with their triggers, PostgreSQL's
+# generated ``search_vector`` columns with their GIN indexes ``ix_*_search``. They are not
+# models: schema comparisons leave them out through ``in_models``.
+SEARCH_COLUMN = "search_vector"
+
+
+def in_models(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Whether a database object is one of the models above (Alembic's ``include_name``)."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith("fts_")
+    if type_ == "column":
+        return name != SEARCH_COLUMN
+    if type_ == "index":
+        return not name.endswith("_search")
+    return True

@@ -17,9 +17,9 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tokenwire.errors import NotFound
-from tokenwire.ids import ConversationId, UserId, is_uuid, uuid7
-from tokenwire.protocol.options import PriorTurn
+from tokenwire.errors import NotFound, Unprocessable
+from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid, uuid7
+from tokenwire.protocol.options import ROOT, PriorTurn
 from tokenwire.store import convert
 from tokenwire.store.base import CONVERSATION_COLUMNS
 from tokenwire.store.messages import MessageQueries
@@ -61,9 +61,12 @@ class TurnTarget:
 @dataclass(frozen=True, slots=True)
 class NewTurn:
     """The user message and what its reply row starts with. ``model`` names the model the
-    reply asks for, given the conversation it lands in (found or just made)."""
+    reply asks for, given the conversation it lands in (found or just made). ``parent_id``:
+    the reply the user message follows (a new branch when it is not the leaf); ``None``
+    continues the conversation's current leaf, ``ROOT`` starts a new first message."""
 
     content: str
+    parent_id: str | None = None
     client_message_id: str | None = None
     images: Sequence[str] = ()
     model: Callable[[Conversation], str | None] | None = None
@@ -74,6 +77,26 @@ class NewTurn:
 
 
 class TurnQueries(MessageQueries):
+    async def add_turn(
+        self,
+        user_id: UserId,
+        cid: str,
+        *,
+        content: str,
+        client_message_id: str | None = None,
+        images: Sequence[str] = (),
+        model: str | None = None,
+    ) -> Turn:
+        """A turn at the leaf of the conversation ``cid``: ``open_turn`` for a conversation
+        known by id."""
+        new = NewTurn(
+            content=content,
+            client_message_id=client_message_id,
+            images=images,
+            model=lambda _c: model,
+        )
+        return (await self.open_turn(user_id, TurnTarget(cid=cid), new))[1]
+
     async def open_turn(
         self, user_id: UserId, target: TurnTarget, turn: NewTurn
     ) -> tuple[Conversation, Turn]:
@@ -90,9 +113,8 @@ class TurnQueries(MessageQueries):
                 async with self.engine.begin() as conn:
                     conversation = await self._find(conn, user_id, target)
                     if conversation is not None and target.tail:
-                        now = convert.utcnow()
-                        rows = _imported(conversation.id, user_id, now, target.tail)
-                        await conn.execute(insert(T), rows)
+                        rows = _imported(conversation.id, user_id, convert.utcnow(), target.tail)
+                        conversation = await self._append(conn, conversation, rows)
                     if conversation is None:
                         if target.new is None:
                             raise NotFound(f"conversation {target.cid or target.key} not found")
@@ -120,7 +142,9 @@ class TurnQueries(MessageQueries):
         for column, value in ((C.c.id, target.cid), (C.c.key, target.key)):
             if value is None or (column is C.c.id and not is_uuid(value)):
                 continue
-            query = select(*CONVERSATION_COLUMNS).where(owned, column == value)
+            # Locked (PostgreSQL) until the turn commits: two sends to one conversation each
+            # see the leaf the other left, so neither branches off by accident.
+            query = select(*CONVERSATION_COLUMNS).where(owned, column == value).with_for_update()
             row = (await conn.execute(query)).one_or_none()
             if row is not None:
                 return convert.conversation(row)
@@ -144,15 +168,28 @@ class TurnQueries(MessageQueries):
         )
         values = {f.name: getattr(made, f.name) for f in dataclasses.fields(made)}
         await conn.execute(insert(C).values(values))
-        rows = _imported(made.id, user_id, now, new.history)
-        if rows:
-            await conn.execute(insert(T), rows)
-        return made
+        return await self._append(conn, made, _imported(made.id, user_id, now, new.history))
+
+    async def _append(
+        self, conn: AsyncConnection, conversation: Conversation, rows: list[dict[str, Any]]
+    ) -> Conversation:
+        """Store ``rows`` (complete turns) after the conversation's leaf, each the child of
+        the one before, and make the last the leaf."""
+        if not rows:
+            return conversation
+        parent = conversation.current_leaf_id
+        for row in rows:
+            row["parent_id"], parent = parent, row["id"]
+        await conn.execute(insert(T), rows)
+        leaf = MessageId(rows[-1]["id"])
+        await conn.execute(update(C).where(C.c.id == conversation.id).values(current_leaf_id=leaf))
+        return dataclasses.replace(conversation, current_leaf_id=leaf)
 
     async def _add(
         self, conn: AsyncConnection, user_id: UserId, conversation: Conversation, turn: NewTurn
     ) -> Turn:
         now = convert.utcnow()
+        parent = await self._parent(conn, conversation, turn.parent_id)
         user_values = message_values(
             conversation.id, user_id, now, role=turn.role, content=turn.content
         )
@@ -161,17 +198,43 @@ class TurnQueries(MessageQueries):
             images=list(turn.images),
             metadata=turn.metadata,
         )
+        user_values["parent_id"] = parent
         reply_values = message_values(
             conversation.id, user_id, now, role="assistant", status=MessageStatus.STREAMING
         )
         reply_values.update(
             reply_to=user_values["id"],
+            parent_id=user_values["id"],
             model=turn.model(conversation) if turn.model else None,
             metadata=turn.reply_metadata,
         )
-        await conn.execute(update(C).where(C.c.id == conversation.id).values(updated_at=now))
         await conn.execute(insert(T), [user_values, reply_values])
+        await conn.execute(
+            update(C)
+            .where(C.c.id == conversation.id)
+            .values(updated_at=now, current_leaf_id=reply_values["id"])
+        )
         return Turn(message_record(user_values), message_record(reply_values), created=True)
+
+    async def _parent(
+        self, conn: AsyncConnection, conversation: Conversation, parent_id: str | None
+    ) -> str | None:
+        """The parent of a new user message: the leaf, the root, or a reply of the
+        conversation (``parent_id``), which must exist."""
+        if parent_id is None:
+            return conversation.current_leaf_id
+        if parent_id == ROOT:
+            return None
+        query = select(T.c.role).where(T.c.id == parent_id, T.c.conversation_id == conversation.id)
+        role = (await conn.execute(query)).scalar_one_or_none() if is_uuid(parent_id) else None
+        if role is None:
+            raise NotFound(f"parent_id: message {parent_id} not found in this conversation")
+        if role != "assistant":
+            raise Unprocessable(
+                "parent_id must name a reply: a user message follows an assistant message",
+                code="invalid_parent",
+            )
+        return parent_id
 
 
 def _imported(

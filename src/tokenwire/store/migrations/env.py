@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from tokenwire.store.tables import Base
+from tokenwire.store.tables import Base, in_models
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -16,6 +16,7 @@ context.configure(
     connection=connection,
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
+    include_name=in_models,
 )
 with context.begin_transaction():
     context.run_migrations()

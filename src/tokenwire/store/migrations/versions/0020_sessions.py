@@ -1,14 +1,14 @@
 """sessions: a browser's sign-in, kept as the hash of its cookie's secret
 
 Revision ID: 0020
-Revises: 0003
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0003"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
