@@ -53,6 +53,10 @@ HELP = """\
 [bold]/list[/]             your conversations, newest first
 [bold]/open[/] ID          continue a conversation (a unique start of its id will do)
 [bold]/persona[/] [dim][NAME][/]  list personas, or give this conversation one
+[bold]/regen[/]            a new version of the last reply (the old one is kept)
+[bold]/edit[/] [dim][TEXT][/]      change your last message and resend it, on a branch of its own
+[bold]/continue[/]         ask the model to go on with a reply cut off or stopped
+[bold]/search[/] WORDS     search your messages and titles
 [bold]/help[/]             this help
 Ctrl-C stops a streaming reply; Ctrl-C or Ctrl-D at the prompt leaves."""
 
@@ -138,7 +142,8 @@ class Chat:
     # commands ----------------------------------------------------------------------------
 
     def command(self, line: str) -> None:
-        name, *args = shlex.split(line)
+        name, _, rest = line.strip().partition(" ")
+        args = shlex.split(rest) if name in ("/open", "/persona") else rest.split()
         if name == "/new":
             self.new(" ".join(args) or None)
         elif name == "/list":
@@ -147,6 +152,14 @@ class Chat:
             self.open(args[0])
         elif name == "/persona":
             self.set_persona(args[0] if args else None)
+        elif name == "/regen":
+            self.regenerate()
+        elif name == "/edit":
+            self.edit(rest.strip() or None)
+        elif name == "/continue":
+            self.continue_reply()
+        elif name == "/search" and rest.strip():
+            self.search(rest.strip())
         elif name in ("/help", "/?"):
             self.console.print(HELP)
         elif name in ("/quit", "/exit"):
@@ -193,6 +206,71 @@ class Chat:
         if len(matches) > 1:
             raise NotFoundError(404, "ambiguous", f"{ref!r} starts {len(matches)} ids")
         return self.client.conversation(ref).id
+
+    # the message tree ------------------------------------------------------------------
+
+    def _last(self, role: str) -> Message | None:
+        """The newest message of ``role`` on the conversation's current branch."""
+        if self.conversation_id is None:
+            return None
+        branch = self.client.history(self.conversation_id, limit=4).items
+        return next((m for m in reversed(branch) if m.role == role), None)
+
+    def regenerate(self) -> None:
+        reply = self._last("assistant")
+        if reply is None:
+            self.console.print("[dim]no reply to regenerate yet[/]")
+            return
+        self.follow(self.client.regenerate(reply.id))
+        self._show_versions()
+
+    def edit(self, text: str | None) -> None:
+        """Resend the last question changed: ``TEXT``, or what is typed at a prompt that
+        starts with the old one."""
+        question = self._last("user")
+        if question is None or self.conversation_id is None:
+            self.console.print("[dim]no message to edit yet[/]")
+            return
+        if text is None:
+            with patch_stdout(raw=True):
+                text = self.session.prompt(
+                    FormattedText([("bold", "edit › ")]), default=question.content
+                )
+        if not text.strip():
+            self.console.print("[dim]nothing sent[/]")
+            return
+        self.follow(self.client.edit(self.conversation_id, question.parent_id, text))
+        self._show_versions()
+
+    def continue_reply(self) -> None:
+        reply = self._last("assistant")
+        if reply is None:
+            self.console.print("[dim]no reply to continue yet[/]")
+            return
+        self.follow(self.client.continue_reply(reply.id))
+
+    def _show_versions(self) -> None:
+        """After a regenerate or an edit: which version of the message is shown now."""
+        reply = self._last("assistant")
+        question = self._last("user")
+        for message, what in ((question, "message"), (reply, "reply")):
+            siblings = message.siblings if message is not None else None
+            if siblings is not None and len(siblings.ids) > 1:
+                shown = f"{what} ‹ {siblings.index + 1} / {len(siblings.ids)} ›"
+                self.console.print(f"[dim]{shown}[/]")
+
+    def search(self, query: str) -> None:
+        hits = self.client.search(query, limit=20)
+        if not hits:
+            self.console.print(f"[dim]nothing found for[/] {escape(query)}")
+            return
+        table = Table("id", "title", "", "found", box=None, header_style="dim", expand=False)
+        for hit in hits:
+            who = "title" if hit.message_id is None else ("you" if hit.role == "user" else "reply")
+            title = escape(hit.conversation_title or "")
+            table.add_row(hit.conversation_id, title, who, escape(hit.snippet))
+        self.console.print(table)
+        self.console.print("[dim]/open ID opens one[/]")
 
     def set_persona(self, name: str | None) -> None:
         if name is None:

@@ -120,10 +120,19 @@ def test_markdown_with_a_code_block_rename_and_delete(
     page.mouse.move(0, 0)
     page.screenshot(path=screenshots / "finished-code-block.png")
 
-    # The new conversation is in the sidebar under the title its first line gave it.
+    # The new conversation is in the sidebar under the title the server wrote for it once
+    # the reply ended: the page sets none of its own.
     cid = page.url.split("#/c/")[1]
     item = f'li.conv[data-id="{cid}"]'
-    assert page.text_content(f"{item} .conv-link") == QUESTION
+    page.wait_for_function(
+        "(sel) => (document.querySelector(sel)?.textContent || 'New chat') !== 'New chat'",
+        arg=f"{item} .conv-link",
+    )
+    with writer.client() as client:
+        title = client.get(f"/api/v1/conversations/{cid}").json()["title"]
+    assert title
+    assert page.text_content(f"{item} .conv-link") == title
+    assert page.text_content("#chat-title") == title
     assert page.get_attribute(f"{item} .conv-link", "aria-current") == "page"
     page.click(f'{item} [data-action="rename"]')
     page.fill(f"{item} input", "Async words")
