@@ -251,11 +251,14 @@ export class ConversationSession {
   /** Ask the model to go on with a reply that was cut off; the text streams onto it. */
   async continueReply(reply) {
     const answer = await this.api.continueReply(reply.id);
-    // The answer is the reply as stored, streaming again, with the seq of the last event
-    // its text includes: following it after that seq adds exactly the new text.
-    if (answer.status === "streaming") this.chat.reopen(answer);
+    // The answer is the reply as stored, streaming again. It is followed from its start
+    // (the stream begins with message.start, which resets, and the text so far stays on
+    // screen until the stream has caught up with it): exact whichever stream, the one this
+    // socket is pushed or the one asked for, arrives first.
+    if (answer.status === "streaming") this.chat.reopen({ ...answer, seq: -1 });
     else this.chat.absorb([answer]);
-    this.follow(reply.id);
+    if (this.transport === "sse") this.sse?.follow(reply.id);
+    else if (this.socket?.isOpen) this.socket.resume(reply.id, -1);
     this.onActivity();
     return answer;
   }
