@@ -5,23 +5,34 @@ line shows the connection state. Ctrl-C while a reply streams stops that reply (
 one stops following it); Ctrl-C or Ctrl-D at the prompt leaves.
 
 It runs the blocking ``Tokenwire`` client: the SDK's event loop lives on its own thread,
-so the main thread can sit in ``input()`` and still receive Ctrl-C as ``KeyboardInterrupt``.
+so the main thread can sit at the prompt and still receive Ctrl-C as ``KeyboardInterrupt``.
+The prompt is prompt_toolkit's: what other threads print while it waits (a reconnect)
+goes above it and the prompt is drawn again below. While a reply streams, keys typed are
+kept (``TypeAhead``), shown under the reply, and start the next prompt: nothing is echoed
+into the reply as it is drawn.
+
+A conversation is created when its first message is sent, not on start or ``/new``: a
+chat opened and left makes nothing.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console, Group, RenderableType
+from prompt_toolkit import PromptSession
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.patch_stdout import patch_stdout
+from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from tokenwire import runfile
+from tokenwire.chatview import StreamingView, final_view, prompt_text, status_text
 from tokenwire.client import (
     ClientError,
     ConnectionFailed,
@@ -35,66 +46,49 @@ from tokenwire.client import (
     Tokenwire,
 )
 from tokenwire.settings import Settings
+from tokenwire.typeahead import TypeAhead
 
 HELP = """\
-[bold]/new[/] [dim][TITLE][/]     start a new conversation
+[bold]/new[/] [dim][TITLE][/]     start a new conversation (made when you send its first message)
 [bold]/list[/]             your conversations, newest first
 [bold]/open[/] ID          continue a conversation (a unique start of its id will do)
 [bold]/persona[/] [dim][NAME][/]  list personas, or give this conversation one
+[bold]/regen[/]            a new version of the last reply (the old one is kept)
+[bold]/edit[/] [dim][TEXT][/]      change your last message and resend it, on a branch of its own
+[bold]/continue[/]         ask the model to go on with a reply cut off or stopped
+[bold]/search[/] WORDS     search your messages and titles
 [bold]/help[/]             this help
 Ctrl-C stops a streaming reply; Ctrl-C or Ctrl-D at the prompt leaves."""
-
-_LABELS = {
-    ConnectionStatus.CONNECTING: ("yellow", "connecting…"),
-    ConnectionStatus.CONNECTED: ("green", "connected"),
-    ConnectionStatus.RECONNECTING: ("yellow", "reconnecting…"),
-    ConnectionStatus.DEGRADED_SSE: ("yellow", "degraded: SSE"),
-    ConnectionStatus.DEGRADED_POLLING: ("yellow", "degraded: polling"),
-    ConnectionStatus.OFFLINE: ("red", "offline"),
-    ConnectionStatus.CLOSED: ("red", "closed"),
-}
 
 
 def local_server(settings: Settings) -> tuple[str, str | None]:
     """The URL and token of the server ``tokenwire serve`` runs here with these settings:
+    where it recorded that it listens (``runfile``), else the host and port of the settings;
     its token is ``TOKENWIRE_TOKEN``, else the one it keeps in the data dir."""
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    url = runfile.find(Path(settings.data_dir)) or f"http://{host}:{settings.port}"
     token = settings.token
     path = Path(settings.data_dir) / "token"
     if token is None and path.is_file():
         token = path.read_text().strip()
-    return f"http://{host}:{settings.port}", token
-
-
-def status_text(state: ConnectionState) -> Text:
-    colour, label = _LABELS[state.status]
-    return Text.assemble(("● ", colour), (label, colour))
-
-
-class _Streaming:
-    """What the live display shows while a reply streams: the text so far, then a status
-    line read afresh at every refresh, so a reconnect shows even while no text arrives."""
-
-    def __init__(self, state: Callable[[], ConnectionState]) -> None:
-        self._state = state
-        self.reply: Reply | None = None
-        self.note = "Ctrl-C stops the reply"
-
-    def __rich__(self) -> RenderableType:
-        text = Text(self.reply.text if self.reply else "")
-        line = status_text(self._state())
-        if self.reply is not None and self.reply.queue_position:
-            line.append(f" · queued, {self.reply.queue_position} ahead", style="dim")
-        line.append(f" · streaming · {self.note}", style="dim")
-        return Group(text, line)
+    return url, token
 
 
 class Chat:
-    def __init__(self, client: Tokenwire, console: Console, persona: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Tokenwire,
+        console: Console,
+        persona: str | None = None,
+        session: PromptSession[str] | None = None,
+    ) -> None:
         self.client = client
         self.console = console
         self.persona = persona
+        self.session: PromptSession[str] = session or PromptSession()
         self.conversation_id: str | None = None
+        self.title: str | None = None  # of the conversation the next send creates
+        self.typed = ""  # typed while the last reply streamed: the next prompt starts with it
         self._streaming = False
         self._shown = client.status
         client.on_state_change(self._state_changed)
@@ -109,10 +103,12 @@ class Chat:
             self.new()
         while True:
             try:
-                line = self.console.input(self.prompt())
+                with patch_stdout(raw=True):
+                    line = self.session.prompt(self.prompt, default=self.typed)
             except (KeyboardInterrupt, EOFError):
-                self.console.print("\nbye")
+                self.console.print("bye")
                 return
+            self.typed = ""
             try:
                 if line.startswith("/"):
                     self.command(line)
@@ -121,24 +117,33 @@ class Chat:
             except ClientError as exc:
                 self.console.print(f"[red]error:[/] {escape(exc.message)}")
 
-    def prompt(self) -> str:
-        colour, label = _LABELS[self.client.status]
-        return f"[{colour}]●[/] [dim]{label}[/] [bold]you ›[/] "
+    def prompt(self) -> FormattedText:
+        """The prompt, read afresh at every redraw: it shows the connection as it is."""
+        return prompt_text(self.client.status)
 
     def _state_changed(self, state: ConnectionState) -> None:
         # Called on the client's thread. While a reply streams the live display shows the
-        # state; at the prompt, say when the connection comes or goes.
+        # state; at the prompt, say when the connection comes or goes: the line goes above
+        # the prompt (patch_stdout), which is drawn again with the new state.
         quiet = self._streaming or state.status is ConnectionStatus.CLOSED
         if quiet or state.status.is_live == self._shown.is_live:
             self._shown = state.status
+            self._redraw()
             return
         self._shown = state.status
-        self.console.print(Text.assemble("\n", status_text(state)))
+        self.console.print(status_text(state))
+        self._redraw()
+
+    def _redraw(self) -> None:
+        app = self.session.app
+        if app.is_running and app.loop is not None:
+            app.loop.call_soon_threadsafe(app.invalidate)
 
     # commands ----------------------------------------------------------------------------
 
     def command(self, line: str) -> None:
-        name, *args = shlex.split(line)
+        name, _, rest = line.strip().partition(" ")
+        args = shlex.split(rest) if name in ("/open", "/persona") else rest.split()
         if name == "/new":
             self.new(" ".join(args) or None)
         elif name == "/list":
@@ -147,6 +152,14 @@ class Chat:
             self.open(args[0])
         elif name == "/persona":
             self.set_persona(args[0] if args else None)
+        elif name == "/regen":
+            self.regenerate()
+        elif name == "/edit":
+            self.edit(rest.strip() or None)
+        elif name == "/continue":
+            self.continue_reply()
+        elif name == "/search" and rest.strip():
+            self.search(rest.strip())
         elif name in ("/help", "/?"):
             self.console.print(HELP)
         elif name in ("/quit", "/exit"):
@@ -155,15 +168,21 @@ class Chat:
             self.console.print(f"[red]unknown command[/] {escape(line)}; /help lists them")
 
     def new(self, title: str | None = None) -> None:
-        conversation = self.client.create_conversation(title=title, persona=self.persona)
-        self.conversation_id = conversation.id
-        self.console.print(f"[dim]new conversation[/] {conversation.id}")
+        """Start afresh; the conversation is made by the first message sent."""
+        self.conversation_id = None
+        self.title = title
+        self.console.print("[dim]new conversation: it starts with your first message[/]")
 
     def list(self) -> None:
-        table = Table("id", "title", "persona", "updated", box=None, header_style="dim")
+        table = Table(
+            "id", "title", "persona", "updated", box=None, header_style="dim", expand=False
+        )
         for c in self.client.conversations(limit=20).items:
             mark = "[bold]›[/] " if c.id == self.conversation_id else "  "
             table.add_row(mark + c.id, escape(c.title or ""), c.persona or "", c.updated_at[:19])
+        if not table.rows:
+            self.console.print("[dim]no conversations yet[/]")
+            return
         self.console.print(table)
 
     def open(self, ref: str) -> None:
@@ -188,6 +207,71 @@ class Chat:
             raise NotFoundError(404, "ambiguous", f"{ref!r} starts {len(matches)} ids")
         return self.client.conversation(ref).id
 
+    # the message tree ------------------------------------------------------------------
+
+    def _last(self, role: str) -> Message | None:
+        """The newest message of ``role`` on the conversation's current branch."""
+        if self.conversation_id is None:
+            return None
+        branch = self.client.history(self.conversation_id, limit=4).items
+        return next((m for m in reversed(branch) if m.role == role), None)
+
+    def regenerate(self) -> None:
+        reply = self._last("assistant")
+        if reply is None:
+            self.console.print("[dim]no reply to regenerate yet[/]")
+            return
+        self.follow(self.client.regenerate(reply.id))
+        self._show_versions()
+
+    def edit(self, text: str | None) -> None:
+        """Resend the last question changed: ``TEXT``, or what is typed at a prompt that
+        starts with the old one."""
+        question = self._last("user")
+        if question is None or self.conversation_id is None:
+            self.console.print("[dim]no message to edit yet[/]")
+            return
+        if text is None:
+            with patch_stdout(raw=True):
+                text = self.session.prompt(
+                    FormattedText([("bold", "edit › ")]), default=question.content
+                )
+        if not text.strip():
+            self.console.print("[dim]nothing sent[/]")
+            return
+        self.follow(self.client.edit(self.conversation_id, question.parent_id, text))
+        self._show_versions()
+
+    def continue_reply(self) -> None:
+        reply = self._last("assistant")
+        if reply is None:
+            self.console.print("[dim]no reply to continue yet[/]")
+            return
+        self.follow(self.client.continue_reply(reply.id))
+
+    def _show_versions(self) -> None:
+        """After a regenerate or an edit: which version of the message is shown now."""
+        reply = self._last("assistant")
+        question = self._last("user")
+        for message, what in ((question, "message"), (reply, "reply")):
+            siblings = message.siblings if message is not None else None
+            if siblings is not None and len(siblings.ids) > 1:
+                shown = f"{what} ‹ {siblings.index + 1} / {len(siblings.ids)} ›"
+                self.console.print(f"[dim]{shown}[/]")
+
+    def search(self, query: str) -> None:
+        hits = self.client.search(query, limit=20)
+        if not hits:
+            self.console.print(f"[dim]nothing found for[/] {escape(query)}")
+            return
+        table = Table("id", "title", "", "found", box=None, header_style="dim", expand=False)
+        for hit in hits:
+            who = "title" if hit.message_id is None else ("you" if hit.role == "user" else "reply")
+            title = escape(hit.conversation_title or "")
+            table.add_row(hit.conversation_id, title, who, escape(hit.snippet))
+        self.console.print(table)
+        self.console.print("[dim]/open ID opens one[/]")
+
     def set_persona(self, name: str | None) -> None:
         if name is None:
             for persona in self.client.personas():
@@ -202,19 +286,24 @@ class Chat:
 
     def ask(self, content: str) -> None:
         if self.conversation_id is None:
-            self.new()
-        assert self.conversation_id is not None
+            conversation = self.client.create_conversation(
+                title=self.title or _title_from(content), persona=self.persona
+            )
+            self.conversation_id = conversation.id
+            self.title = None
+            self.console.print(f"[dim]conversation[/] {conversation.id}")
         self.follow(self.client.send(self.conversation_id, content))
 
     def follow(self, stream: SyncReplyStream, stored: Message | None = None) -> None:
         """Show a reply as it streams, then as Markdown. Ctrl-C cancels it; a second
         Ctrl-C stops following it (it goes on, or stops, on the server)."""
-        view = _Streaming(lambda: self.client.state)
+        keys = TypeAhead()
+        view = StreamingView(lambda: self.client.state, keys)
         reply: Reply | None = None
         cancelled = False
         self._streaming = True
         try:
-            with Live(view, console=self.console, refresh_per_second=10) as live:
+            with keys, Live(view, console=self.console, refresh_per_second=10) as live:
                 while True:
                     try:
                         for reply in stream:
@@ -228,21 +317,16 @@ class Chat:
                         cancelled = True
                         view.note = "stopping…"
                         stream.cancel(wait=False)
-                live.update(self._final(reply, stored), refresh=True)
+                live.update(final_view(reply, stored), refresh=True)
         finally:
             self._streaming = False
+            self.typed = keys.text
 
-    def _final(self, reply: Reply | None, stored: Message | None) -> RenderableType:
-        if reply is None:
-            return Text(stored.content if stored else "(not sent)", style="dim")
-        parts: list[RenderableType] = [Markdown(reply.text)]
-        if reply.status is ReplyStatus.CANCELLED:
-            parts.append(Text("[cancelled]", style="yellow"))
-        elif reply.status is ReplyStatus.STREAMING:
-            parts.append(Text("[no longer following]", style="dim"))
-        elif reply.error is not None:
-            parts.append(Text(f"[{reply.error.code}: {reply.error.message}]", style="red"))
-        return Group(*parts)
+
+def _title_from(content: str) -> str:
+    """A conversation's title from its first message: the first line, at most 80 characters."""
+    line = " ".join(content.strip().splitlines()[0].split()) if content.strip() else ""
+    return line if len(line) <= 80 else line[:77].rstrip() + "…"
 
 
 def run(

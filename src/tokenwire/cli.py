@@ -63,17 +63,39 @@ def _server_class() -> Any:
 
     class Server(uvicorn.Server):
         """Drains replies before uvicorn waits on open connections: streams still open then
-        receive their reply's end (or ``interrupted``) and close by themselves."""
+        receive their reply's end (or ``interrupted``) and close by themselves. Once it
+        listens it records where (``runfile``), for ``tokenwire chat``."""
 
-        def __init__(self, config: uvicorn.Config, *, app: FastAPI) -> None:
+        def __init__(self, config: uvicorn.Config, *, app: FastAPI, settings: Settings) -> None:
             super().__init__(config)
             self.fastapi_app = app  # the app this command built, whatever wraps it
+            self.settings = settings
+
+        async def startup(self, sockets: Any = None) -> None:
+            from tokenwire import runfile
+
+            await super().startup(sockets=sockets)
+            if self.should_exit or not self.servers:
+                return
+            port = self.servers[0].sockets[0].getsockname()[1]
+            host = self.settings.host
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            runfile.record(self.settings.data_dir, f"http://{shown}:{port}")
 
         async def shutdown(self, sockets: Any = None) -> None:
+            from tokenwire import runfile
+
+            runfile.clear(self.settings.data_dir)
+            grace = self.settings.shutdown_grace_s
+            typer.echo(
+                f"tokenwire: stopping; replies still streaming get up to {grace:g}s to finish",
+                err=True,
+            )
             engine = getattr(self.fastapi_app.state, "engine", None)
             if engine is not None:
                 await engine.shutdown()
             await super().shutdown(sockets=sockets)
+            typer.echo("tokenwire: stopped", err=True)
 
     return Server
 
@@ -158,7 +180,7 @@ def serve(
         typer.echo(f"http://{shown}:{settings.port}/")
     else:
         typer.echo(f"http://{shown}:{settings.port}/?token={token}")
-    _server_class()(config, app=fastapi_app).run()
+    _server_class()(config, app=fastapi_app, settings=settings).run()
 
 
 @app.command()

@@ -8,6 +8,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import BrowserContext, Dialog, Page
@@ -173,3 +174,21 @@ def png(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"  # scripts/vendor.sh
+_AXE_RUN = """() => axe.run(document, { resultTypes: ["violations"] }).then((result) =>
+  result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+                   nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")) })))"""
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """What axe-core finds serious or critical on the page as it is now. The script goes in
+    through the DevTools protocol, which the page's CSP does not govern, so the page is
+    checked under its real policy."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text() + "\n;undefined")
+    found: list[dict[str, Any]] = page.evaluate(_AXE_RUN)
+    return found

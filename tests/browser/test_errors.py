@@ -120,10 +120,15 @@ def test_server_gone_mid_reply_then_back(
         assert reply["status"] == "interrupted"
         assert 0 < len(reply["content"]) < len(text)
         assert chat.wait_text(mid, reply["content"]) == reply["content"]
-        # "Try again" asks the same question once more, on the server that is back.
+        # "Try again" regenerates: a new version of the reply, on the server that is back;
+        # the question shows once, and the interrupted reply is kept as version 1.
         chat.page.click(f'{article} [data-action="retry-reply"]')
         retried = chat.new_reply([mid])
         assert chat.watch(retried)[-1].status == "complete"
         assert stored(server, retried)["content"] == text
+        assert chat.page.locator("article.user").count() == 1
+        count = f'article[data-message-id="{retried}"] .versions-count'
+        chat.page.wait_for_selector(count)
+        assert chat.page.inner_text(count) == "2 / 2"
     finally:
         back.stop()

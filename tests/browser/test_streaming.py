@@ -75,7 +75,8 @@ def test_stop_keeps_the_partial_reply(context: BrowserContext, chat_server: Serv
     assert chat.wait_text(mid, reply["content"]) == reply["content"]
     chat.page.wait_for_selector("#send:not([hidden])")
     assert chat.page.is_hidden("#stop")
-    assert chat.page.inner_text(f'[data-message-id="{mid}"] .msg-meta') == "Stopped"
+    assert chat.page.inner_text(f'[data-message-id="{mid}"] .msg-meta .tag') == "Stopped"
+    assert chat.page.is_visible(f'[data-message-id="{mid}"] [data-action="continue-reply"]')
 
     # The Stop button does the same as Esc.
     chat.send(words(400, "s"))

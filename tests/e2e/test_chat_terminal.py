@@ -47,11 +47,18 @@ def history(server: Server, conversation_id: str) -> list[dict[str, object]]:
         return items
 
 
+def conversations(server: Server) -> list[str]:
+    with server.client() as client:
+        return [c["id"] for c in client.get("/api/v1/conversations").json()["items"]]
+
+
 def test_stream_cancel_new_list_open_and_leave(chat_server: Server, chat: pexpect.spawn) -> None:
-    chat.expect(r"new conversation\S* (\S+)")
-    first = chat.match.group(1)
+    chat.expect("new conversation: it starts with your first message")
     chat.expect(PROMPT)
+    assert conversations(chat_server) == [], "nothing is made before the first send"
     chat.sendline("tell me everything")
+    chat.expect(r"conversation\S* ([0-9a-f-]{36})")
+    first = chat.match.group(1)
     chat.expect("t5 ")  # the reply is streaming
     chat.sendintr()
     chat.expect(r"\[cancelled\]")
@@ -63,10 +70,20 @@ def test_stream_cancel_new_list_open_and_leave(chat_server: Server, chat: pexpec
     assert messages[1]["content"] != ANSWER
 
     chat.sendline("/new")
-    chat.expect(r"new conversation\S* (\S+)")
+    chat.expect("new conversation: it starts with your first message")
+    chat.expect(PROMPT)
+    assert conversations(chat_server) == [first], "/new makes nothing either"
+    chat.sendline("/new")
+    chat.expect(PROMPT)
+    chat.sendline("a second question")
+    chat.expect(r"conversation\S* ([0-9a-f-]{36})")
     second = chat.match.group(1)
     assert second != first
+    chat.expect("t3 ")
+    chat.sendintr()
+    chat.expect(r"\[cancelled\]")
     chat.expect(PROMPT)
+    assert conversations(chat_server) == [second, first]
     chat.sendline("/list")
     chat.expect(second)
     chat.expect(first)

@@ -12,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tests.helpers.server import Server, start_server
-from tokenwire.ops.security import content_security_policy, origin_allowed
+from tokenwire.ops.security import content_security_policy, origin_allowed, same_origin
 
 APP = "https://app.example"
 
@@ -137,6 +137,24 @@ def test_origin_rules() -> None:
     assert origin_allowed("https://a.example", "h:1", ["https://a.example"])
     assert origin_allowed("https://any.example", "h:1", ["*"])
     assert not origin_allowed("https://a.example", None, [])
+
+
+def test_session_cookie_origin_rules() -> None:
+    # The page's own requests: same-origin fetches, navigations, and those without headers.
+    assert same_origin("http://h:1", "same-origin", "h:1")
+    assert same_origin(None, "same-origin", "h:1")
+    assert same_origin(None, "none", "h:1")
+    assert same_origin(None, None, "h:1")
+    # Another port of the same host is the same site, not the same origin: refused.
+    assert not same_origin("http://h:2", "same-site", "h:1")
+    assert not same_origin("http://h:2", None, "h:1")
+    assert not same_origin(None, "same-site", "h:1")
+    assert not same_origin(None, "cross-site", "h:1")
+    assert not same_origin("null", None, "h:1")
+    assert not same_origin("http://h:1", None, None)
+    # An origin named in cors_origins (a proxy in front rewrote Host); never "*".
+    assert same_origin("https://chat.example", "same-site", "h:1", ["https://chat.example"])
+    assert not same_origin("https://other.example", "cross-site", "h:1", ["*"])
 
 
 def test_the_policy_falls_back_when_the_host_is_odd() -> None:

@@ -21,6 +21,7 @@ from tokenwire.api import (
     personas,
     replies,
     search,
+    signin,
     ws,
 )
 from tokenwire.api import resources as api_resources
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations.router)
     app.include_router(search.router)
     app.include_router(personas.router)
+    app.include_router(signin.router)
     app.include_router(messages.router)
     app.include_router(replies.router)
     app.include_router(ws.router)

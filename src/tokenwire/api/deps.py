@@ -10,8 +10,8 @@ from starlette.requests import HTTPConnection
 from tokenwire.api.tokens import TokenCache
 from tokenwire.engine import Engine
 from tokenwire.errors import Unauthorized
-from tokenwire.http.auth import bearer_token
-from tokenwire.ops.security import origin_allowed
+from tokenwire.http.auth import bearer_token, session_secret
+from tokenwire.ops.security import origin_allowed, same_origin
 from tokenwire.settings import LOCAL_USER, Settings
 from tokenwire.store import SQLStore, User
 
@@ -31,19 +31,43 @@ def get_settings(conn: HTTPConnection) -> Settings:
     return settings
 
 
-async def authenticate(conn: HTTPConnection) -> User:
-    """The user behind the request's token; ``Unauthorized`` (401) when there is none."""
-    token = bearer_token(conn)
-    if token is None and get_settings(conn).no_auth:
-        return await _local_user(conn)
-    if token is None:
-        raise Unauthorized("missing bearer token")
+def get_tokens(conn: HTTPConnection) -> TokenCache:
     cache: TokenCache | None = getattr(conn.app.state, "tokens", None)
     if cache is None:
         cache = conn.app.state.tokens = TokenCache(get_store(conn))
-    user = await cache.user(token)
-    if user is None:
-        raise Unauthorized("invalid token")
+    return cache
+
+
+def cookie_allowed(conn: HTTPConnection) -> bool:
+    """Whether this request may use the session cookie: from the page's own origin, or one
+    that ``cors_origins`` names."""
+    headers = conn.headers
+    trusted = get_settings(conn).cors_origins or ()
+    return same_origin(
+        headers.get("origin"), headers.get("sec-fetch-site"), headers.get("host"), trusted
+    )
+
+
+async def authenticate(conn: HTTPConnection) -> User:
+    """The user behind the request's bearer token or, from the page's own origin, its
+    session cookie; ``Unauthorized`` (401) when there is none. A bearer token wins: API
+    clients never depend on cookies."""
+    token = bearer_token(conn)
+    secret = session_secret(conn) if token is None else None
+    if secret is not None:
+        if not cookie_allowed(conn):
+            raise Unauthorized("the session cookie is accepted only from this server's page")
+        user = await get_tokens(conn).session_user(secret)
+        if user is None:
+            raise Unauthorized("the session has ended; sign in again")
+    elif token is None and get_settings(conn).no_auth:
+        return await _local_user(conn)
+    elif token is None:
+        raise Unauthorized("missing bearer token")
+    else:
+        user = await get_tokens(conn).user(token)
+        if user is None:
+            raise Unauthorized("invalid token")
     conn.state.user = user
     return user
 

@@ -90,7 +90,10 @@ class ChatFeatures:
         reply = await self._rest.call(
             "POST", f"/api/v1/messages/{message_id}/continue", Message, params={"wait": "false"}
         )
-        return self.resume(reply)
+        # Followed by id, from the reply's start: the stream a continue opens begins with a
+        # message.start and the text merged at the old end's seq, which a cursor taken from
+        # the stored copy would skip (over WebSocket the old end was then taken as the end).
+        return self.resume(reply.id)
 
     async def search(self: _Client, query: str, *, limit: int = 20) -> list[SearchHit]:
         """The user's messages and conversation titles matching every word of ``query``

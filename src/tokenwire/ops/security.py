@@ -19,7 +19,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tokenwire.errors import Forbidden
 from tokenwire.http.errors import refuse
 
-__all__ = ["OriginCheck", "SecurityHeaders", "content_security_policy", "origin_allowed"]
+__all__ = [
+    "OriginCheck",
+    "SecurityHeaders",
+    "content_security_policy",
+    "origin_allowed",
+    "same_origin",
+]
 
 Reject = Callable[[str], None]  # told the name of the limit that refused a request
 
@@ -90,6 +96,26 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Sequence[str])
     if origin is None:
         return True  # not a browser
     if "*" in allowed or origin in allowed:
+        return True
+    netloc = urlsplit(origin).netloc if origin != "null" else ""
+    return bool(netloc) and host is not None and netloc.lower() == host.lower()
+
+
+def same_origin(
+    origin: str | None, fetch_site: str | None, host: str | None, trusted: Sequence[str] = ()
+) -> bool:
+    """Whether a request may be authenticated by the session cookie: only the page's own
+    origin may use it, or an origin listed by name in ``trusted`` (``cors_origins``: a
+    proxy in front that rewrites ``Host``). SameSite=Strict already keeps the cookie off
+    cross-site requests; this also refuses another origin of the same site (another port on
+    the same host), which browsers count as same-site. ``Sec-Fetch-Site`` (Fetch Metadata)
+    says so when the browser sends it; ``Origin`` is checked when present; a request with
+    neither is a navigation or a same-origin GET."""
+    if origin is not None and origin != "*" and origin in trusted:
+        return True
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    if origin is None:
         return True
     netloc = urlsplit(origin).netloc if origin != "null" else ""
     return bool(netloc) and host is not None and netloc.lower() == host.lower()

@@ -31,6 +31,7 @@ __all__ = [
     "SearchResults",
     "SentTurn",
     "Siblings",
+    "SignedIn",
 ]
 
 T = TypeVar("T")
@@ -154,6 +155,12 @@ class PersonaList(msgspec.Struct, frozen=True):
     default: str | None = None  # the persona of a conversation created without one
 
 
+class SignedIn(msgspec.Struct, frozen=True):
+    """``/api/v1/session``: who the browser's session cookie signs in."""
+
+    user: str
+
+
 class ErrorDetail(msgspec.Struct, frozen=True):
     """``retryable`` comes with the statuses where waiting may help (429, 5xx)."""
 
@@ -176,6 +183,7 @@ RESOURCES: tuple[Any, ...] = (
     Page[Message],
     SentTurn,
     PersonaList,
+    SignedIn,
     ErrorBody,
     SearchResults,
     ConversationExport,

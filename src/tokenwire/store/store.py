@@ -1,4 +1,4 @@
-"""The SQL store: users, conversations and messages on SQLite or PostgreSQL.
+"""The SQL store: users, sessions, conversations and messages on SQLite or PostgreSQL.
 
 One implementation serves both engines through SQLAlchemy's async API; the URL scheme
 picks the driver (``sqlite+aiosqlite://``, ``postgresql+asyncpg://``). Ownership is part of
@@ -17,6 +17,7 @@ from tokenwire.store.conversations import ConversationQueries
 from tokenwire.store.errors import translated
 from tokenwire.store.records import Checkpoint, Outcome
 from tokenwire.store.search import SearchQueries
+from tokenwire.store.sessions import SessionQueries
 from tokenwire.store.turns import NewConversation, NewTurn, TurnQueries, TurnTarget
 from tokenwire.store.users import UserQueries, hash_token, new_token
 
@@ -59,7 +60,9 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 @translated  # a database outage is Unavailable (503), from every method
-class SQLStore(UserQueries, ConversationQueries, TurnQueries, BranchQueries, SearchQueries):
+class SQLStore(
+    UserQueries, SessionQueries, ConversationQueries, TurnQueries, BranchQueries, SearchQueries
+):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)

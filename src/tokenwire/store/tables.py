@@ -89,6 +89,20 @@ class MessageRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class SessionRow(Base):
+    """A browser's sign-in: the cookie carries the secret, the row only its hash. Deleting
+    the row signs that browser out."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_user", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # Full-text search lives beside these tables, made and kept by the migrations only
 # (``store/search.py``): SQLite's FTS5 tables ``fts_*`` with their triggers, PostgreSQL's
 # generated ``search_vector`` columns with their GIN indexes ``ix_*_search``. They are not

@@ -20,7 +20,12 @@ function fromJson(item) {
     images: Array.isArray(item.images) ? item.images : [],
     clientId: item.client_message_id || null,
     replyTo: item.reply_to || null,
+    // The message before it on its branch (null: the first); undefined when not known yet.
+    parentId: item.parent_id === undefined ? undefined : item.parent_id,
+    siblings: item.siblings || null, // {ids, index}: the versions "‹ 2 / 3 ›" moves between
+    omittedTurns: item.metadata?.context?.omitted_turns || 0,
     model: item.model || null,
+    createdAt: item.created_at || null,
     queue: null,
     floor: "",
     pending: false,
@@ -54,10 +59,42 @@ export class Chat {
     return [...this.messages.values()].filter((m) => m.role === "assistant" && m.status === "streaming");
   }
 
+  /**
+   * Show the branch `items` (oldest first): messages not on it go, the others are taken as
+   * `absorb` takes them. Messages older than `items` stay when `keepOlder` (a partial page).
+   */
+  replace(items, { keepOlder = false } = {}) {
+    const wanted = new Set(items.map((item) => item.id));
+    const oldest = items.length ? items[0].id : null;
+    for (const message of [...this.messages.values()]) {
+      if (message.pending || wanted.has(message.id)) continue;
+      if (keepOlder && oldest !== null && message.id < oldest) continue;
+      this.messages.delete(message.id);
+      this.emit(message, "remove");
+    }
+    for (const item of items) {
+      const known = this.messages.get(item.id);
+      if (known && item.siblings) {
+        // Where a message stands among its versions can change while it stays the same.
+        known.siblings = item.siblings;
+        known.parentId = item.parent_id;
+        this.emit(known, "update");
+      }
+    }
+    return this.absorb(items);
+  }
+
   /** The user's message shown at once, before the server has acknowledged it. */
   addPending({ clientId, content, images }) {
     const message = {
-      ...fromJson({ id: PENDING + clientId, role: "user", content, images, client_message_id: clientId }),
+      ...fromJson({
+        id: PENDING + clientId,
+        role: "user",
+        content,
+        images,
+        client_message_id: clientId,
+        created_at: new Date().toISOString(),
+      }),
       pending: true,
     };
     this.messages.set(message.id, message);
@@ -78,6 +115,8 @@ export class Chat {
     if (item.client_message_id) this.removePending(item.client_message_id);
     const known = this.messages.get(item.id);
     if (known) {
+      if (known.parentId === undefined && item.parent_id !== undefined) known.parentId = item.parent_id;
+      if (!known.siblings && item.siblings) known.siblings = item.siblings;
       // message.start does not carry images; the stored message does.
       if (item.images && item.images.length && !known.images.length) {
         known.images = item.images;
@@ -136,6 +175,7 @@ export class Chat {
           seq: -1,
           reply_to: event.reply_to,
           model: event.model,
+          created_at: new Date().toISOString(),
         });
       // Reset: the stream that sent this start goes on contiguously from seq 0. What was
       // shown stays on screen (the floor) until the new text has caught up with it.
@@ -146,8 +186,10 @@ export class Chat {
         status: "streaming",
         error: null,
         queue: null,
+        finishReason: null,
         live: true,
       });
+      if (event.context?.omitted_turns) message.omittedTurns = event.context.omitted_turns;
       if (!known) this.messages.set(message.id, message);
       this.emit(message, known ? "update" : "add");
       return true;
@@ -180,6 +222,18 @@ export class Chat {
     }
     this.emit(known, "update");
     return true;
+  }
+
+  /**
+   * A reply going on (continue): its stored state, `seq` being the last event its text
+   * includes, so that following it after that seq adds exactly the new text.
+   */
+  reopen(item) {
+    const known = this.messages.get(item.id);
+    if (!known) return this.absorb([item]);
+    Object.assign(known, fromJson(item), { floor: "", live: false });
+    this.emit(known, "update");
+    return [known];
   }
 
   /** The text to show: the stream's, or the older text it is still rebuilding. */

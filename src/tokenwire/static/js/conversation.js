@@ -16,15 +16,18 @@
 import { ApiError } from "./api.js";
 import { exponentialBackoff } from "./backoff.js";
 import { Chat } from "./chat.js";
+import { newId } from "./composer.js";
 import { SocketConnection } from "./socket.js";
 import { SseFollower } from "./sse.js";
 
 const POLL_MS = 2500;
+const PAGE = 50; // messages per history page; "Load earlier messages" fetches the next one
 
 export class ConversationSession {
-  constructor({ api, conversationId, transport, onStatus, onActivity, onGone, onFallback }) {
+  constructor({ api, conversationId, leaf = null, transport, onStatus, onActivity, onGone, onFallback }) {
     this.api = api;
     this.id = conversationId;
+    this.leaf = leaf; // open on the branch through this message (a search hit), not the current one
     this.transport = transport; // "ws" or "sse"
     this.onStatus = onStatus;
     this.onActivity = onActivity;
@@ -37,6 +40,7 @@ export class ConversationSession {
     this.pollTimer = null;
     this.closed = false;
     this.networkFailures = 0;
+    this.earlier = undefined; // the next_before of the history's oldest page; null: none left
     this.onVisible = () => {
       if (document.visibilityState === "visible") this.socket?.reconnectNow();
     };
@@ -66,9 +70,13 @@ export class ConversationSession {
   /** Fetch the history and take what is new; returns the replies added still streaming. */
   async refresh() {
     try {
-      const page = await this.api.messages(this.id);
+      const page = await this.api.messages(this.id, { limit: PAGE, leaf: this.leaf || undefined });
       this.networkFailures = 0;
-      return this.chat.absorb(page.items);
+      // Later refreshes read the newest page again; only the first one says what is older.
+      if (this.earlier === undefined) this.earlier = page.next_before || null;
+      // The branch shown may have changed elsewhere (another tab regenerated, edited or
+      // moved between versions): what is not on it goes.
+      return this.chat.replace(page.items, { keepOlder: true });
     } catch (exc) {
       if (exc instanceof ApiError && exc.status === 404) this.onGone();
       throw exc;
@@ -117,7 +125,7 @@ export class ConversationSession {
     }
     this.networkFailures = 0;
     if (failures < 2) return true;
-    // HTTP reaches the server with this token; only the WebSocket upgrade is refused.
+    // HTTP reaches the server with this session; only the WebSocket upgrade is refused.
     this.switchToSse();
     return false;
   }
@@ -131,12 +139,44 @@ export class ConversationSession {
   }
 
   received(event) {
-    if (event.type === "message.start") this.onActivity();
+    if (event.type === "message.start") {
+      this.onActivity();
+      if (this.startsAnotherBranch(event)) {
+        // A new version of a message shown (a regenerate or an edit, perhaps in another
+        // tab): the branch now ends there. Read it, then follow the new reply on it.
+        this.leaf = null;
+        this.reloadBranch().catch(() => {});
+      }
+    }
     const applied = this.chat.apply(event);
     if (!applied && !this.chat.get(event.message_id)) {
       // A reply we have not seen start: the history has it.
       this.refresh().catch(() => {});
     }
+  }
+
+  /** Whether a reply that starts is not the next one on the branch shown. */
+  startsAnotherBranch(event) {
+    if (this.chat.get(event.message_id)) return false;
+    const question = event.user_message?.id || event.reply_to;
+    const known = [...this.chat.messages.values()];
+    // Another reply to the same question: a regenerate.
+    if (known.some((m) => m.role === "assistant" && m.replyTo && m.replyTo === question)) return true;
+    // A question under an earlier message than the last one: an edit resent.
+    const parent = event.user_message?.parent_id;
+    const last = known.filter((m) => !m.pending).at(-1);
+    return parent !== undefined && last !== undefined && parent !== last.id && !this.chat.get(question);
+  }
+
+  /** Read the current branch afresh and show it (what is not on it goes); follow the
+   * replies on it that stream. */
+  async reloadBranch() {
+    const page = await this.api.messages(this.id, { limit: PAGE, leaf: this.leaf || undefined });
+    this.earlier = page.next_before || null;
+    this.chat.replace(page.items);
+    for (const reply of this.chat.streaming()) if (!reply.live) this.follow(reply.id);
+    this.onBranch?.();
+    return page;
   }
 
   // ---- SSE fallback ---------------------------------------------------------------------
@@ -197,6 +237,72 @@ export class ConversationSession {
     }
     this.onActivity();
     return answer;
+  }
+
+  /** Add the page of history before the oldest one shown; whether there is more. */
+  async loadEarlier() {
+    if (!this.earlier) return false;
+    const page = await this.api.messages(this.id, { limit: PAGE, before: this.earlier });
+    this.earlier = page.next_before || null;
+    this.chat.absorb(page.items);
+    return Boolean(this.earlier);
+  }
+
+  /** Ask the model to go on with a reply that was cut off; the text streams onto it. */
+  async continueReply(reply) {
+    const answer = await this.api.continueReply(reply.id);
+    // The answer is the reply as stored, streaming again. It is followed from its start
+    // (the stream begins with message.start, which resets, and the text so far stays on
+    // screen until the stream has caught up with it): exact whichever stream, the one this
+    // socket is pushed or the one asked for, arrives first.
+    if (answer.status === "streaming") this.chat.reopen({ ...answer, seq: -1 });
+    else this.chat.absorb([answer]);
+    if (this.transport === "sse") this.sse?.follow(reply.id);
+    else if (this.socket?.isOpen) this.socket.resume(reply.id, -1);
+    this.onActivity();
+    return answer;
+  }
+
+  /** A new version of a reply, beside it; the branch then ends with the new one. */
+  async regenerate(reply) {
+    const answer = await this.api.regenerate(reply.id);
+    this.leaf = null;
+    await this.reloadBranch();
+    this.onActivity();
+    return answer;
+  }
+
+  /** Send `content` in place of the user message `question`: a new branch from there. */
+  async edit(question, content) {
+    // Where it hangs in the tree: a question seen only in a stream's message.start may not
+    // say; the stored copy does.
+    const parentId =
+      question.parentId !== undefined ? question.parentId : (await this.api.message(question.id)).parent_id;
+    const answer = await this.api.send(this.id, {
+      content,
+      clientMessageId: newId(),
+      images: question.images,
+      parentId: parentId ?? null,
+    });
+    this.leaf = null;
+    await this.reloadBranch();
+    this.onActivity();
+    return answer;
+  }
+
+  /** Show the version `id` of a message (one of its siblings) and what follows it. */
+  async showVersion(id) {
+    await this.api.switchBranch(this.id, id);
+    this.leaf = null;
+    await this.reloadBranch();
+  }
+
+  /** Follow a reply that is streaming again (or anew) over the current transport. */
+  follow(id) {
+    const reply = this.chat.get(id);
+    if (!reply) return;
+    if (this.transport === "sse") this.sse?.follow(id);
+    else if (this.socket?.isOpen) this.socket.resume(id, reply.seq);
   }
 
   /** Stop the newest streaming reply; its partial text is kept. */

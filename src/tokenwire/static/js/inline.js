@@ -1,6 +1,8 @@
 // The inline part of the Markdown renderer (see markdown.js for the whole of it): code spans,
-// strong, emphasis, strike-through, links and bare URLs, built as DOM nodes from text nodes.
-// A link's href must parse as http(s) or mailto.
+// math, strong, emphasis, strike-through, links and bare URLs, built as DOM nodes from text
+// nodes. A link's href must parse as http(s) or mailto.
+
+import { mathNode } from "./math.js";
 
 const PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 const BARE_URL = /^https?:\/\/[^\s<>"]+/i;
@@ -36,6 +38,15 @@ export function inline(text, parent, inLink = false, depth = 0) {
   let i = 0;
   while (i < text.length) {
     const c = text[i];
+    if (c === "$" || (c === "\\" && (text[i + 1] === "(" || text[i + 1] === "["))) {
+      const math = mathAt(text, i);
+      if (math) {
+        flush();
+        parent.append(mathNode(math.tex, math.display));
+        i = math.next;
+        continue;
+      }
+    }
     if (c === "\\" && i + 1 < text.length && PUNCTUATION.includes(text[i + 1])) {
       buffer += text[i + 1];
       i += 2;
@@ -109,6 +120,31 @@ export function inline(text, parent, inLink = false, depth = 0) {
     i += 1;
   }
   flush();
+}
+
+/**
+ * Math at `i`: $$…$$ and \[…\] (display), \(…\) and $…$ (inline). A single `$` opens math only
+ * before a non-space and closes only after one, not before a digit (pandoc's rule), so that
+ * "it costs $5 and $10" stays text.
+ */
+function mathAt(text, i) {
+  const pairs = [
+    ["$$", "$$", true],
+    ["\\[", "\\]", true],
+    ["\\(", "\\)", false],
+  ];
+  for (const [open, close, display] of pairs) {
+    if (!text.startsWith(open, i)) continue;
+    const end = text.indexOf(close, i + open.length);
+    const tex = end < 0 ? "" : text.slice(i + open.length, end).trim();
+    return tex ? { tex, display, next: end + close.length } : null;
+  }
+  if (text[i] !== "$" || /\s/.test(text[i + 1] || " ")) return null;
+  for (let end = text.indexOf("$", i + 1); end > 0; end = text.indexOf("$", end + 1)) {
+    if (/\s|\\/.test(text[end - 1]) || /\d/.test(text[end + 1] || "")) continue;
+    return { tex: text.slice(i + 1, end), display: false, next: end + 1 };
+  }
+  return null;
 }
 
 function findRun(text, char, length, from) {

@@ -1,11 +1,12 @@
 // The page: sign-in, the conversation list, one open conversation, the message box.
 // Routes live in the hash (#/new, #/c/<id>) so that a reload reopens the same conversation.
 
-import { Api, ApiError, forgetToken, saveToken, takeToken } from "./api.js";
-import { Composer, newId } from "./composer.js";
+import { Api, ApiError, takeToken } from "./api.js";
+import { Composer } from "./composer.js";
 import { ConversationSession } from "./conversation.js";
 import { announce, byId, h } from "./dom.js";
 import { sendErrorText } from "./errors.js";
+import { Search } from "./search.js";
 import { Sidebar, titleOf } from "./sidebar.js";
 import { ChatView } from "./view.js";
 
@@ -17,30 +18,22 @@ const BADGE_TEXT = {
 };
 
 const page = {
-  api: null,
+  api: new Api({
+    onUnauthorized: () => signedOut("That sign-in is no longer valid. Open the link the server printed, or paste a token."),
+  }),
+  started: false,
   session: null,
   sidebar: null,
   view: null,
   composer: null,
   personas: [],
+  search: null,
   transport: "ws", // becomes "sse" for the rest of the page's life once WebSocket is refused
 };
 
 function humanize(name) {
   const words = String(name).replace(/[_-]+/g, " ").trim();
   return words.charAt(0).toUpperCase() + words.slice(1);
-}
-
-function titleFrom(content) {
-  // The first line, without the marks of a markdown heading, quote or list, or emphasis.
-  const line = content
-    .trim()
-    .split("\n")[0]
-    .replace(/^(?:#{1,6}|>|[-*+]|\d+[.)])\s+/, "")
-    .replace(/[*`]/g, "")
-    .replace(/\s+/g, " ")
-    .trim();
-  return line.length > 80 ? `${line.slice(0, 77).trimEnd()}…` : line;
 }
 
 // ---- sign-in ----------------------------------------------------------------------------
@@ -54,27 +47,46 @@ function showLogin(message = "") {
   byId("login-token").focus();
 }
 
-function signOut(message) {
-  forgetToken();
-  window.location.hash = "";
+/** The session is gone (signed out here, in another tab, or revoked): back to sign-in. */
+function signedOut(message) {
+  if (window.location.hash) window.history.replaceState(null, "", window.location.pathname);
   showLogin(message);
+}
+
+byId("sign-out").addEventListener("click", async () => {
+  try {
+    await page.api.signOut();
+  } catch (exc) {
+    page.composer?.showError(
+      exc instanceof ApiError && exc.network ? "Couldn't reach the server to sign out." : `Signing out failed: ${exc.message}`,
+      { retry: false },
+    );
+    return;
+  }
+  signedOut("You have signed out.");
+});
+
+/** Trade a token for a session cookie; the text to show when that fails, else "". */
+async function signIn(token) {
+  try {
+    await page.api.signIn(token);
+    return "";
+  } catch (exc) {
+    return exc.status === 401 ? "That token wasn't accepted. Check it and try again." : sendErrorText(exc);
+  }
 }
 
 byId("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const token = byId("login-token").value.trim();
   if (!token) return;
-  const api = new Api(token);
-  try {
-    await api.conversations(1);
-  } catch (exc) {
-    byId("login-error").textContent =
-      exc.status === 401 ? "That token wasn't accepted. Check it and try again." : sendErrorText(exc);
+  const failure = await signIn(token);
+  if (failure) {
+    byId("login-error").textContent = failure;
     return;
   }
-  saveToken(token);
   byId("login-token").value = "";
-  start(token);
+  start();
 });
 
 // ---- the connection badge ----------------------------------------------------------------
@@ -165,6 +177,7 @@ function showHeader(conversation) {
 function closeSession() {
   page.session?.close();
   page.session = null;
+  byId("earlier").hidden = true;
   page.composer.setStreaming(false);
 }
 
@@ -179,12 +192,49 @@ function openNew() {
   page.composer.focus();
 }
 
-async function openConversation(id, known = null) {
-  if (page.session?.id === id) return;
+/** Bring message `mid` into view and mark it for a moment (a search hit). */
+function reveal(mid) {
+  const el = document.querySelector(`article[data-message-id="${CSS.escape(mid)}"]`);
+  if (!el) return;
+  el.scrollIntoView({ block: "center" });
+  el.classList.add("found");
+  setTimeout(() => el.classList.remove("found"), 2400);
+}
+
+/** The server titles a conversation in the background once its first reply ends: ask for
+ * it a few times, then show it. */
+async function awaitTitle(id) {
+  for (const wait of [700, 1500, 3000, 6000]) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    if (page.sidebar.get(id)?.title) return;
+    let conversation;
+    try {
+      conversation = await page.api.conversation(id);
+    } catch {
+      return;
+    }
+    if (conversation.title) {
+      page.sidebar.touch(conversation);
+      if (page.session?.id === id) showHeader(conversation);
+      return;
+    }
+  }
+}
+
+async function openConversation(id, known = null, leaf = null) {
+  if (page.session?.id === id) {
+    if (leaf) {
+      page.session.leaf = leaf;
+      await page.session.reloadBranch().catch(() => {});
+      reveal(leaf);
+    }
+    return;
+  }
   closeSession();
   const session = new ConversationSession({
     api: page.api,
     conversationId: id,
+    leaf,
     transport: page.transport,
     onStatus: (state, transport) => {
       if (page.session === session) setBadge(state, transport);
@@ -202,23 +252,37 @@ async function openConversation(id, known = null) {
   });
   page.session = session;
   page.view.bind(session.chat);
-  session.chat.subscribe(() => page.composer.setStreaming(session.chat.streaming().length > 0));
+  session.chat.subscribe((message) => {
+    page.composer.setStreaming(session.chat.streaming().length > 0);
+    if (message.role === "assistant" && message.status === "complete" && !page.sidebar.get(id)?.title) {
+      awaitTitle(id);
+    }
+  });
   byId("welcome").hidden = true;
   document.body.dataset.view = "chat";
   page.sidebar.setActive(id);
   const conversation = known || page.sidebar.get(id);
   showHeader(conversation || { id, title: "" });
+  // Whatever opened it (a link in the list, a reload, a new tab), the next thing to do is
+  // to write: focus would otherwise fall back to the body.
+  page.composer.focus();
   if (!conversation) {
     page.api
       .conversation(id)
       .then((c) => page.session === session && showHeader(c))
       .catch(() => {});
   }
+  byId("earlier").hidden = true;
   try {
     await session.open();
   } catch (exc) {
     if (page.session === session && exc instanceof ApiError && exc.network) setBadge("offline");
   }
+  if (page.session === session) byId("earlier").hidden = !session.earlier;
+  session.onBranch = () => {
+    if (page.session === session) byId("earlier").hidden = !session.earlier;
+  };
+  if (leaf && page.session === session) reveal(leaf);
   page.composer.setStreaming(session.chat.streaming().length > 0);
 }
 
@@ -229,8 +293,8 @@ function navigate(hash) {
 
 function route() {
   setDrawer(false);
-  const match = /^#\/c\/([^/]+)$/.exec(window.location.hash);
-  if (match) openConversation(decodeURIComponent(match[1]));
+  const match = /^#\/c\/([^/]+)(?:\/m\/([^/]+))?$/.exec(window.location.hash);
+  if (match) openConversation(decodeURIComponent(match[1]), null, match[2] ? decodeURIComponent(match[2]) : null);
   else openNew();
 }
 
@@ -239,10 +303,8 @@ function route() {
 async function sendDraft(draft) {
   try {
     if (!page.session) {
-      const conversation = await page.api.createConversation({
-        title: titleFrom(draft.content),
-        persona: chosenPersona(),
-      });
+      // No title: the server writes one from the first exchange (plain text, short).
+      const conversation = await page.api.createConversation({ persona: chosenPersona() });
       page.sidebar.touch(conversation);
       window.history.pushState(null, "", `#/c/${encodeURIComponent(conversation.id)}`);
       openConversation(conversation.id, conversation);
@@ -266,14 +328,59 @@ async function stopReply() {
   }
 }
 
-/** "Try again" on a failed reply: send the question it answered once more. */
+function showActionError(exc) {
+  page.composer.showError(exc instanceof ApiError ? sendErrorText(exc) : String(exc.message || exc), { retry: false });
+}
+
+/** Regenerate (and "Try again" on a failed reply): a new version of the reply beside it. */
 async function retryReply(reply) {
-  const question = reply.replyTo && page.session?.chat.get(reply.replyTo);
-  if (!question) return;
   try {
-    await sendDraft({ content: question.text, images: question.images, clientId: newId() });
+    await page.session?.regenerate(reply);
   } catch (exc) {
-    page.composer.showError(exc.userMessage, { retry: false });
+    showActionError(exc);
+  }
+}
+
+/** An edited question resent: a new branch from there; the old one stays a version. */
+async function editQuestion(question, text) {
+  try {
+    await page.session?.edit(question, text);
+  } catch (exc) {
+    showActionError(exc);
+    throw exc;
+  }
+}
+
+async function showVersion(id) {
+  try {
+    await page.session?.showVersion(id);
+  } catch (exc) {
+    showActionError(exc);
+  }
+}
+
+byId("earlier").addEventListener("click", async () => {
+  const session = page.session;
+  const button = byId("earlier");
+  if (!session) return;
+  button.disabled = true;
+  try {
+    page.view.keepPosition();
+    const more = await session.loadEarlier();
+    if (page.session === session) button.hidden = !more;
+  } catch (exc) {
+    page.composer.showError(exc instanceof ApiError ? sendErrorText(exc) : String(exc), { retry: false });
+  } finally {
+    button.disabled = false;
+  }
+});
+
+/** "Continue" on a reply cut off at the length limit: the model goes on where it stopped. */
+async function continueReply(reply) {
+  try {
+    await page.session?.continueReply(reply);
+  } catch (exc) {
+    showActionError(exc);
   }
 }
 
@@ -292,10 +399,7 @@ document.addEventListener("keydown", (event) => {
 
 // ---- start -------------------------------------------------------------------------------
 
-async function start(token) {
-  page.api = new Api(token, {
-    onUnauthorized: () => signOut("That sign-in is no longer valid. Open the link the server printed, or paste a token."),
-  });
+async function start() {
   byId("login").hidden = true;
   byId("shell").hidden = false;
   page.view ||= new ChatView({
@@ -303,6 +407,15 @@ async function start(token) {
     scroller: byId("scroller"),
     jump: byId("jump"),
     onRetryReply: retryReply,
+    onContinueReply: continueReply,
+    onEdit: editQuestion,
+    onVersion: showVersion,
+  });
+  page.search ||= new Search({
+    api: page.api,
+    input: byId("search-input"),
+    results: byId("search-results"),
+    list: byId("conversation-groups"),
   });
   page.composer ||= new Composer({
     form: byId("composer"),
@@ -320,7 +433,7 @@ async function start(token) {
     onSend: sendDraft,
     onStop: stopReply,
   });
-  page.sidebar = new Sidebar({
+  page.sidebar ||= new Sidebar({
     api: page.api,
     container: byId("conversation-groups"),
     empty: byId("conversation-empty"),
@@ -344,6 +457,24 @@ async function start(token) {
 window.addEventListener("hashchange", route);
 window.addEventListener("focus", () => page.sidebar?.refresh().catch(() => {}));
 
-const token = takeToken();
-if (token) start(token);
-else showLogin();
+/** Open the page: with the link's token, sign in; else the cookie may sign us in already. */
+async function boot() {
+  const token = takeToken();
+  if (token) {
+    const failure = await signIn(token);
+    if (failure) {
+      showLogin(failure);
+      return;
+    }
+  } else {
+    try {
+      await page.api.whoami();
+    } catch (exc) {
+      showLogin(exc instanceof ApiError && exc.status === 401 ? "" : sendErrorText(exc));
+      return;
+    }
+  }
+  start();
+}
+
+boot();

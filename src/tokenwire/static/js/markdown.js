@@ -3,17 +3,20 @@
 // It never produces an HTML string: it builds DOM nodes with createElement and puts every
 // piece of source text in with createTextNode. Markup in the source (`<script>`, `<img
 // onerror=…>`) therefore shows as the characters it is made of. The only elements it makes
-// are the fixed set below (and highlight.js's colour spans); the only attributes are a class,
-// an ordered list's `start`, and a link's `href`, which must parse as http(s) or mailto.
+// are the fixed set below (and highlight.js's colour spans, and KaTeX's drawing of math,
+// math.js); the only attributes are a class, an ordered list's `start`, and a link's `href`,
+// which must parse as http(s) or mailto.
 //
 // Supported: paragraphs (single newlines are line breaks, as in chat), ATX headings, fenced
 // code blocks (an unclosed fence, as while a reply streams, runs to the end), indented
-// lists (ordered and not, nested), block quotes, tables, rules; inline code, strong,
-// emphasis, strike-through, links and bare URLs. Images are shown as links: the page
+// lists (ordered and not, nested), block quotes, tables, rules, display math ($$…$$ or
+// \[…\] on lines of their own); inline code, math, strong, emphasis, strike-through, links
+// and bare URLs. Images are shown as links: the page
 // fetches nothing a model names.
 
 import { highlight } from "./highlight.js";
 import { inline } from "./inline.js";
+import { mathNode } from "./math.js";
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)[^`]*$/;
 const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
@@ -21,6 +24,8 @@ const RULE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 const QUOTE = /^ {0,3}> ?(.*)$/;
 const ITEM = /^( *)([-*+]|\d{1,9}[.)])(?:[ \t]+(.*))?$/;
 const TABLE_RULE = /^ *\|? *:?-+:? *(?:\| *:?-+:? *)*\|? *$/;
+const MATH_OPEN = /^ {0,3}(\$\$|\\\[)/;
+const MATH_CLOSE = { $$: "$$", "\\[": "\\]" };
 
 /** Render `source` into a DocumentFragment. */
 export function renderMarkdown(source) {
@@ -45,10 +50,16 @@ function renderBlocks(lines, parent, depth) {
     }
     const heading = HEADING.exec(line);
     if (heading) {
-      const el = document.createElement(`h${Math.min(6, heading[1].length + 1)}`);
+      const el = document.createElement(`h${heading[1].length}`);
       inline(heading[2] || "", el);
       parent.append(el);
       i += 1;
+      continue;
+    }
+    const math = mathBlock(lines, i);
+    if (math) {
+      parent.append(mathNode(math.tex, true));
+      i = math.next;
       continue;
     }
     if (RULE.test(line)) {
@@ -92,9 +103,29 @@ function renderBlocks(lines, parent, depth) {
   }
 }
 
+/** Display math from line `i`: `$$` (or `\[`) to the line that ends with `$$` (`\]`).
+ * Unclosed, as while a reply streams, it is not math yet and shows as text. */
+function mathBlock(lines, i) {
+  const open = MATH_OPEN.exec(lines[i]);
+  if (!open) return null;
+  const close = MATH_CLOSE[open[1]];
+  const first = lines[i].trim().slice(open[1].length);
+  for (let j = i; j < lines.length; j += 1) {
+    const text = j === i ? first : lines[j].trimEnd();
+    if (j === i && text.includes(close) && !text.endsWith(close)) return null; // inline math
+    if (text.endsWith(close) && (j > i || text.length >= close.length)) {
+      const body = [...(j === i ? [] : [first]), ...lines.slice(i + 1, j), text.slice(0, -close.length)];
+      const tex = body.join("\n").trim();
+      return tex ? { tex, next: j + 1 } : null;
+    }
+  }
+  return null;
+}
+
 function startsBlock(lines, i) {
   const line = lines[i];
   return (
+    Boolean(mathBlock(lines, i)) ||
     FENCE.test(line) ||
     HEADING.test(line) ||
     RULE.test(line) ||

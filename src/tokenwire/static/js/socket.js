@@ -9,7 +9,7 @@ const SILENCE_LIMIT_MS = 45_000; // no frame at all, not even a pong: the socket
 export class SocketConnection {
   /**
    * @param {object} options
-   * @param {string} options.url            ws:// or wss:// URL, token included
+   * @param {string} options.url            ws:// or wss:// URL (the session cookie goes with the upgrade)
    * @param {(attempt: number) => number} options.backoff   delay before each reconnect
    * @param {(event: object) => void} options.onEvent        a canonical event arrived
    * @param {() => void} options.onOpen                      (re)connected

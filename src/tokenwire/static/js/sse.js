@@ -1,6 +1,6 @@
 // The fallback when WebSocket is blocked: each streaming reply is followed on its own
-// `GET /api/v1/messages/{id}/events?after=N`, read with fetch so that the token travels in
-// the Authorization header and a failure has a status. The server replays the events after
+// `GET /api/v1/messages/{id}/events?after=N`, read with fetch so that a failure has a
+// status (the session cookie goes with it, as with every request of the page). The server replays the events after
 // N, follows the reply live and closes at its end; a stream that breaks before the end is
 // opened again after a backoff, after the last seq applied.
 
@@ -85,6 +85,7 @@ export class SseFollower {
         const response = await fetch(this.api.eventsUrl(messageId, this.cursor(messageId)), {
           headers: this.api.headers({ Accept: "text/event-stream" }),
           cache: "no-store",
+          credentials: "same-origin",
           signal,
         });
         if (!response.ok) {

@@ -4,9 +4,12 @@
 // scrolled up; then a "Latest" button brings them back.
 
 import { Chat, FINAL } from "./chat.js";
+import { contextNote, copyButton, editForm, iconButton, timeOf, versions } from "./controls.js";
+import { copy } from "./copy.js";
 import { announce, h, icon } from "./dom.js";
 import { replyErrorText } from "./errors.js";
 import { renderMarkdown } from "./markdown.js";
+import { typeset } from "./math.js";
 
 const STICK_PX = 48;
 const IMAGE_URL = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]+$/;
@@ -18,15 +21,20 @@ function sortKey(message) {
 }
 
 export class ChatView {
-  constructor({ log, scroller, jump, onRetryReply }) {
+  constructor({ log, scroller, jump, onRetryReply, onContinueReply = () => {}, onEdit = () => {}, onVersion = () => {} }) {
     this.log = log;
     this.scroller = scroller;
     this.jump = jump;
-    this.onRetryReply = onRetryReply;
+    this.onRetryReply = onRetryReply; // regenerate
+    this.onContinueReply = onContinueReply;
+    this.onEdit = onEdit; // (question, text) => Promise: resend an edited question
+    this.onVersion = onVersion; // (message id) => show that version
+    this.editing = null; // the id of the question being edited
     this.nodes = new Map(); // message id -> {el, body, meta, shown, rendered, key}
     this.dirty = new Set();
     this.frame = null;
     this.stick = true;
+    this.keep = null; // distance from the bottom to hold while older messages go in on top
     this.chat = null;
     this.unsubscribe = null;
     scroller.addEventListener("scroll", () => this.scrolled(), { passive: true });
@@ -49,6 +57,7 @@ export class ChatView {
   }
 
   changed(message, change) {
+    if (change === "remove" && this.editing === message.id) this.editing = null;
     if (change === "remove") {
       this.nodes.get(message.id)?.el.remove();
       this.nodes.delete(message.id);
@@ -89,8 +98,9 @@ export class ChatView {
     );
     if (user) {
       const images = h("div", { class: "msg-images" });
-      el.append(h("div", { class: "bubble" }, images, body), meta);
-      return { el, body, meta, images, key: sortKey(message), rendered: null };
+      const bubble = h("div", { class: "bubble" }, images, body);
+      el.append(bubble, meta);
+      return { el, body, meta, images, bubble, key: sortKey(message), rendered: null };
     }
     const typing = h(
       "div",
@@ -99,11 +109,12 @@ export class ChatView {
       h("span"),
       h("span"),
     );
+    const note = h("div", { class: "msg-note" });
     el.append(
       h("div", { class: "avatar", "aria-hidden": "true" }),
-      h("div", { class: "msg-main" }, body, typing, meta),
+      h("div", { class: "msg-main" }, note, body, typing, meta),
     );
-    return { el, body, meta, typing, key: sortKey(message), rendered: null };
+    return { el, body, meta, note, typing, key: sortKey(message), rendered: null };
   }
 
   schedule() {
@@ -125,7 +136,10 @@ export class ChatView {
       if (this.draw(message, node)) again.add(id);
     }
     this.dirty = again;
-    if (this.stick) this.toBottom(false);
+    if (this.keep !== null) {
+      this.scroller.scrollTop = this.scroller.scrollHeight - this.keep;
+      this.keep = null;
+    } else if (this.stick) this.toBottom(false);
     else this.jump.hidden = false;
     if (again.size) this.schedule();
   }
@@ -141,7 +155,21 @@ export class ChatView {
         node.rendered = message.text;
       }
       this.drawImages(message, node);
-      node.meta.textContent = message.pending ? "Sending…" : "";
+      const siblings = message.siblings ? `${message.siblings.index}/${message.siblings.ids.length}` : "";
+      const state = `${message.pending}|${message.createdAt}|${siblings}|${this.editing === message.id}`;
+      if (node.metaState !== state) {
+        node.metaState = state;
+        this.drawEditing(message, node);
+        const parts = message.pending
+          ? ["Sending…"]
+          : [
+              timeOf(message),
+              versions(message),
+              this.editing === message.id ? null : iconButton("edit", "Edit and resend", "pencil"),
+              copyButton("Copy the message"),
+            ];
+        node.meta.replaceChildren(...parts.filter(Boolean));
+      }
       return false;
     }
     const streaming = message.status === "streaming";
@@ -164,6 +192,12 @@ export class ChatView {
     if (visible !== node.rendered) {
       node.body.replaceChildren(renderMarkdown(visible));
       node.rendered = visible;
+      typeset(node.body, () => {
+        // KaTeX has loaded: draw this reply again, now with its math.
+        node.rendered = null;
+        this.dirty.add(message.id);
+        this.schedule();
+      });
     }
     const revealing = shown < target.length;
     el.classList.toggle("streaming", streaming || revealing);
@@ -182,8 +216,59 @@ export class ChatView {
     node.images.hidden = urls.length === 0;
   }
 
+  /** A question being edited shows the edit form in place of its bubble. */
+  drawEditing(message, node) {
+    const editing = this.editing === message.id;
+    node.bubble.hidden = editing;
+    if (!editing) {
+      node.edit?.form.remove();
+      node.edit = null;
+      return;
+    }
+    if (node.edit) return;
+    node.edit = editForm(message, {
+      send: async (text) => {
+        node.edit.form.classList.add("sending");
+        try {
+          await this.onEdit(message, text);
+          this.stopEditing();
+        } catch {
+          node.edit?.form.classList.remove("sending"); // the error is shown by the caller
+        }
+      },
+      cancel: () => this.stopEditing(true),
+    });
+    node.el.insertBefore(node.edit.form, node.meta);
+    node.edit.area.focus();
+    node.edit.area.setSelectionRange(message.text.length, message.text.length);
+  }
+
+  startEditing(message) {
+    const previous = this.editing;
+    this.editing = message.id;
+    for (const id of [previous, message.id]) {
+      if (id && this.nodes.has(id)) {
+        this.dirty.add(id);
+        this.nodes.get(id).metaState = undefined;
+      }
+    }
+    this.schedule();
+  }
+
+  stopEditing(refocus = false) {
+    const id = this.editing;
+    this.editing = null;
+    const node = id && this.nodes.get(id);
+    if (!node) return;
+    node.metaState = undefined;
+    this.dirty.add(id);
+    this.schedule();
+    if (refocus) requestAnimationFrame(() => node.meta.querySelector('[data-action="edit"]')?.focus());
+  }
+
   drawMeta(message, node, revealing) {
-    const state = `${message.status}|${message.queue}|${revealing}`;
+    const siblings = message.siblings ? `${message.siblings.index}/${message.siblings.ids.length}` : "";
+    const state = `${message.status}|${message.queue}|${revealing}|${message.finishReason}|${message.createdAt}|${siblings}|${message.omittedTurns}`;
     if (node.metaState === state) return;
     const first = node.metaState === undefined;
     node.metaState = state;
@@ -191,9 +276,25 @@ export class ChatView {
     if (message.status === "streaming" && message.queue) {
       parts.push(h("span", { class: "queued" }, queueText(message.queue)));
     }
+    node.note.replaceChildren(...(message.omittedTurns > 0 ? [contextNote(message.omittedTurns)] : []));
     if (message.status === "cancelled") {
-      parts.push(h("span", { class: "tag tag-muted" }, "Stopped"));
+      parts.push(
+        h("span", { class: "tag tag-muted" }, "Stopped"),
+        h("button", { type: "button", class: "btn btn-small", dataset: { action: "continue-reply" } }, "Continue"),
+      );
       if (!first) announce("Reply stopped.");
+    }
+    if (message.status === "complete" && message.finishReason === "length" && !revealing) {
+      // The model stopped at its token limit, mid-sentence: say so, and offer to go on.
+      parts.push(
+        h("span", { class: "tag tag-cut", title: "The reply reached the length limit" }, "Cut off"),
+        h(
+          "button",
+          { type: "button", class: "btn btn-small", dataset: { action: "continue-reply" } },
+          "Continue",
+        ),
+      );
+      if (!first) announce("The reply was cut off at the length limit.");
     }
     if (message.status === "error" || message.status === "interrupted") {
       const text = replyErrorText(message.error);
@@ -208,22 +309,15 @@ export class ChatView {
       );
       if (!first) announce(text);
     }
-    if (FINAL.has(message.status) && !revealing && message.text) {
-      parts.push(
-        h(
-          "button",
-          {
-            type: "button",
-            class: "icon-btn icon-btn-small msg-copy",
-            dataset: { action: "copy-reply" },
-            "aria-label": "Copy the reply",
-            title: "Copy",
-          },
-          icon("copy"),
-        ),
-      );
+    if (FINAL.has(message.status) && !revealing) {
+      parts.push(versions(message));
+      if (message.status !== "error" && message.status !== "interrupted") {
+        parts.push(iconButton("retry-reply", "Regenerate the reply", "retry"));
+      }
+      if (message.text) parts.push(copyButton("Copy the reply"));
     }
-    node.meta.replaceChildren(...parts);
+    parts.unshift(timeOf(message));
+    node.meta.replaceChildren(...parts.filter(Boolean));
   }
 
   clicked(event) {
@@ -232,13 +326,25 @@ export class ChatView {
     const article = button.closest("article");
     const message = article && this.chat?.get(article.dataset.messageId);
     if (button.dataset.copy === "code") {
-      const code = button.closest(".codeblock")?.querySelector("code")?.textContent ?? "";
-      copy(code, button);
-    } else if (button.dataset.action === "copy-reply" && message) {
-      copy(message.text, button);
+      const code = button.closest(".codeblock")?.querySelector("code");
+      copy(code?.textContent ?? "", button, code);
+    } else if (button.dataset.action === "copy" && message) {
+      copy(message.text, button, this.nodes.get(message.id)?.body);
     } else if (button.dataset.action === "retry-reply" && message) {
       this.onRetryReply(message);
+    } else if (button.dataset.action === "continue-reply" && message) {
+      this.onContinueReply(message);
+    } else if (button.dataset.action === "edit" && message) {
+      this.startEditing(message);
+    } else if (button.dataset.action === "version" && button.dataset.target) {
+      this.onVersion(button.dataset.target);
     }
+  }
+
+  /** Hold what the reader sees in place while messages are added above it. */
+  keepPosition() {
+    this.keep = this.scroller.scrollHeight - this.scroller.scrollTop;
+    this.stick = false;
   }
 
   scrolled() {
@@ -257,19 +363,4 @@ export class ChatView {
 
 function queueText(position) {
   return position === 1 ? "Waiting for the model — you're next" : `Waiting for the model — ${position - 1} ahead`;
-}
-
-async function copy(text, button) {
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch {
-    return; // no clipboard outside a secure context: nothing to confirm
-  }
-  button.classList.add("copied");
-  if (button.dataset.copy) button.textContent = "Copied";
-  announce("Copied to the clipboard.");
-  setTimeout(() => {
-    button.classList.remove("copied");
-    if (button.dataset.copy) button.textContent = "Copy";
-  }, 1500);
 }
