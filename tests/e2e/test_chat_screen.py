@@ -40,7 +40,9 @@ def spawn(server: Server, *args: str, env: dict[str, str] | None = None) -> pexp
         },
         encoding="utf-8",
         dimensions=(LINES, COLUMNS),
-        timeout=20,
+        # Each expect waits for what the screen shows; on a machine whose cores are busy the
+        # chat's start-up alone can take tens of seconds.
+        timeout=90,
     )
 
 

@@ -38,7 +38,9 @@ def chat(tree_server: Server) -> Iterator[pexpect.spawn]:
         env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"},
         encoding="utf-8",
         dimensions=(40, 120),
-        timeout=20,
+        # Each expect waits for what the screen shows; on a machine whose cores are busy the
+        # chat's start-up alone can take tens of seconds.
+        timeout=90,
     )
     yield child
     child.close(force=True)
