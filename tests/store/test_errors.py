@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,5 +66,10 @@ def test_every_store_method_is_translated(tmp_path: Path) -> None:
                 await store.streaming_messages()
         finally:
             await store.close()
+            # aiosqlite's worker threads answer on this loop: on a busy machine they can
+            # still be finishing, and one that answers after asyncio.run has closed the
+            # loop fails in its thread. Let them finish while the loop runs.
+            workers = [t for t in threading.enumerate() if "_connection_worker" in t.name]
+            await asyncio.to_thread(lambda: [t.join(60) for t in workers])
 
     asyncio.run(ask())
