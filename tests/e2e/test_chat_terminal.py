@@ -4,8 +4,6 @@ and Ctrl-C at the prompt leaves."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 
 import pexpect
@@ -13,6 +11,7 @@ import pytest
 
 from tests.conftest import ServerFactory
 from tests.helpers.server import Server, start_server
+from tests.helpers.terminal import spawn_chat
 
 # Long enough to be streaming still when a test stops it, however busy the machine is.
 ANSWER = "Here is **the answer**: " + " ".join(f"t{i}" for i in range(5000))
@@ -33,16 +32,7 @@ def chat_server(server_factory: ServerFactory) -> Server:
 
 @pytest.fixture
 def chat(chat_server: Server) -> Iterator[pexpect.spawn]:
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "tokenwire", "chat", "--url", chat_server.url, "--token", chat_server.token],
-        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"},
-        encoding="utf-8",
-        dimensions=(40, 120),
-        # Each expect waits for what the screen shows; on a machine whose cores are busy the
-        # chat's start-up alone can take tens of seconds.
-        timeout=90,
-    )
+    child = spawn_chat(chat_server)
     yield child
     child.close(force=True)
 

@@ -4,8 +4,6 @@ each checked against what the server stored."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 
 import pexpect
@@ -13,6 +11,7 @@ import pytest
 
 from tests.conftest import ServerFactory
 from tests.helpers.server import Server
+from tests.helpers.terminal import spawn_chat
 
 ANSWER = " ".join(f"t{i}" for i in range(300))
 PROMPT = "you ›"
@@ -32,16 +31,7 @@ def tree_server(server_factory: ServerFactory) -> Server:
 
 @pytest.fixture
 def chat(tree_server: Server) -> Iterator[pexpect.spawn]:
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "tokenwire", "chat", "--url", tree_server.url, "--token", tree_server.token],
-        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"},
-        encoding="utf-8",
-        dimensions=(40, 120),
-        # Each expect waits for what the screen shows; on a machine whose cores are busy the
-        # chat's start-up alone can take tens of seconds.
-        timeout=90,
-    )
+    child = spawn_chat(tree_server)
     yield child
     child.close(force=True)
 
