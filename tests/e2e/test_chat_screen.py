@@ -4,17 +4,14 @@ the prompt comes back after a reconnect; and the chat finds the local server's p
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from collections.abc import Iterator
 
-import pexpect
 import pytest
 
 from tests.conftest import ServerFactory
 from tests.helpers.server import Server, start_server
-from tests.helpers.terminal import COLUMNS, LINES, Terminal
+from tests.helpers.terminal import Terminal, spawn_chat
 
 # Long enough to be streaming still when a test stops it, however busy the machine is.
 ANSWER = " ".join(f"t{i}" for i in range(5000))
@@ -32,28 +29,9 @@ def chat_server(server_factory: ServerFactory) -> Server:
     )
 
 
-def spawn(server: Server, *args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
-    return pexpect.spawn(
-        sys.executable,
-        ["-m", "tokenwire", "chat", *args],
-        env={
-            **os.environ,
-            "TERM": "xterm-256color",
-            "COLUMNS": str(COLUMNS),
-            "LINES": str(LINES),
-            **(env or {}),
-        },
-        encoding="utf-8",
-        dimensions=(LINES, COLUMNS),
-        # Each expect waits for what the screen shows; on a machine whose cores are busy the
-        # chat's start-up alone can take tens of seconds.
-        timeout=90,
-    )
-
-
 @pytest.fixture
 def terminal(chat_server: Server) -> Iterator[Terminal]:
-    child = spawn(chat_server, "--url", chat_server.url, "--token", chat_server.token)
+    child = spawn_chat(chat_server)
     yield Terminal(child)
     child.close(force=True)
 
@@ -140,7 +118,7 @@ def test_the_chat_finds_the_port_the_local_server_listens_on(chat_server: Server
         "TOKENWIRE_PORT": "1",
     }
     assert (chat_server.data_dir / "serve.json").is_file()
-    child = spawn(chat_server, env={**env, "TOKENWIRE_TOKEN": chat_server.token})
+    child = spawn_chat(None, env={**env, "TOKENWIRE_TOKEN": chat_server.token})
     try:
         terminal = Terminal(child)
         terminal.wait_for(f"tokenwire chat on {chat_server.url}")
