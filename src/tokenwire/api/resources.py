@@ -10,12 +10,14 @@ import msgspec
 from fastapi import FastAPI
 from starlette.responses import Response
 
+from tokenwire.engine import Engine
+from tokenwire.ids import UserId
 from tokenwire.personas import Personas
 from tokenwire.protocol import resources as wire
 from tokenwire.store.convert import isoformat
 from tokenwire.store.records import Conversation, Message
 
-__all__ = ["Resource", "answers", "conversation", "install", "message", "personas"]
+__all__ = ["Resource", "answers", "conversation", "install", "message", "personas", "shown"]
 
 _REF = "#/components/schemas/{name}"
 
@@ -94,6 +96,12 @@ def message(m: Message) -> wire.Message:
         parent_id=m.parent_id,
         siblings=siblings(m),
     )
+
+
+async def shown(engine: Engine, user_id: UserId, cid: str) -> list[wire.Message]:
+    """The conversation's messages that are answers, oldest first: the history the seeds'
+    apps show, which take every item for an answer (``Engine.transcript``)."""
+    return [message(m) for m in await engine.transcript(user_id, cid, answers_only=True)]
 
 
 def siblings(m: Message) -> wire.Siblings:

@@ -60,6 +60,22 @@ class Reads:
             pass
         return await self.store.conversation_by_key(user_id, dialect_key(ref.kind, ref.key))
 
+    async def named_conversation(self, user_id: UserId, ref: ByKey) -> Conversation:
+        """``find_conversation``'s, or ``NotFound`` naming the kind and the key."""
+        found = await self.find_conversation(user_id, ref)
+        if found is None:
+            raise NotFound(f"{ref.kind} {ref.key} not found")
+        return found
+
+    def model(self, name: str, *, param: str | None = None) -> str:
+        """``name`` when it is a model a request may name, else ``NotFound`` as OpenAI
+        answers a model it does not serve (``param``: the field that named it)."""
+        if name not in self.models:
+            raise NotFound(
+                f"The model '{name}' does not exist", code="model_not_found", param=param
+            )
+        return name
+
     async def conversations(
         self,
         user_id: UserId,

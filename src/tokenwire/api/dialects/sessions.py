@@ -20,12 +20,10 @@ from fastapi import APIRouter, Request
 
 from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.dialects.routes import dialect_route
-from tokenwire.api.resources import Resource
+from tokenwire.api.resources import Resource, shown
 from tokenwire.api.streaming import EventStream
-from tokenwire.errors import NotFound
 from tokenwire.protocol.dialects import session_sse as wire
 from tokenwire.protocol.options import ByKey
-from tokenwire.store.convert import isoformat
 
 router = APIRouter(
     tags=["sessions"],
@@ -55,20 +53,5 @@ async def session_messages(session_id: str, user: CurrentUser, engine: EngineDep
     listed: the seed's page renders every item as an answer (it refreshes after ``end``, or
     on load while a reply runs), so a reply still streaming, or one that failed (its error
     was the stream's ``error`` event), is left out until it is an answer."""
-    conversation = await engine.find_conversation(user.id, ByKey(wire.KIND, session_id))
-    if conversation is None:
-        raise NotFound(f"session {session_id} not found")
-    shown = await engine.transcript(user.id, conversation.id, answers_only=True)
-    items = [
-        wire.HistoryItem(
-            id=m.id,
-            sessionId=session_id,
-            role=m.role,
-            content=m.content,
-            status=m.status.value,
-            createdAt=isoformat(m.created_at),
-            timestamp=isoformat(m.created_at),
-        )
-        for m in shown
-    ]
-    return Resource(items)
+    session = await engine.named_conversation(user.id, ByKey(wire.KIND, session_id))
+    return Resource(wire.history(session_id, await shown(engine, user.id, session.id)))

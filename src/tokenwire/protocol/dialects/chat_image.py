@@ -23,6 +23,7 @@ from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.images import parse_image
 from tokenwire.protocol.options import ByHistory, ByKey, TurnOptions, TurnRequest
+from tokenwire.protocol.resources import Message
 
 KIND = "chat_image"  # the kind of the conversations this dialect makes
 
@@ -37,6 +38,7 @@ __all__ = [
     "first_event_failed",
     "image_data_url",
     "parse_request",
+    "result",
     "result_events",
 ]
 
@@ -130,6 +132,21 @@ class ChatImageResult(msgspec.Struct, frozen=True):
     processing_time_ms: int
     session_id: str
     message_id: str
+
+
+def result(reply: Message, request: ChatImageRequest, model: str) -> ChatImageResult:
+    """The answer of a finished ``reply`` to ``request``, whose session it names (the
+    conversation the request started when it named none); ``model`` when the reply names
+    none."""
+    return ChatImageResult(
+        content=reply.content,
+        model=reply.model or model,
+        tokens=reply.usage.completion_tokens if reply.usage else 0,
+        finish_reason=reply.finish_reason or "stop",
+        processing_time_ms=round(reply.timings.total_ms) if reply.timings else 0,
+        session_id=request.session_id or reply.conversation_id,
+        message_id=reply.id,
+    )
 
 
 _decoder = msgspec.json.Decoder(ChatImageRequest)

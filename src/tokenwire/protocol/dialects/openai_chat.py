@@ -31,16 +31,19 @@ from tokenwire.protocol.events import (
     MessageToolCall,
     TokenLogprob,
 )
+from tokenwire.protocol.resources import Message
 
 __all__ = [
     "DONE",
     "ChatCall",
     "ChatCompletionChunkEncoder",
+    "answer",
     "completion",
     "completion_id",
     "error_body",
     "error_type",
     "finish_reason",
+    "logprobs_of",
     "model_list",
     "model_object",
     "parse_request",
@@ -293,6 +296,40 @@ def completion(
         usage=Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens),
     )
     return _json.encode(body)
+
+
+def answer(
+    reply: Message,
+    model: str,
+    *,
+    tool_calls: Sequence[CallInfo] = (),
+    logprobs: list[TokenLogprob] | None = None,
+) -> bytes:
+    """The ``chat.completion`` of a finished ``reply`` (``completion``'s, from the message)."""
+    usage = reply.usage
+    return completion(
+        message_id=reply.id,
+        created=epoch_seconds(reply.created_at),
+        model=model,
+        content=reply.content,
+        finish=reply.finish_reason or "stop",
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        tool_calls=tool_calls,
+        logprobs=logprobs,
+    )
+
+
+def logprobs_of(events: Sequence[Event]) -> list[TokenLogprob]:
+    """The log probabilities the deltas among ``events`` carry: they travel with the live
+    events only (the stored row keeps the text), so a reply answered whole collects them
+    while it runs."""
+    return [
+        token
+        for event in events
+        if isinstance(event, MessageDelta) and event.logprobs is not msgspec.UNSET
+        for token in event.logprobs
+    ]
 
 
 def model_list(models: list[str], *, created: int = 0) -> bytes:
