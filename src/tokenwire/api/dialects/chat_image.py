@@ -4,22 +4,16 @@
          -> SSE start / content / end / error
     POST /api/v1/chat-image  (same body) -> ``ChatImageResult`` JSON
 
-``session_id`` names the conversation (made on first use; a conversation id works too);
-without it every request starts a new one. ``subject`` and ``student_id`` are kept in the
-conversation's metadata, which the model gets as context. The image goes to the model as a
-data URL. A client that goes away does not stop the reply (the seed's "Stop Generating"
-cancels the client's request only); an explicit stop is ``POST /api/v1/messages/{id}/cancel``.
-Errors: the HTTP status with the seed's ``{"type":"error","error"}`` as the body (an SSE
-event on the streaming endpoint).
+The seed's "Stop Generating" cancels the client's request only. Errors: the seed's
+``{"type":"error","error"}`` (an SSE event on the streaming endpoint).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Request, Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep
-from tokenwire.api.dialects.routes import dialect_route
+from tokenwire.api.dialects.routes import SSE, dialect_route
 from tokenwire.api.resources import message
 from tokenwire.api.streaming import EventStream
 from tokenwire.protocol.dialects import chat_image as wire
@@ -33,11 +27,7 @@ router = APIRouter(
 )
 
 
-@router.post(
-    "/chat-image-stream",
-    responses={200: {"content": {"text/event-stream": {}}}},
-    response_model=None,
-)
+@router.post("/chat-image-stream", responses=SSE, response_model=None)
 async def chat_image_stream(request: Request, user: CurrentUser, engine: EngineDep) -> EventStream:
     asked = wire.turn(wire.parse_request(await request.body()))
     turn = await engine.start_turn(user.id, asked.ref, asked.prompt, asked.options)

@@ -10,10 +10,9 @@
     POST /api/v1/consultations/{id}/messages        the REST fallback: the full reply
     WS   /api/v1/consultations/{id}/ws              live chat
 
-Bodies are the app's (``protocol/dialects/consultation_rest.py``: ``{"data": ...}``
-envelopes, whole-second dates); ``Prefer: tokenwire-shape=bare`` gets tokenwire's earlier
-bare objects. The rules of a consultation's life are ``tokenwire/consultations.py``'s.
-Errors are the app's ``{"success": false, "error": {"code", "message"}}``.
+Bodies are the app's (``protocol/dialects/consultation_rest.py``), or with ``Prefer:
+tokenwire-shape=bare`` tokenwire's earlier bare objects; the rules of a consultation's life
+are ``tokenwire/consultations.py``'s. Errors: ``{"success": false, "error": {...}}``.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from tokenwire.api.dialects.routes import dialect_route, serve_socket
 from tokenwire.api.resources import Resource, message
 from tokenwire.protocol.dialects import consultation as wire
 from tokenwire.protocol.dialects import consultation_rest as rest
-from tokenwire.protocol.options import ById, TurnOptions
 from tokenwire.protocol.resources import Window
 
 router = APIRouter(
@@ -115,9 +113,8 @@ async def post_message(
     """Send without a socket and answer with the whole reply (seed 001, "Layer 2"); a reply
     that failed is an error (``Engine.result`` raises it: 502 ``provider_error`` in the
     app's error shape), never a message that looks answered."""
-    body = wire.parse_post(await request.body())
-    options = TurnOptions(client_message_id=body.client_message_id)
-    turn = await engine.start_turn(user.id, ById(cid), body.content, options)
+    asked = wire.turn(cid, wire.parse_post(await request.body()))
+    turn = await engine.start_turn(user.id, asked.ref, asked.prompt, asked.options)
     final = await engine.result(turn.assistant_message)
     sent = desk.form.sent(message(turn.user_message), message(final))
     return Resource(sent, 201 if turn.created else 200)

@@ -1,18 +1,13 @@
 """The ``message_stream`` WebSocket of seed 004.
 
-    WS /ws/chat                 the user's own chat: one session per user, the same on
-                                every connect; its id is the ``session_id`` of every frame
-    WS /ws/chat/{session_id}    the session named ``session_id`` (made on first use), or
-                                the conversation with that id
+    WS /ws/chat                 the user's own chat (``wire.session``); its id is the
+                                ``session_id`` of every frame
+    WS /ws/chat/{session_id}    the session named ``session_id``
     GET /api/chat/messages      the history of ``/ws/chat``'s session, as the app reads it
                                 (``getMessageHistory``): ``{"data": [...]}``, oldest first
 
-Seed 004's ``ChatBackendClient`` opens plain ``/ws/chat`` and reconnects there after a
-drop, with no session of its own on the wire: so plain ``/ws/chat`` is one session per
-user, and a reconnect finds its context and its running reply (continued after the last
-frame the dropped socket was written, ``api/deliveries.py``). A client that wants several
-chats names each one in the path. Authentication as for every socket: ``Authorization: Bearer``
-or ``?token=``. The frames are ``protocol/dialects/message_stream.py``'s codec.
+A reconnect to the same session finds its context and its running reply (continued after
+the last frame the dropped socket was written, ``api/deliveries.py``).
 """
 
 from __future__ import annotations

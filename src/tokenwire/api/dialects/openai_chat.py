@@ -6,32 +6,23 @@ as their base URL (``http://host:port/v1``, the tokenwire token as the API key).
 
 The request carries the whole conversation, which names the one it continues
 (``ChatCall.turn``); every field of it is honoured or refused by name
-(``protocol/dialects/openai_request.py``), and a ``model`` the server does not serve is a
-404 ``model_not_found``. A client that goes away does not stop the reply;
-``POST /api/v1/messages/{id}/cancel`` does, the id being the completion id without its
-``chatcmpl-`` prefix.
+(``protocol/dialects/openai_request.py``). A reply's message id is its completion id
+without the ``chatcmpl-`` prefix.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Request, Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.dialects.routes import dialect_route
 from tokenwire.api.resources import message
 from tokenwire.api.streaming import EventStream
 from tokenwire.engine.transcript import call_infos
-from tokenwire.errors import NotFound, TokenwireError
+from tokenwire.errors import NotFound
 from tokenwire.protocol.dialects import openai_chat as wire
 
-
-def _error(exc: TokenwireError) -> bytes:
-    code = "invalid_api_key" if exc.status == 401 else exc.code
-    return wire.error_body(exc.message, status=exc.status, code=code, param=exc.param)
-
-
-router = APIRouter(prefix="/v1", tags=["openai"], route_class=dialect_route(_error))
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=dialect_route(wire.refusal))
 
 
 @router.get("/models")

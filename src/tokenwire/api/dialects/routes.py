@@ -3,8 +3,9 @@
 A dialect's clients cannot read tokenwire's canonical ``{"error": {...}}`` body, so each
 router is built with ``dialect_route(body)``: any ``TokenwireError`` raised while handling
 one of its requests (authentication included) is answered with the error's status and
-``body(error)``. Routes that stream SSE answer with ``sse_body(error)`` instead when the
-dialect has one, as an event its client's parser can show.
+``body(error)``. Routes that stream SSE (declared with ``responses=SSE``) answer with
+``sse_body(error)`` instead when the dialect has one, as an event its client's parser can
+show.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from tokenwire.protocol.codec import SocketCodec
 from tokenwire.store import Conversation, User
 
 ErrorBody = Callable[[TokenwireError], bytes]
+
+# The ``responses=`` of a route that answers with an event stream.
+SSE: dict[int | str, Any] = {200: {"content": {sse.CONTENT_TYPE.split(";")[0]: {}}}}
 
 
 def dialect_route(body: ErrorBody, sse_body: ErrorBody | None = None) -> type[APIRoute]:

@@ -3,15 +3,9 @@
     POST /sessions/{sessionId}/messages/stream {content, role}   SSE start/token/end/error
     GET  /sessions/{sessionId}/messages                           the refresh after ``end``
 
-A session is a conversation named by ``sessionId`` (made on first use; a conversation id
-works too). The user message is stored before the stream starts, and a client that goes
-away does not stop the reply: it is in the history when the client refreshes. An explicit
-stop is ``POST /api/v1/messages/{messageId}/cancel`` with the ``start`` event's id.
-
-The response headers are the seed's; ``Access-Control-Allow-Origin`` comes from the app's
-CORS middleware, for the origins in ``TOKENWIRE_CORS_ORIGINS`` (none unless configured).
-A request that cannot be served gets its HTTP status and, for the stream endpoint, the
-seed's ``error`` event as the body, so the client's SSE parser can show it.
+The user message is stored before the stream starts. The response headers are the seed's;
+``Access-Control-Allow-Origin`` comes from the app's CORS middleware, for the origins in
+``TOKENWIRE_CORS_ORIGINS`` (none unless configured). Errors: the seed's ``error`` event.
 """
 
 from __future__ import annotations
@@ -19,7 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from tokenwire.api.deps import CurrentUser, EngineDep
-from tokenwire.api.dialects.routes import dialect_route
+from tokenwire.api.dialects.routes import SSE, dialect_route
 from tokenwire.api.resources import Resource, shown
 from tokenwire.api.streaming import EventStream
 from tokenwire.protocol.dialects import session_sse as wire
@@ -34,11 +28,7 @@ router = APIRouter(
 )
 
 
-@router.post(
-    "/sessions/{session_id}/messages/stream",
-    responses={200: {"content": {"text/event-stream": {}}}},
-    response_model=None,
-)
+@router.post("/sessions/{session_id}/messages/stream", responses=SSE, response_model=None)
 async def stream_message(
     session_id: str, request: Request, user: CurrentUser, engine: EngineDep
 ) -> EventStream:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from tokenwire.errors import TokenwireError
 from tokenwire.protocol.dialects.openai_request import ChatCall, parse_request
 from tokenwire.protocol.dialects.timestamps import epoch_seconds
 from tokenwire.protocol.dialects.turns import CallInfo
@@ -47,6 +48,7 @@ __all__ = [
     "model_list",
     "model_object",
     "parse_request",
+    "refusal",
 ]
 
 DONE = b"data: [DONE]\n\n"
@@ -196,6 +198,13 @@ def error_body(
 ) -> bytes:
     """OpenAI's error object; ``param`` names the request field at fault, when one is."""
     return _json.encode(_ErrorBody(_ErrorDetail(message, error_type(status), param, code)))
+
+
+def refusal(error: TokenwireError) -> bytes:
+    """A request refused, as OpenAI answers it: a missing or wrong key is
+    ``invalid_api_key``, which is the code the SDKs raise ``AuthenticationError`` on."""
+    code = "invalid_api_key" if error.status == 401 else error.code
+    return error_body(error.message, status=error.status, code=code, param=error.param)
 
 
 class ChatCompletionChunkEncoder:
