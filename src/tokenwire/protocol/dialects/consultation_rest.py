@@ -53,7 +53,8 @@ _json = msgspec.json.Encoder()
 
 class AppConsultation(msgspec.Struct, frozen=True, omit_defaults=True):
     """``BackendConsultation`` / ``ConversationDTO`` of the app; optional keys left out when
-    unknown (Swift decodes a missing optional as nil)."""
+    unknown (Swift decodes a missing optional as nil). ``started_at`` is optional to the app
+    but always known here: a consultation starts when it is made."""
 
     id: str
     user_id: str
@@ -62,7 +63,7 @@ class AppConsultation(msgspec.Struct, frozen=True, omit_defaults=True):
     message_count: int
     created_at: str
     updated_at: str
-    started_at: str | None = None
+    started_at: str
     completed_at: str | None = None
     last_message_at: str | None = None
     goal_id: str | None = None
