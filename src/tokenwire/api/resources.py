@@ -4,10 +4,10 @@ Structs, encoded by msgspec, and described in ``/openapi.json`` by the same Stru
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.responses import Response
 
 from tokenwire.engine import Engine
@@ -17,9 +17,21 @@ from tokenwire.protocol import resources as wire
 from tokenwire.store.convert import isoformat
 from tokenwire.store.records import Conversation, Message
 
-__all__ = ["Resource", "answers", "conversation", "install", "message", "personas", "shown"]
+__all__ = [
+    "Paged",
+    "Resource",
+    "answers",
+    "conversation",
+    "install",
+    "message",
+    "personas",
+    "shown",
+]
 
 _REF = "#/components/schemas/{name}"
+
+# A listing paged as the seeds' apps page theirs: ``?limit=`` (100) and ``?offset=`` (0).
+Paged = Annotated[wire.Window, Depends(wire.Window.of)]
 
 
 class Resource(Response):

@@ -225,6 +225,13 @@ class Reads:
         """The conversation's replies still streaming, oldest first."""
         return await self.store.streaming_messages(conversation_id)
 
+    async def running(self, user_id: UserId, ref: ByKey) -> Message | None:
+        """The newest reply still streaming in the conversation a client's key names; None
+        when it names none, or none runs (a resume has nothing to follow)."""
+        conversation = await self.find_conversation(user_id, ref)
+        running = [] if conversation is None else await self.in_flight(conversation.id)
+        return running[-1] if running else None
+
     def watch(self, conversation_id: ConversationId) -> AbstractAsyncContextManager[Any]:
         """The ids of replies that start in the conversation from now on."""
         return self.events.watch(conversation_id)

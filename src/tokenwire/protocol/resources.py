@@ -104,7 +104,7 @@ class Window(msgspec.Struct, frozen=True):
     offset: int = 0
 
     @classmethod
-    def of(cls, limit: int, offset: int = 0) -> Window:
+    def of(cls, limit: int = 100, offset: int = 0) -> Window:
         return cls(min(max(limit, 1), 500), max(offset, 0))
 
     def cut(self, items: Sequence[T]) -> list[T]:

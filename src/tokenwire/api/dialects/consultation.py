@@ -24,10 +24,9 @@ from fastapi import APIRouter, Depends, Request, Response, WebSocket
 from tokenwire import consultations as rules
 from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.dialects.routes import dialect_route, serve_socket
-from tokenwire.api.resources import Resource, message
+from tokenwire.api.resources import Paged, Resource, message
 from tokenwire.protocol.dialects import consultation as wire
 from tokenwire.protocol.dialects import consultation_rest as rest
-from tokenwire.protocol.resources import Window
 
 router = APIRouter(
     prefix="/api/v1",
@@ -58,13 +57,8 @@ async def create_consultation(request: Request, desk: Desk) -> Resource:
 
 @router.get("/consultations")
 async def list_consultations(
-    desk: Desk,
-    persona: str | None = None,
-    status: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    desk: Desk, window: Paged, persona: str | None = None, status: str | None = None
 ) -> Resource:
-    window = Window.of(limit, offset)
     views, total = await desk.listed(window, persona=persona, status=status)
     return Resource(desk.form.many(views, total, window))
 
@@ -95,12 +89,11 @@ async def delete_consultation(cid: str, user: CurrentUser, engine: EngineDep) ->
 
 @router.get("/consultations/{cid}/messages")
 async def consultation_messages(
-    cid: str, desk: Desk, limit: int = 100, before: str | None = None, offset: int = 0
+    cid: str, desk: Desk, window: Paged, before: str | None = None
 ) -> Resource:
     """History, oldest first. The app's shape lists only finished replies (a poll mid-reply
     shows the user message last, so the poller keeps polling), a window at ``offset``; the
     bare shape lists every message with its ``status``, a page before ``before``."""
-    window = Window.of(limit, offset)
     ms, next_before = await desk.history(cid, limit=window.limit, before=before)
     items = [message(m) for m in ms]
     return Resource(desk.form.history(cid, items, window=window, next_before=next_before))

@@ -36,16 +36,12 @@ async def own_chat_history(
 
 
 @router.websocket("/ws/chat")
-async def new_session_socket(websocket: WebSocket) -> None:
-    await _serve(websocket, None)
+async def own_chat_socket(websocket: WebSocket) -> None:
+    await session_socket(websocket, None)
 
 
 @router.websocket("/ws/chat/{session_id}")
-async def session_socket(websocket: WebSocket, session_id: str) -> None:
-    await _serve(websocket, session_id)
-
-
-async def _serve(websocket: WebSocket, session_id: str | None) -> None:
+async def session_socket(websocket: WebSocket, session_id: str | None) -> None:
     await serve_socket(
         websocket,
         lambda engine, user: engine.open_conversation(user.id, wire.session(session_id)),

@@ -55,18 +55,12 @@ async def chat_completions(request: Request, user: CurrentUser, engine: EngineDe
     model, asked = engine.model(call.model, param="model"), call.turn
     turn = await engine.start_turn(user.id, asked.ref, asked.prompt, asked.options)
     reply = turn.assistant_message
-    logprobs = call.options.sampling.logprobs
     if call.stream:
-        encoder = wire.ChatCompletionChunkEncoder(
-            model, include_usage=call.include_usage, logprobs=logprobs
-        )
-        return EventStream(engine.follow(reply, -1), encoder)
-    # Log probabilities travel with the live events only: collected while the reply runs.
-    tokens = (
-        [t async for b in engine.follow(reply) for t in wire.logprobs_of(b)] if logprobs else None
-    )
+        return EventStream(engine.follow(reply, -1), wire.encoder(call))
+    tokens = None
+    if call.options.sampling.logprobs:  # they travel with the live events only, not the row
+        tokens = [t async for b in engine.follow(reply) for t in wire.logprobs_of(b)]
     final = await engine.result(reply)
-    body = wire.answer(
-        message(final), model, tool_calls=call_infos(final.metadata), logprobs=tokens
-    )
+    calls = call_infos(final.metadata)
+    body = wire.answer(message(final), model, tool_calls=calls, logprobs=tokens)
     return Response(body, media_type="application/json")

@@ -40,11 +40,8 @@ async def chat(request: Request, user: CurrentUser, engine: EngineDep) -> EventS
     response_model=None,
 )
 async def resume(chat_id: str, user: CurrentUser, engine: EngineDep) -> EventStream | Response:
-    conversation = await engine.find_conversation(user.id, ByKey(wire.KIND, chat_id))
-    running = [] if conversation is None else await engine.in_flight(conversation.id)
-    if not running:
-        return Response(status_code=204)
-    return _stream(engine, running[-1])
+    reply = await engine.running(user.id, ByKey(wire.KIND, chat_id))
+    return Response(status_code=204) if reply is None else _stream(engine, reply)
 
 
 def _stream(engine: Engine, reply: Message) -> EventStream:

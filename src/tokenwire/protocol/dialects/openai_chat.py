@@ -41,6 +41,7 @@ __all__ = [
     "answer",
     "completion",
     "completion_id",
+    "encoder",
     "error_body",
     "error_type",
     "finish_reason",
@@ -260,6 +261,14 @@ class ChatCompletionChunkEncoder:
             body = error_body(event.error.message, status=502, code=event.error.code)
             return b"data: " + body + b"\n\n" + DONE
         return b""
+
+
+def encoder(call: ChatCall) -> ChatCompletionChunkEncoder:
+    """The chunk encoder of a streamed call: its model, usage and log probabilities as asked."""
+    logprobs = call.options.sampling.logprobs
+    return ChatCompletionChunkEncoder(
+        call.model, include_usage=call.include_usage, logprobs=logprobs
+    )
 
 
 def _tool_call_piece(event: MessageToolCall) -> _ToolCallPiece:
