@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.protocol.dialects.events import CID, MID, UID, failed, stored
-from tokenwire.errors import BadRequest, Unprocessable
+from tokenwire.errors import BadRequest, PayloadTooLarge, Unprocessable
 from tokenwire.protocol.dialects.chat_image import (
     ChatImageEncoder,
     ChatImageRequest,
@@ -13,6 +13,8 @@ from tokenwire.protocol.dialects.chat_image import (
     error_body,
     image_data_url,
     parse_request,
+    refusal,
+    refusal_event,
     result,
 )
 from tokenwire.protocol.events import (
@@ -124,3 +126,9 @@ def test_the_whole_reply_names_the_session_it_went_to() -> None:
     )
     # Without a session of its own, a request started a conversation: its id is the session.
     assert result(final, ChatImageRequest("Hi"), "m").session_id == CID
+
+
+def test_a_refusal_is_the_error_event_and_its_object() -> None:
+    refused = PayloadTooLarge("too big")
+    assert refusal(refused) == b'{"type":"error","error":"too big"}'
+    assert refusal_event(refused) == b'data: {"type":"error","error":"too big"}\n\n'

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from tests.protocol.dialects.events import CID, MID, UID, stored
+from tokenwire.errors import NotFound
 from tokenwire.protocol.dialects import consultation_rest as rest
 from tokenwire.protocol.dialects.timestamps import iso_seconds, to_seconds
 from tokenwire.protocol.resources import Window
@@ -112,3 +113,10 @@ def test_a_window_holds_its_limit_and_offset_to_their_ranges() -> None:
     assert Window.of(2, 1).cut("abcd") == ["b", "c"]
     assert Window.of(2, 1).more(4)
     assert not Window.of(2, 2).more(4)
+
+
+def test_a_refusal_carries_the_errors_own_code() -> None:
+    refused = NotFound("consultation x not found")
+    assert rest.refusal(refused) == (
+        b'{"success":false,"error":{"code":"not_found","message":"consultation x not found"}}'
+    )

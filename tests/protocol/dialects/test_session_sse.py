@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from tests.protocol.dialects.events import MID, failed, reply, stored
-from tokenwire.errors import BadRequest
+from tokenwire.errors import BadRequest, NotFound
 from tokenwire.protocol.dialects.session_sse import (
     SessionMessage,
     SessionSSEEncoder,
@@ -14,6 +14,8 @@ from tokenwire.protocol.dialects.session_sse import (
     error_event,
     history,
     parse_message,
+    refusal,
+    refusal_event,
     start_event,
     token_event,
 )
@@ -81,3 +83,9 @@ def test_the_history_is_the_refresh_the_seeds_page_renders() -> None:
         b'"content":"Hi there","status":"complete","createdAt":"2025-01-29T10:00:01.250Z",'
         b'"timestamp":"2025-01-29T10:00:01.250Z"}]'
     )
+
+
+def test_a_refusal_is_the_error_event_on_the_stream_and_its_json_off_it() -> None:
+    refused = NotFound("session s1 not found")
+    assert refusal(refused) == b'{"type":"error","error":"session s1 not found"}'
+    assert refusal_event(refused) == b'data: {"type": "error", "error": "session s1 not found"}\n\n'

@@ -21,9 +21,7 @@ from tokenwire.protocol.dialects import chat_image as wire
 router = APIRouter(
     prefix="/api/v1",
     tags=["chat-image"],
-    route_class=dialect_route(
-        lambda e: wire.error_body(e.message), lambda e: wire.error_event(e.message)
-    ),
+    route_class=dialect_route(wire.refusal, wire.refusal_event),
 )
 
 

@@ -29,9 +29,7 @@ from tokenwire.protocol.dialects import consultation as wire
 from tokenwire.protocol.dialects import consultation_rest as rest
 
 router = APIRouter(
-    prefix="/api/v1",
-    tags=["consultations"],
-    route_class=dialect_route(lambda e: rest.error(e.code, e.message)),
+    prefix="/api/v1", tags=["consultations"], route_class=dialect_route(rest.refusal)
 )
 
 

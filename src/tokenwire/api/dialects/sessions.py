@@ -19,13 +19,7 @@ from tokenwire.api.streaming import EventStream
 from tokenwire.protocol.dialects import session_sse as wire
 from tokenwire.protocol.options import ByKey
 
-router = APIRouter(
-    tags=["sessions"],
-    route_class=dialect_route(
-        lambda e: wire.error_json(e.message),
-        lambda e: wire.error_event(e.message),
-    ),
-)
+router = APIRouter(tags=["sessions"], route_class=dialect_route(wire.refusal, wire.refusal_event))
 
 
 @router.post("/sessions/{session_id}/messages/stream", responses=SSE, response_model=None)

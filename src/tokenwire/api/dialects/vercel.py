@@ -20,11 +20,7 @@ from tokenwire.protocol.dialects import vercel_ui as wire
 from tokenwire.protocol.options import ByKey
 from tokenwire.store import Message
 
-router = APIRouter(
-    prefix="/api",
-    tags=["vercel-ai-sdk"],
-    route_class=dialect_route(lambda e: wire.error_chunk(e.message)),
-)
+router = APIRouter(prefix="/api", tags=["vercel-ai-sdk"], route_class=dialect_route(wire.refusal))
 
 
 @router.post("/chat", responses=SSE, response_model=None)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import msgspec
 
-from tokenwire.errors import BadRequest
+from tokenwire.errors import BadRequest, TokenwireError
 from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.images import parse_image
@@ -38,6 +38,8 @@ __all__ = [
     "first_event_failed",
     "image_data_url",
     "parse_request",
+    "refusal",
+    "refusal_event",
     "result",
     "result_events",
 ]
@@ -79,6 +81,16 @@ def error_event(message: str) -> bytes:
 def error_body(message: str) -> bytes:
     """The JSON body of a non-streaming error response: the ``error`` event's object."""
     return _json.encode(_Error(message))
+
+
+def refusal(error: TokenwireError) -> bytes:
+    """A request refused: the ``error`` event's object as the body, its message shown."""
+    return error_body(error.message)
+
+
+def refusal_event(error: TokenwireError) -> bytes:
+    """A request refused on the streaming endpoint: the ``error`` event."""
+    return error_event(error.message)
 
 
 class ChatImageEncoder:

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from tokenwire.errors import BadRequest
+from tokenwire.errors import BadRequest, TokenwireError
 from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.dialects.consultation import ConsultationDTO, MessageDTO
 from tokenwire.protocol.dialects.timestamps import iso_ms, iso_seconds, to_seconds
@@ -42,6 +42,7 @@ __all__ = [
     "ConsultationView",
     "conflict",
     "error",
+    "refusal",
     "shape",
     "wants_bare",
 ]
@@ -90,6 +91,11 @@ def error(code: str, message: str) -> bytes:
     """``{"success": false, "error": {"code", "message"}}``: the app's ``BackendErrorResponse``
     (its HTTP client shows ``message``)."""
     return _json.encode({"success": False, "error": {"code": code, "message": message}})
+
+
+def refusal(refused: TokenwireError) -> bytes:
+    """A request refused, in the app's error shape with the error's own code."""
+    return error(refused.code, refused.message)
 
 
 def conflict(existing: AppConsultation, message: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from tokenwire.errors import BadRequest
+from tokenwire.errors import BadRequest, TokenwireError
 from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.options import ByKey, TurnOptions, TurnRequest
@@ -33,6 +33,8 @@ __all__ = [
     "error_json",
     "history",
     "parse_message",
+    "refusal",
+    "refusal_event",
     "turn",
 ]
 
@@ -82,6 +84,16 @@ class SessionSSEEncoder:
 def error_json(message: str) -> bytes:
     """The error of the history route: the ``error`` event's payload as a JSON body."""
     return _json.encode({"type": "error", "error": message})
+
+
+def refusal(error: TokenwireError) -> bytes:
+    """A request refused, off the stream: ``error_json`` of its message."""
+    return error_json(error.message)
+
+
+def refusal_event(error: TokenwireError) -> bytes:
+    """A request refused on the stream endpoint: the ``error`` event the page can show."""
+    return error_event(error.message)
 
 
 class SessionMessage(msgspec.Struct, frozen=True):
