@@ -30,16 +30,14 @@ async def chat(request: Request, user: CurrentUser, engine: EngineDep) -> EventS
     return _stream(engine, turn.assistant_message)
 
 
-@router.get(
-    "/chat/{chat_id}/stream",
-    responses={**SSE, 204: {}},
-    response_model=None,
-)
+@router.get("/chat/{chat_id}/stream", responses={**SSE, 204: {}}, response_model=None)
 async def resume(chat_id: str, user: CurrentUser, engine: EngineDep) -> EventStream | Response:
     reply = await engine.running(user.id, ByKey(wire.KIND, chat_id))
     return Response(status_code=204) if reply is None else _stream(engine, reply)
 
 
 def _stream(engine: Engine, reply: Message) -> EventStream:
-    encoder = wire.UIMessageStreamEncoder()
-    return EventStream(engine.follow(reply, -1), encoder, headers=wire.HEADERS)
+    """The reply from its start, in the UI message stream with the SDK's headers."""
+    return EventStream(
+        engine.follow(reply, -1), wire.UIMessageStreamEncoder(), headers=wire.HEADERS
+    )
