@@ -69,12 +69,11 @@ class Consultations:
 
     def __init__(self, engine: Engine, user_id: UserId, form: Shape) -> None:
         self.engine, self.user_id, self.form = engine, user_id, form
-        self.finished_only = form.finished_only
 
     async def view(self, c: Conversation) -> ConsultationView:
         shown = (
             await self.engine.transcript(c.user_id, c.id, answers_only=True)
-            if self.finished_only
+            if self.form.finished_only
             else []
         )
         completed = c.metadata.get(COMPLETED_AT)
@@ -125,7 +124,7 @@ class Consultations:
         """The user's consultations, newest activity first, of ``persona`` and ``status``
         when given, and how many there are."""
         found = await self._all(persona, status)
-        shown = window.cut(found) if self.finished_only else found
+        shown = window.cut(found) if self.form.finished_only else found
         return [await self.view(c) for c in shown], len(found)
 
     async def _all(self, persona: str | None, status: str | None) -> list[Conversation]:
@@ -150,7 +149,7 @@ class Consultations:
     ) -> tuple[list[Message], str | None]:
         """The consultation's messages, oldest first, and the ``before`` of the page before
         them; finished only: all of them, and no page before."""
-        if self.finished_only:
+        if self.form.finished_only:
             return await self.engine.transcript(self.user_id, cid, answers_only=True), None
         page = await self.engine.messages(self.user_id, cid, limit=limit, before=before)
         return page.items, page.next_before

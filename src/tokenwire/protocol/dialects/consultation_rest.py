@@ -136,7 +136,7 @@ def parse_update(body: bytes) -> Update:
 
 
 class ConsultationView(msgspec.Struct, frozen=True, kw_only=True):
-    """A consultation as both shapes need it: what the route read, in plain values."""
+    """A consultation as both shapes need it, in plain values (``consultations.py`` reads it)."""
 
     id: str
     user_id: str
