@@ -54,15 +54,13 @@ class StreamFailed(Exception):
 
 
 def _error(exc: TokenwireError) -> Response:
-    return Response(
-        wire.error_body(exc.message), status_code=exc.status, media_type="application/json"
-    )
+    return Response(wire.refusal(exc), status_code=exc.status, media_type="application/json")
 
 
 def _error_event(exc: TokenwireError) -> Response:
     """A refusal on the streaming route: the status, and the seed's ``error`` event."""
     headers = dict(sse.HEADERS)
-    return Response(wire.error_event(exc.message), exc.status, headers, media_type=sse.CONTENT_TYPE)
+    return Response(wire.refusal_event(exc), exc.status, headers, media_type=sse.CONTENT_TYPE)
 
 
 def _forward_headers(request: Request) -> dict[str, str]:

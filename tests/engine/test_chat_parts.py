@@ -76,8 +76,8 @@ def test_a_reply_is_rebuilt_from_its_row_seq_for_seq() -> None:
         "user",
         "hi",
         MessageStatus.COMPLETE,
-        now,
-        now,
+        created_at=now,
+        updated_at=now,
     )
     reply = Message(
         MessageId("r"),
@@ -86,8 +86,8 @@ def test_a_reply_is_rebuilt_from_its_row_seq_for_seq() -> None:
         "assistant",
         "Hello there",
         MessageStatus.CANCELLED,
-        now,
-        now,
+        created_at=now,
+        updated_at=now,
         reply_to=MessageId("u"),
         marks=((2, 5), (3, 11)),
         last_seq=4,

@@ -18,7 +18,16 @@ from tokenwire.store.records import Conversation
 
 def conversation(persona: str | None, **metadata: Any) -> Conversation:
     now = datetime.now(UTC)
-    return Conversation(ConversationId("c"), UserId("u"), None, persona, None, metadata, now, now)
+    return Conversation(
+        ConversationId("c"),
+        UserId("u"),
+        None,
+        persona,
+        None,
+        metadata,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def personas(tmp_path: Path, text: str | None = None, name: str = "personas.yaml") -> Personas:

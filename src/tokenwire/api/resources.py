@@ -4,20 +4,34 @@ Structs, encoded by msgspec, and described in ``/openapi.json`` by the same Stru
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.responses import Response
 
+from tokenwire.engine import Engine
+from tokenwire.ids import UserId
 from tokenwire.personas import Personas
 from tokenwire.protocol import resources as wire
 from tokenwire.store.convert import isoformat
 from tokenwire.store.records import Conversation, Message
 
-__all__ = ["Resource", "answers", "conversation", "install", "message", "personas"]
+__all__ = [
+    "Paged",
+    "Resource",
+    "answers",
+    "conversation",
+    "install",
+    "message",
+    "personas",
+    "shown",
+]
 
 _REF = "#/components/schemas/{name}"
+
+# A listing paged as the seeds' apps page theirs: ``?limit=`` (100) and ``?offset=`` (0).
+Paged = Annotated[wire.Window, Depends(wire.Window.of)]
 
 
 class Resource(Response):
@@ -94,6 +108,12 @@ def message(m: Message) -> wire.Message:
         parent_id=m.parent_id,
         siblings=siblings(m),
     )
+
+
+async def shown(engine: Engine, user_id: UserId, cid: str) -> list[wire.Message]:
+    """The conversation's messages that are answers, oldest first: the history the seeds'
+    apps show, which take every item for an answer (``Engine.transcript``)."""
+    return [message(m) for m in await engine.transcript(user_id, cid, answers_only=True)]
 
 
 def siblings(m: Message) -> wire.Siblings:

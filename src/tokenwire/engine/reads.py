@@ -60,6 +60,22 @@ class Reads:
             pass
         return await self.store.conversation_by_key(user_id, dialect_key(ref.kind, ref.key))
 
+    async def named_conversation(self, user_id: UserId, ref: ByKey) -> Conversation:
+        """``find_conversation``'s, or ``NotFound`` naming the kind and the key."""
+        found = await self.find_conversation(user_id, ref)
+        if found is None:
+            raise NotFound(f"{ref.kind} {ref.key} not found")
+        return found
+
+    def model(self, name: str, *, param: str | None = None) -> str:
+        """``name`` when it is a model a request may name, else ``NotFound`` as OpenAI
+        answers a model it does not serve (``param``: the field that named it)."""
+        if name not in self.models:
+            raise NotFound(
+                f"The model '{name}' does not exist", code="model_not_found", param=param
+            )
+        return name
+
     async def conversations(
         self,
         user_id: UserId,
@@ -208,6 +224,13 @@ class Reads:
     async def in_flight(self, conversation_id: ConversationId) -> list[Message]:
         """The conversation's replies still streaming, oldest first."""
         return await self.store.streaming_messages(conversation_id)
+
+    async def running(self, user_id: UserId, ref: ByKey) -> Message | None:
+        """The newest reply still streaming in the conversation a client's key names; None
+        when it names none, or none runs (a resume has nothing to follow)."""
+        conversation = await self.find_conversation(user_id, ref)
+        running = [] if conversation is None else await self.in_flight(conversation.id)
+        return running[-1] if running else None
 
     def watch(self, conversation_id: ConversationId) -> AbstractAsyncContextManager[Any]:
         """The ids of replies that start in the conversation from now on."""

@@ -10,6 +10,7 @@ newer server.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -32,6 +33,7 @@ __all__ = [
     "SentTurn",
     "Siblings",
     "SignedIn",
+    "Window",
 ]
 
 T = TypeVar("T")
@@ -92,6 +94,25 @@ class Message(msgspec.Struct, frozen=True):
     updated_at: str = ""
     parent_id: str | None = None  # the message before it on its branch (None: the first)
     siblings: Siblings | None = None
+
+
+class Window(msgspec.Struct, frozen=True):
+    """``limit`` items from ``offset``: a listing paged as the seeds' apps page theirs, the
+    limit held to 1 to 500 and the offset to 0 and above."""
+
+    limit: int = 100
+    offset: int = 0
+
+    @classmethod
+    def of(cls, limit: int = 100, offset: int = 0) -> Window:
+        return cls(min(max(limit, 1), 500), max(offset, 0))
+
+    def cut(self, items: Sequence[T]) -> list[T]:
+        return list(items[self.offset : self.offset + self.limit])
+
+    def more(self, total: int) -> bool:
+        """Whether a listing of ``total`` items goes on after this window."""
+        return self.offset + self.limit < total
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True):

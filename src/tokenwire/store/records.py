@@ -49,31 +49,36 @@ class User:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stamped:
+    """When a row was made and last changed: the times conversations and messages share
+    (always passed by name)."""
+
+    created_at: datetime
+    updated_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
-class Conversation:
+class Conversation(Stamped):
     id: ConversationId
     user_id: UserId
     title: str | None
     persona: str | None
     model: str | None
     metadata: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
     kind: str | None = None  # the client protocol that made it, when not the canonical API
     key: str | None = None  # the client's own name for it (a session id, a chat id)
     current_leaf_id: MessageId | None = None  # the end of the branch shown and continued
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
+class Message(Stamped):
     id: MessageId
     conversation_id: ConversationId
     user_id: UserId
     role: str
     content: str
     status: MessageStatus
-    created_at: datetime
-    updated_at: datetime
     client_message_id: str | None = None
     reply_to: MessageId | None = None
     model: str | None = None

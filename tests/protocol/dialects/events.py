@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from tokenwire.protocol.events import (
     ErrorInfo,
@@ -16,6 +17,7 @@ from tokenwire.protocol.events import (
     Usage,
     UserMessageInfo,
 )
+from tokenwire.protocol.resources import Message, ReplyStatus
 
 MID = "0190f2a0-0000-7000-8000-000000000002"
 UID = "0190f2a0-0000-7000-8000-000000000001"
@@ -59,3 +61,13 @@ def ticking(*stamps: str) -> Callable[[], str]:
         return last[0]
 
     return now
+
+
+def stored(reply_text: str = "Hi there", **reply: Any) -> list[Message]:
+    """A stored exchange as ``/api/v1`` shows it: the user's message, then the reply."""
+    asked = Message(UID, CID, "user", "Hello", ReplyStatus.COMPLETE, created_at=CREATED)
+    answered = Message(
+        MID, CID, "assistant", reply_text, ReplyStatus.COMPLETE,
+        created_at="2025-01-29T10:00:01.250Z", **reply,
+    )  # fmt: skip
+    return [asked, answered]

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.protocol.dialects.events import MID, UID, failed
-from tokenwire.errors import BadRequest, Unprocessable
+from tests.protocol.dialects.events import CID, MID, UID, failed, stored
+from tokenwire.errors import BadRequest, PayloadTooLarge, Unprocessable
 from tokenwire.protocol.dialects.chat_image import (
     ChatImageEncoder,
     ChatImageRequest,
+    encode_result,
     error_body,
     image_data_url,
     parse_request,
+    refusal,
+    refusal_event,
+    result,
 )
 from tokenwire.protocol.events import (
     Event,
@@ -111,3 +115,20 @@ def test_bad_images_fail_as_every_image_does(body: bytes, code: str) -> None:
         parse_request(body)
     assert (info.value.status, info.value.code) == (422, code)
     assert info.value.message.startswith("base64_image: ")
+
+
+def test_the_whole_reply_names_the_session_it_went_to() -> None:
+    timings = Timings(ttft_ms=12.5, total_ms=2500.4, tokens_per_second=10.0)
+    final = stored(usage=Usage(prompt_tokens=3, completion_tokens=7), timings=timings)[-1]
+    assert encode_result(result(final, ChatImageRequest("Hi", session_id="s1"), "m")) == (
+        b'{"content":"Hi there","model":"m","tokens":7,"finish_reason":"stop",'
+        b'"processing_time_ms":2500,"session_id":"s1","message_id":"%s"}' % MID.encode()
+    )
+    # Without a session of its own, a request started a conversation: its id is the session.
+    assert result(final, ChatImageRequest("Hi"), "m").session_id == CID
+
+
+def test_a_refusal_is_the_error_event_and_its_object() -> None:
+    refused = PayloadTooLarge("too big")
+    assert refusal(refused) == b'{"type":"error","error":"too big"}'
+    assert refusal_event(refused) == b'data: {"type":"error","error":"too big"}\n\n'

@@ -5,14 +5,17 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from tests.protocol.dialects.events import CREATED, MID, UID, failed, reply
+from tests.protocol.dialects.events import CREATED, MID, UID, failed, reply, stored
 from tokenwire.protocol.dialects.message_stream import (
     Agent,
     MessageStreamEncoder,
     Ping,
     SendMessage,
     Stop,
+    agent,
     decode_client_frame,
+    history,
+    session,
 )
 from tokenwire.protocol.dialects.timestamps import fixed
 from tokenwire.protocol.frames import FrameError
@@ -134,3 +137,20 @@ def test_malformed_client_frames(frame: bytes, code: str) -> None:
     with pytest.raises(FrameError) as info:
         decode_client_frame(frame)
     assert info.value.code == code
+
+
+def test_the_history_names_the_agent_on_the_replies_only() -> None:
+    items = msgspec.json.encode(history(stored(), agent("running_coach")))
+    assert items == (
+        b'[{"id":"0190f2a0-0000-7000-8000-000000000001","content":"Hello","sender":"user",'
+        b'"timestamp":"2025-01-29T10:00:00.000Z"},'
+        b'{"id":"0190f2a0-0000-7000-8000-000000000002","content":"Hi there","sender":"ai",'
+        b'"timestamp":"2025-01-29T10:00:01.250Z","agentId":"running_coach",'
+        b'"agentName":"Running Coach","agentType":"chat"}]'
+    )
+    assert agent(None) == Agent(id="assistant", name="Assistant", type="chat")
+
+
+def test_plain_ws_chat_is_the_users_own_session() -> None:
+    assert (session(None).kind, session(None).key) == ("message_stream", "chat")
+    assert session("abc").key == "abc"

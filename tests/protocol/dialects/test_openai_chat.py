@@ -6,16 +6,26 @@ import msgspec
 import pytest
 
 from tests.protocol.dialects.events import MID, failed, reply
-from tokenwire.errors import BadRequest
+from tokenwire.errors import BadRequest, NotFound, Unauthorized
 from tokenwire.protocol.dialects.openai_chat import (
     ChatCompletionChunkEncoder,
+    answer,
     completion,
     error_body,
+    logprobs_of,
     model_list,
     parse_request,
+    refusal,
 )
 from tokenwire.protocol.dialects.turns import CallInfo, PriorTurn
-from tokenwire.protocol.events import MessageDelta, MessageToolCall, TokenLogprob, TopLogprob
+from tokenwire.protocol.events import (
+    MessageDelta,
+    MessageToolCall,
+    TokenLogprob,
+    TopLogprob,
+    Usage,
+)
+from tokenwire.protocol.resources import Message, ReplyStatus
 
 HEAD = (
     b'{"id":"chatcmpl-%s","object":"chat.completion.chunk","created":1738144800,"model":"m",'
@@ -218,4 +228,32 @@ def test_error_body_names_the_param() -> None:
     ) == (
         b'{"error":{"message":"temperature: too hot","type":"invalid_request_error",'
         b'"param":"temperature","code":"invalid_value"}}'
+    )
+
+
+def test_a_refusal_is_openais_error_and_a_401_an_invalid_api_key() -> None:
+    assert refusal(Unauthorized("missing token")) == (
+        b'{"error":{"message":"missing token","type":"authentication_error","param":null,'
+        b'"code":"invalid_api_key"}}'
+    )
+    assert refusal(NotFound("no such model", code="model_not_found", param="model")) == (
+        b'{"error":{"message":"no such model","type":"not_found_error","param":"model",'
+        b'"code":"model_not_found"}}'
+    )
+
+
+def test_a_finished_reply_answers_whole_with_the_logprobs_its_events_carried() -> None:
+    token = TokenLogprob("Hi", -0.5, [72, 105], [])
+    events = [MessageDelta(MID, 1, "Hi", logprobs=[token]), MessageDelta(MID, 2, "!")]
+    assert logprobs_of(events) == [token]
+    final = Message(
+        MID, "c1", "assistant", "Hi!", ReplyStatus.COMPLETE, finish_reason="length",
+        usage=Usage(prompt_tokens=3, completion_tokens=2), created_at="2025-01-29T10:00:00.000Z",
+    )  # fmt: skip
+    assert answer(final, "m", logprobs=logprobs_of(events)) == (
+        b'{"id":"chatcmpl-%s","object":"chat.completion","created":1738144800,"model":"m",'
+        b'"choices":[{"index":0,"message":{"role":"assistant","content":"Hi!","refusal":null},'
+        b'"logprobs":{"content":[{"token":"Hi","logprob":-0.5,"bytes":[72,105],'
+        b'"top_logprobs":[]}],"refusal":null},"finish_reason":"length"}],'
+        b'"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}' % MID.encode()
     )

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
-from tests.protocol.dialects.events import MID, failed, reply
-from tokenwire.errors import BadRequest
+from tests.protocol.dialects.events import MID, failed, reply, stored
+from tokenwire.errors import BadRequest, NotFound
 from tokenwire.protocol.dialects.session_sse import (
     SessionMessage,
     SessionSSEEncoder,
     end_event,
     error_event,
+    history,
     parse_message,
+    refusal,
+    refusal_event,
     start_event,
     token_event,
 )
@@ -67,3 +71,21 @@ def test_bad_request_bodies(body: bytes, code: str) -> None:
     with pytest.raises(BadRequest) as info:
         parse_message(body)
     assert info.value.code == code
+
+
+def test_the_history_is_the_refresh_the_seeds_page_renders() -> None:
+    items = msgspec.json.encode(history("s1", stored()))
+    assert items == (
+        b'[{"id":"0190f2a0-0000-7000-8000-000000000001","sessionId":"s1","role":"user",'
+        b'"content":"Hello","status":"complete","createdAt":"2025-01-29T10:00:00.000Z",'
+        b'"timestamp":"2025-01-29T10:00:00.000Z"},'
+        b'{"id":"0190f2a0-0000-7000-8000-000000000002","sessionId":"s1","role":"assistant",'
+        b'"content":"Hi there","status":"complete","createdAt":"2025-01-29T10:00:01.250Z",'
+        b'"timestamp":"2025-01-29T10:00:01.250Z"}]'
+    )
+
+
+def test_a_refusal_is_the_error_event_on_the_stream_and_its_json_off_it() -> None:
+    refused = NotFound("session s1 not found")
+    assert refusal(refused) == b'{"type":"error","error":"session s1 not found"}'
+    assert refusal_event(refused) == b'data: {"type": "error", "error": "session s1 not found"}\n\n'

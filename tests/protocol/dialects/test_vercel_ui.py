@@ -6,9 +6,14 @@ import msgspec
 import pytest
 
 from tests.protocol.dialects.events import MID, failed, reply
-from tokenwire.errors import BadRequest
+from tokenwire.errors import BadRequest, Unauthorized
 from tokenwire.protocol.dialects.turns import PriorTurn
-from tokenwire.protocol.dialects.vercel_ui import HEADERS, UIMessageStreamEncoder, parse_request
+from tokenwire.protocol.dialects.vercel_ui import (
+    HEADERS,
+    UIMessageStreamEncoder,
+    parse_request,
+    refusal,
+)
 from tokenwire.protocol.events import MessageDelta, MessageToolCall
 
 TID = b"text-" + MID.encode()
@@ -129,3 +134,9 @@ def test_the_default_transport_body() -> None:
 def test_bad_bodies(body: bytes) -> None:
     with pytest.raises(BadRequest):
         parse_request(body)
+
+
+def test_a_refusal_is_the_error_chunk_the_sdk_shows() -> None:
+    assert refusal(Unauthorized("missing token")) == (
+        b'{"type":"error","errorText":"missing token"}'
+    )

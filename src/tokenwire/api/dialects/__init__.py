@@ -1,13 +1,10 @@
 """Routes for the wire dialects: each module an ``APIRouter`` that parses its clients'
 requests, calls the engine, and pipes the canonical events through its dialect's encoder
-(``tokenwire.protocol.dialects``).
+(``tokenwire.protocol.dialects``), answering errors in the dialect's own shape (``routes``).
 
-    consultation     /api/v1/consultations..., WS /api/v1/consultations/{id}/ws
-    message_stream   WS /ws/chat, WS /ws/chat/{session_id}
-    sessions         /sessions/{sessionId}/messages[/stream]
-    chat_image       /api/v1/chat-image-stream, /api/v1/chat-image
-    openai_chat      /v1/chat/completions, /v1/models
-    vercel           /api/chat, /api/chat/{id}/stream
-
-Each router renders errors in its own dialect's shape (``routes.dialect_route``).
+What holds in every dialect: a session, chat or consultation the client names is made on
+first use, and a conversation's own id names it too (``Engine.find_conversation``). A reply
+belongs to no request: a client that goes away stops nothing, and the reply is in the
+history when it comes back; ``POST /api/v1/messages/{id}/cancel`` stops it, ``id`` being
+the message id that the reply's first event carries.
 """

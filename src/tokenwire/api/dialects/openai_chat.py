@@ -4,44 +4,25 @@ as their base URL (``http://host:port/v1``, the tokenwire token as the API key).
     POST /v1/chat/completions   stream or not; ``stream_options.include_usage`` honoured
     GET  /v1/models, GET /v1/models/{model}
 
-The request carries the whole conversation. The messages before the last one (a user
-message, or a tool's result) are stored as the history of a new conversation, unless they
-are exactly a conversation tokenwire answered (the same system text and turns, its last
-reply and tool calls included; the digest of those is the conversation's key in the store):
-then the new turn continues it. Every field of the request is honoured or refused by name
-(``protocol/dialects/openai_request.py``); a ``model`` the server does not serve is a 404
-``model_not_found``. System messages are kept in the conversation's metadata as
-``system``. A client that goes away does not stop the
-reply; ``POST /api/v1/messages/{id}/cancel`` does, the id being the completion id without
-its ``chatcmpl-`` prefix.
+The request carries the whole conversation, which names the one it continues
+(``ChatCall.turn``); every field of it is honoured or refused by name
+(``protocol/dialects/openai_request.py``). A reply's message id is its completion id
+without the ``chatcmpl-`` prefix.
 """
 
 from __future__ import annotations
 
-import msgspec
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Request, Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep
 from tokenwire.api.dialects.routes import dialect_route
+from tokenwire.api.resources import message
 from tokenwire.api.streaming import EventStream
 from tokenwire.engine.transcript import call_infos
-from tokenwire.errors import NotFound, TokenwireError
+from tokenwire.errors import NotFound
 from tokenwire.protocol.dialects import openai_chat as wire
-from tokenwire.protocol.dialects.timestamps import epoch_seconds
-from tokenwire.protocol.events import MessageDelta, TokenLogprob
-from tokenwire.protocol.options import ByHistory
-from tokenwire.store.convert import isoformat
 
-NAME = "openai"
-
-
-def _error(exc: TokenwireError) -> bytes:
-    code = "invalid_api_key" if exc.status == 401 else exc.code
-    return wire.error_body(exc.message, status=exc.status, code=code, param=exc.param)
-
-
-router = APIRouter(prefix="/v1", tags=["openai"], route_class=dialect_route(_error))
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=dialect_route(wire.refusal))
 
 
 @router.get("/models")
@@ -51,9 +32,7 @@ async def list_models(_: CurrentUser, engine: EngineDep) -> Response:
 
 @router.get("/models/{model:path}")
 async def get_model(model: str, _: CurrentUser, engine: EngineDep) -> Response:
-    if model not in engine.models:
-        raise NotFound(f"The model '{model}' does not exist", code="model_not_found")
-    return Response(wire.model_object(model), media_type="application/json")
+    return Response(wire.model_object(engine.model(model)), media_type="application/json")
 
 
 @router.post("/completions", include_in_schema=False)
@@ -73,40 +52,15 @@ async def legacy_completions(_: CurrentUser) -> Response:
 )
 async def chat_completions(request: Request, user: CurrentUser, engine: EngineDep) -> Response:
     call = wire.parse_request(await request.body())
-    if call.model not in engine.models:
-        # As OpenAI answers a model it does not serve; models.retrieve says the same.
-        raise NotFound(
-            f"The model '{call.model}' does not exist", code="model_not_found", param="model"
-        )
-    ref = ByHistory(NAME, call.history, call.system)
-    turn = await engine.start_turn(user.id, ref, call.prompt, call.options)
+    model, asked = engine.model(call.model, param="model"), call.turn
+    turn = await engine.start_turn(user.id, asked.ref, asked.prompt, asked.options)
     reply = turn.assistant_message
-    model = call.model
-    logprobs = call.options.sampling.logprobs
     if call.stream:
-        encoder = wire.ChatCompletionChunkEncoder(
-            model, include_usage=call.include_usage, logprobs=logprobs
-        )
-        return EventStream(engine.follow(reply, -1), encoder)
-    tokens: list[TokenLogprob] | None = None
-    if logprobs:
-        # Log probabilities travel with the events only; the stored row keeps the text.
-        tokens = []
-        async for batch in engine.follow(reply, -1):
-            for event in batch:
-                if isinstance(event, MessageDelta) and event.logprobs is not msgspec.UNSET:
-                    tokens += event.logprobs
+        return EventStream(engine.follow(reply, -1), wire.encoder(call))
+    tokens = None
+    if call.options.sampling.logprobs:  # they travel with the live events only, not the row
+        tokens = [t async for b in engine.follow(reply) for t in wire.logprobs_of(b)]
     final = await engine.result(reply)
-    usage = final.usage
-    body = wire.completion(
-        message_id=final.id,
-        created=epoch_seconds(isoformat(final.created_at)),
-        model=model,
-        content=final.content,
-        finish=final.finish_reason or "stop",
-        prompt_tokens=usage.prompt_tokens if usage else 0,
-        completion_tokens=usage.completion_tokens if usage else 0,
-        tool_calls=call_infos(final.metadata),
-        logprobs=tokens,
-    )
+    calls = call_infos(final.metadata)
+    body = wire.answer(message(final), model, tool_calls=calls, logprobs=tokens)
     return Response(body, media_type="application/json")

@@ -1,26 +1,35 @@
-"""What every dialect router shares: errors in the dialect's own shape.
+"""What every dialect router shares: errors in the dialect's own shape, and a socket's wiring.
 
 A dialect's clients cannot read tokenwire's canonical ``{"error": {...}}`` body, so each
 router is built with ``dialect_route(body)``: any ``TokenwireError`` raised while handling
 one of its requests (authentication included) is answered with the error's status and
-``body(error)``. Routes that stream SSE answer with ``sse_body(error)`` instead when the
-dialect has one, as an event its client's parser can show.
+``body(error)``. Routes that stream SSE (declared with ``responses=SSE``) answer with
+``sse_body(error)`` instead when the dialect has one, as an event its client's parser can
+show.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request, Response, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from tokenwire.api.sockets import ConversationSocket, serve
+from tokenwire.api.ws import open_socket
+from tokenwire.engine import Engine
 from tokenwire.errors import BadRequest, TokenwireError
 from tokenwire.http.errors import status_headers
 from tokenwire.protocol import sse
+from tokenwire.protocol.codec import SocketCodec
+from tokenwire.store import Conversation, User
 
 ErrorBody = Callable[[TokenwireError], bytes]
+
+# The ``responses=`` of a route that answers with an event stream.
+SSE: dict[int | str, Any] = {200: {"content": {sse.CONTENT_TYPE.split(";")[0]: {}}}}
 
 
 def dialect_route(body: ErrorBody, sse_body: ErrorBody | None = None) -> type[APIRoute]:
@@ -59,3 +68,15 @@ def dialect_route(body: ErrorBody, sse_body: ErrorBody | None = None) -> type[AP
             return guarded
 
     return DialectRoute
+
+
+async def serve_socket(
+    websocket: WebSocket,
+    find: Callable[[Engine, User], Awaitable[Conversation]],
+    codec: Callable[[Conversation], SocketCodec],
+) -> None:
+    """Serve a dialect's socket on the conversation ``find`` names, in ``codec``'s frames;
+    a refused handshake (``api/ws.open_socket``) ends it there."""
+    opened = await open_socket(websocket, find)
+    if opened is not None:
+        await serve(ConversationSocket(websocket, *opened, codec(opened[2])))

@@ -3,15 +3,9 @@
     POST /sessions/{sessionId}/messages/stream {content, role}   SSE start/token/end/error
     GET  /sessions/{sessionId}/messages                           the refresh after ``end``
 
-A session is a conversation named by ``sessionId`` (made on first use; a conversation id
-works too). The user message is stored before the stream starts, and a client that goes
-away does not stop the reply: it is in the history when the client refreshes. An explicit
-stop is ``POST /api/v1/messages/{messageId}/cancel`` with the ``start`` event's id.
-
-The response headers are the seed's; ``Access-Control-Allow-Origin`` comes from the app's
-CORS middleware, for the origins in ``TOKENWIRE_CORS_ORIGINS`` (none unless configured).
-A request that cannot be served gets its HTTP status and, for the stream endpoint, the
-seed's ``error`` event as the body, so the client's SSE parser can show it.
+The user message is stored before the stream starts. The response headers are the seed's;
+``Access-Control-Allow-Origin`` comes from the app's CORS middleware, for the origins in
+``TOKENWIRE_CORS_ORIGINS`` (none unless configured). Errors: the seed's ``error`` event.
 """
 
 from __future__ import annotations
@@ -19,28 +13,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from tokenwire.api.deps import CurrentUser, EngineDep
-from tokenwire.api.dialects.routes import dialect_route
-from tokenwire.api.resources import Resource
+from tokenwire.api.dialects.routes import SSE, dialect_route
+from tokenwire.api.resources import Resource, shown
 from tokenwire.api.streaming import EventStream
-from tokenwire.errors import NotFound
 from tokenwire.protocol.dialects import session_sse as wire
 from tokenwire.protocol.options import ByKey
-from tokenwire.store.convert import isoformat
 
-router = APIRouter(
-    tags=["sessions"],
-    route_class=dialect_route(
-        lambda e: wire.error_json(e.message),
-        lambda e: wire.error_event(e.message),
-    ),
-)
+router = APIRouter(tags=["sessions"], route_class=dialect_route(wire.refusal, wire.refusal_event))
 
 
-@router.post(
-    "/sessions/{session_id}/messages/stream",
-    responses={200: {"content": {"text/event-stream": {}}}},
-    response_model=None,
-)
+@router.post("/sessions/{session_id}/messages/stream", responses=SSE, response_model=None)
 async def stream_message(
     session_id: str, request: Request, user: CurrentUser, engine: EngineDep
 ) -> EventStream:
@@ -55,20 +37,5 @@ async def session_messages(session_id: str, user: CurrentUser, engine: EngineDep
     listed: the seed's page renders every item as an answer (it refreshes after ``end``, or
     on load while a reply runs), so a reply still streaming, or one that failed (its error
     was the stream's ``error`` event), is left out until it is an answer."""
-    conversation = await engine.find_conversation(user.id, ByKey(wire.KIND, session_id))
-    if conversation is None:
-        raise NotFound(f"session {session_id} not found")
-    shown = await engine.transcript(user.id, conversation.id, answers_only=True)
-    items = [
-        wire.HistoryItem(
-            id=m.id,
-            sessionId=session_id,
-            role=m.role,
-            content=m.content,
-            status=m.status.value,
-            createdAt=isoformat(m.created_at),
-            timestamp=isoformat(m.created_at),
-        )
-        for m in shown
-    ]
-    return Resource(items)
+    session = await engine.named_conversation(user.id, ByKey(wire.KIND, session_id))
+    return Resource(wire.history(session_id, await shown(engine, user.id, session.id)))

@@ -4,55 +4,40 @@
     GET  /api/chat/{id}/stream     resume: the reply still running in chat ``id``, from its
                                    start; 204 when none is (what the SDK's ``resume`` expects)
 
-A chat is a conversation named by the chat ``id`` (made on first use; a conversation id
-works too). When a chat is new to the server, the messages before the last one are stored
-as its history. The last user message's ``id`` makes a resubmission idempotent; a
-``regenerate-message`` asks for a new reply to it. Stopping in the SDK aborts the request,
-which does not stop the reply (it can then be resumed); ``POST /api/v1/messages/{id}/cancel``
-with the ``start`` chunk's ``messageId`` does. Errors: the HTTP status with
-``{"type":"error","errorText"}`` as the body, which the SDK shows as the error message.
+Stopping in the SDK aborts the request, so the reply can then be resumed. Errors:
+``{"type":"error","errorText"}``, which the SDK shows as the error message.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Request, Response
 
 from tokenwire.api.deps import CurrentUser, EngineDep
-from tokenwire.api.dialects.routes import dialect_route
+from tokenwire.api.dialects.routes import SSE, dialect_route
 from tokenwire.api.streaming import EventStream
 from tokenwire.engine import Engine
 from tokenwire.protocol.dialects import vercel_ui as wire
 from tokenwire.protocol.options import ByKey
 from tokenwire.store import Message
 
-router = APIRouter(
-    prefix="/api",
-    tags=["vercel-ai-sdk"],
-    route_class=dialect_route(lambda e: wire.error_chunk(e.message)),
-)
+router = APIRouter(prefix="/api", tags=["vercel-ai-sdk"], route_class=dialect_route(wire.refusal))
 
 
-@router.post("/chat", responses={200: {"content": {"text/event-stream": {}}}}, response_model=None)
+@router.post("/chat", responses=SSE, response_model=None)
 async def chat(request: Request, user: CurrentUser, engine: EngineDep) -> EventStream:
     asked = wire.turn(wire.parse_request(await request.body()))
     turn = await engine.start_turn(user.id, asked.ref, asked.prompt, asked.options)
     return _stream(engine, turn.assistant_message)
 
 
-@router.get(
-    "/chat/{chat_id}/stream",
-    responses={200: {"content": {"text/event-stream": {}}}, 204: {}},
-    response_model=None,
-)
+@router.get("/chat/{chat_id}/stream", responses={**SSE, 204: {}}, response_model=None)
 async def resume(chat_id: str, user: CurrentUser, engine: EngineDep) -> EventStream | Response:
-    conversation = await engine.find_conversation(user.id, ByKey(wire.KIND, chat_id))
-    running = [] if conversation is None else await engine.in_flight(conversation.id)
-    if not running:
-        return Response(status_code=204)
-    return _stream(engine, running[-1])
+    reply = await engine.running(user.id, ByKey(wire.KIND, chat_id))
+    return Response(status_code=204) if reply is None else _stream(engine, reply)
 
 
 def _stream(engine: Engine, reply: Message) -> EventStream:
-    encoder = wire.UIMessageStreamEncoder()
-    return EventStream(engine.follow(reply, -1), encoder, headers=wire.HEADERS)
+    """The reply from its start, in the UI message stream with the SDK's headers."""
+    return EventStream(
+        engine.follow(reply, -1), wire.UIMessageStreamEncoder(), headers=wire.HEADERS
+    )

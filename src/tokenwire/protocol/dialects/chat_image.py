@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import msgspec
 
-from tokenwire.errors import BadRequest
+from tokenwire.errors import BadRequest, TokenwireError
 from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.images import parse_image
 from tokenwire.protocol.options import ByHistory, ByKey, TurnOptions, TurnRequest
+from tokenwire.protocol.resources import Message
 
 KIND = "chat_image"  # the kind of the conversations this dialect makes
 
@@ -37,6 +38,9 @@ __all__ = [
     "first_event_failed",
     "image_data_url",
     "parse_request",
+    "refusal",
+    "refusal_event",
+    "result",
     "result_events",
 ]
 
@@ -77,6 +81,16 @@ def error_event(message: str) -> bytes:
 def error_body(message: str) -> bytes:
     """The JSON body of a non-streaming error response: the ``error`` event's object."""
     return _json.encode(_Error(message))
+
+
+def refusal(error: TokenwireError) -> bytes:
+    """A request refused: the ``error`` event's object as the body, its message shown."""
+    return error_body(error.message)
+
+
+def refusal_event(error: TokenwireError) -> bytes:
+    """A request refused on the streaming endpoint: the ``error`` event."""
+    return error_event(error.message)
 
 
 class ChatImageEncoder:
@@ -130,6 +144,21 @@ class ChatImageResult(msgspec.Struct, frozen=True):
     processing_time_ms: int
     session_id: str
     message_id: str
+
+
+def result(reply: Message, request: ChatImageRequest, model: str) -> ChatImageResult:
+    """The answer of a finished ``reply`` to ``request``, whose session it names (the
+    conversation the request started when it named none); ``model`` when the reply names
+    none."""
+    return ChatImageResult(
+        content=reply.content,
+        model=reply.model or model,
+        tokens=reply.usage.completion_tokens if reply.usage else 0,
+        finish_reason=reply.finish_reason or "stop",
+        processing_time_ms=round(reply.timings.total_ms) if reply.timings else 0,
+        session_id=request.session_id or reply.conversation_id,
+        message_id=reply.id,
+    )
 
 
 _decoder = msgspec.json.Decoder(ChatImageRequest)

@@ -34,6 +34,7 @@ from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.dialects.timestamps import Clock, to_seconds, utc_seconds
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.frames import decode_frame
+from tokenwire.protocol.options import ById, TurnOptions, TurnRequest
 
 __all__ = [
     "Cancel",
@@ -50,6 +51,7 @@ __all__ = [
     "parse_create",
     "parse_post",
     "rest_error",
+    "turn",
 ]
 
 
@@ -265,6 +267,13 @@ def parse_create(body: bytes) -> CreateConsultation:
     if not request.persona.strip() or len(request.persona) > 100:
         raise BadRequest("persona must be a name of 1 to 100 characters", code="invalid_persona")
     return request
+
+
+def turn(consultation_id: str, post: PostMessage) -> TurnRequest:
+    """The turn of a message posted to a consultation; its ``client_message_id`` makes a
+    resend idempotent."""
+    options = TurnOptions(client_message_id=post.client_message_id)
+    return TurnRequest(ById(consultation_id), post.content, options)
 
 
 def parse_post(body: bytes) -> PostMessage:

@@ -29,19 +29,20 @@ from typing import Any, Protocol
 
 import msgspec
 
-from tokenwire.errors import BadRequest
+from tokenwire.errors import BadRequest, TokenwireError
 from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.dialects.consultation import ConsultationDTO, MessageDTO
-from tokenwire.protocol.dialects.timestamps import iso_ms, iso_seconds
+from tokenwire.protocol.dialects.timestamps import iso_ms, iso_seconds, to_seconds
+from tokenwire.protocol.resources import Message, Window
 
 __all__ = [
     "BARE_PREFERENCE",
     "AppConsultation",
     "AppMessage",
     "ConsultationView",
-    "MessageView",
     "conflict",
     "error",
+    "refusal",
     "shape",
     "wants_bare",
 ]
@@ -53,7 +54,8 @@ _json = msgspec.json.Encoder()
 
 class AppConsultation(msgspec.Struct, frozen=True, omit_defaults=True):
     """``BackendConsultation`` / ``ConversationDTO`` of the app; optional keys left out when
-    unknown (Swift decodes a missing optional as nil)."""
+    unknown (Swift decodes a missing optional as nil). ``started_at`` is optional to the app
+    but always known here: a consultation starts when it is made."""
 
     id: str
     user_id: str
@@ -62,7 +64,7 @@ class AppConsultation(msgspec.Struct, frozen=True, omit_defaults=True):
     message_count: int
     created_at: str
     updated_at: str
-    started_at: str | None = None
+    started_at: str
     completed_at: str | None = None
     last_message_at: str | None = None
     goal_id: str | None = None
@@ -89,6 +91,11 @@ def error(code: str, message: str) -> bytes:
     """``{"success": false, "error": {"code", "message"}}``: the app's ``BackendErrorResponse``
     (its HTTP client shows ``message``)."""
     return _json.encode({"success": False, "error": {"code": code, "message": message}})
+
+
+def refusal(refused: TokenwireError) -> bytes:
+    """A request refused, in the app's error shape with the error's own code."""
+    return error(refused.code, refused.message)
 
 
 def conflict(existing: AppConsultation, message: str) -> dict[str, Any]:
@@ -129,7 +136,7 @@ def parse_update(body: bytes) -> Update:
 
 
 class ConsultationView(msgspec.Struct, frozen=True, kw_only=True):
-    """A consultation as both shapes need it: what the route read, in plain values."""
+    """A consultation as both shapes need it, in plain values (``consultations.py`` reads it)."""
 
     id: str
     user_id: str
@@ -143,15 +150,6 @@ class ConsultationView(msgspec.Struct, frozen=True, kw_only=True):
     last_message_at: datetime | None = None
 
 
-class MessageView(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    consultation_id: str
-    role: str
-    content: str
-    status: str
-    created_at: datetime
-
-
 class Shape(Protocol):
     """The bodies of the consultation routes in one shape: the app's or the bare one."""
 
@@ -161,12 +159,12 @@ class Shape(Protocol):
 
     def one(self, c: ConsultationView) -> Any: ...
     def made(self, c: ConsultationView) -> Any: ...
-    def many(self, cs: list[ConsultationView], total: int, limit: int, offset: int) -> Any: ...
+    def many(self, cs: list[ConsultationView], total: int, window: Window) -> Any: ...
     def taken(self, existing: ConsultationView, message: str) -> Any: ...
     def history(
-        self, cid: str, ms: list[MessageView], *, total: int, more: bool, next_before: str | None
+        self, cid: str, ms: list[Message], *, window: Window, next_before: str | None
     ) -> Any: ...
-    def sent(self, asked: MessageView, answered: MessageView) -> Any: ...
+    def sent(self, asked: Message, answered: Message) -> Any: ...
 
 
 def _app(c: ConsultationView) -> AppConsultation:
@@ -185,8 +183,8 @@ def _app(c: ConsultationView) -> AppConsultation:
     )
 
 
-def _app_message(m: MessageView) -> AppMessage:
-    return AppMessage(m.id, m.consultation_id, m.role, m.content, iso_seconds(m.created_at))
+def _app_message(m: Message) -> AppMessage:
+    return AppMessage(m.id, m.conversation_id, m.role, m.content, to_seconds(m.created_at))
 
 
 class AppShape:
@@ -200,22 +198,22 @@ class AppShape:
     def made(self, c: ConsultationView) -> Any:
         return {"data": {"consultation": _app(c)}}
 
-    def many(self, cs: list[ConsultationView], total: int, limit: int, offset: int) -> Any:
+    def many(self, cs: list[ConsultationView], total: int, window: Window) -> Any:
         found = [_app(c) for c in cs]
-        data = {"consultations": found, "total_count": total, "limit": limit, "offset": offset}
+        data = {"consultations": found, "total_count": total, **msgspec.structs.asdict(window)}
         return {"data": data}
 
     def taken(self, existing: ConsultationView, message: str) -> Any:
         return conflict(_app(existing), message)
 
     def history(
-        self, cid: str, ms: list[MessageView], *, total: int, more: bool, next_before: str | None
+        self, cid: str, ms: list[Message], *, window: Window, next_before: str | None
     ) -> Any:
-        return {
-            "data": {"messages": [_app_message(m) for m in ms], "total": total, "has_more": more}
-        }
+        """``ms``: every finished message; the window of them at ``offset``."""
+        shown = [_app_message(m) for m in window.cut(ms)]
+        return {"data": {"messages": shown, "total": len(ms), "has_more": window.more(len(ms))}}
 
-    def sent(self, asked: MessageView, answered: MessageView) -> Any:
+    def sent(self, asked: Message, answered: Message) -> Any:
         return {
             "data": {
                 "user_message": _app_message(asked),
@@ -230,8 +228,8 @@ def _bare(c: ConsultationView) -> ConsultationDTO:
     )
 
 
-def _bare_message(m: MessageView) -> MessageDTO:
-    return MessageDTO(m.id, m.consultation_id, m.role, m.content, iso_ms(m.created_at), m.status)
+def _bare_message(m: Message) -> MessageDTO:
+    return MessageDTO(m.id, m.conversation_id, m.role, m.content, m.created_at, m.status.value)
 
 
 class BareShape:
@@ -244,7 +242,7 @@ class BareShape:
 
     made = one
 
-    def many(self, cs: list[ConsultationView], total: int, limit: int, offset: int) -> Any:
+    def many(self, cs: list[ConsultationView], total: int, window: Window) -> Any:
         return {"consultations": [_bare(c) for c in cs]}
 
     def taken(self, existing: ConsultationView, message: str) -> Any:
@@ -256,12 +254,13 @@ class BareShape:
         }
 
     def history(
-        self, cid: str, ms: list[MessageView], *, total: int, more: bool, next_before: str | None
+        self, cid: str, ms: list[Message], *, window: Window, next_before: str | None
     ) -> Any:
+        """``ms``: a page of every message, ``next_before`` the one before it."""
         items = [_bare_message(m) for m in ms]
         return {"consultation_id": cid, "messages": items, "next_before": next_before}
 
-    def sent(self, asked: MessageView, answered: MessageView) -> Any:
+    def sent(self, asked: Message, answered: Message) -> Any:
         return {"user_message": _bare_message(asked), "message": _bare_message(answered)}
 
 

@@ -23,7 +23,7 @@ The seed shows no client frames; these are tokenwire's choice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -34,6 +34,8 @@ from tokenwire.protocol.codec import Command, Ordering, StopRunning
 from tokenwire.protocol.dialects.timestamps import Clock, utc_now
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.frames import decode_frame
+from tokenwire.protocol.options import ByKey
+from tokenwire.protocol.resources import Message
 
 __all__ = [
     "Agent",
@@ -44,8 +46,14 @@ __all__ = [
     "Ping",
     "SendMessage",
     "Stop",
+    "agent",
     "decode_client_frame",
+    "history",
+    "session",
 ]
+
+KIND = "message_stream"  # the kind of the conversations this dialect makes
+OWN_CHAT = "chat"  # the key of the session plain ``/ws/chat`` opens
 
 ERROR_PREFIX = "Execution error: "  # the wording of seed 004's agent for a failed task
 
@@ -205,6 +213,29 @@ class HistoryMessage(msgspec.Struct, frozen=True, omit_defaults=True):
     agentId: str | None = None
     agentName: str | None = None
     agentType: str | None = None
+
+
+def session(session_id: str | None) -> ByKey:
+    """The session a socket names (made on first use; a conversation id works too), or
+    without a name the user's own chat: one per user, the same on every connect, since
+    seed 004's client reconnects to plain ``/ws/chat`` with no session of its own."""
+    return ByKey(KIND, session_id or OWN_CHAT)
+
+
+def agent(persona: str | None) -> Agent:
+    """The ``ai`` sender of a session: its persona, else the default assistant."""
+    name = persona or "assistant"
+    return Agent(id=name, name=name.replace("_", " ").title(), type="chat")
+
+
+def history(messages: Sequence[Message], ai: Agent) -> list[HistoryMessage]:
+    """``GET /api/chat/messages``: ``sender`` ``user`` or ``ai``, the agent on the replies."""
+    return [
+        HistoryMessage(m.id, m.content, "user", m.created_at)
+        if m.role == "user"
+        else HistoryMessage(m.id, m.content, "ai", m.created_at, ai.id, ai.name, ai.type)
+        for m in messages
+    ]
 
 
 class SendMessage(msgspec.Struct, frozen=True, tag="message", tag_field="type"):

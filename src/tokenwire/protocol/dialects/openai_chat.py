@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from tokenwire.errors import TokenwireError
 from tokenwire.protocol.dialects.openai_request import ChatCall, parse_request
 from tokenwire.protocol.dialects.timestamps import epoch_seconds
 from tokenwire.protocol.dialects.turns import CallInfo
@@ -31,19 +32,24 @@ from tokenwire.protocol.events import (
     MessageToolCall,
     TokenLogprob,
 )
+from tokenwire.protocol.resources import Message
 
 __all__ = [
     "DONE",
     "ChatCall",
     "ChatCompletionChunkEncoder",
+    "answer",
     "completion",
     "completion_id",
+    "encoder",
     "error_body",
     "error_type",
     "finish_reason",
+    "logprobs_of",
     "model_list",
     "model_object",
     "parse_request",
+    "refusal",
 ]
 
 DONE = b"data: [DONE]\n\n"
@@ -195,6 +201,13 @@ def error_body(
     return _json.encode(_ErrorBody(_ErrorDetail(message, error_type(status), param, code)))
 
 
+def refusal(error: TokenwireError) -> bytes:
+    """A request refused, as OpenAI answers it: a missing or wrong key is
+    ``invalid_api_key``, which is the code the SDKs raise ``AuthenticationError`` on."""
+    code = "invalid_api_key" if error.status == 401 else error.code
+    return error_body(error.message, status=error.status, code=code, param=error.param)
+
+
 class ChatCompletionChunkEncoder:
     """Canonical events of one reply -> ``chat.completion.chunk`` SSE lines."""
 
@@ -250,6 +263,14 @@ class ChatCompletionChunkEncoder:
         return b""
 
 
+def encoder(call: ChatCall) -> ChatCompletionChunkEncoder:
+    """The chunk encoder of a streamed call: its model, usage and log probabilities as asked."""
+    logprobs = call.options.sampling.logprobs
+    return ChatCompletionChunkEncoder(
+        call.model, include_usage=call.include_usage, logprobs=logprobs
+    )
+
+
 def _tool_call_piece(event: MessageToolCall) -> _ToolCallPiece:
     return _ToolCallPiece(
         index=event.index,
@@ -293,6 +314,40 @@ def completion(
         usage=Usage(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens),
     )
     return _json.encode(body)
+
+
+def answer(
+    reply: Message,
+    model: str,
+    *,
+    tool_calls: Sequence[CallInfo] = (),
+    logprobs: list[TokenLogprob] | None = None,
+) -> bytes:
+    """The ``chat.completion`` of a finished ``reply`` (``completion``'s, from the message)."""
+    usage = reply.usage
+    return completion(
+        message_id=reply.id,
+        created=epoch_seconds(reply.created_at),
+        model=model,
+        content=reply.content,
+        finish=reply.finish_reason or "stop",
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        tool_calls=tool_calls,
+        logprobs=logprobs,
+    )
+
+
+def logprobs_of(events: Sequence[Event]) -> list[TokenLogprob]:
+    """The log probabilities the deltas among ``events`` carry: they travel with the live
+    events only (the stored row keeps the text), so a reply answered whole collects them
+    while it runs."""
+    return [
+        token
+        for event in events
+        if isinstance(event, MessageDelta) and event.logprobs is not msgspec.UNSET
+        for token in event.logprobs
+    ]
 
 
 def model_list(models: list[str], *, created: int = 0) -> bytes:

@@ -27,9 +27,11 @@ import msgspec
 from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.dialects.turns import CallInfo, PriorTurn
 from tokenwire.protocol.option_fields import OptionFields, Positive, bad, translate, turn_fields
-from tokenwire.protocol.options import TurnOptions
+from tokenwire.protocol.options import ByHistory, TurnOptions, TurnRequest
 
-__all__ = ["REFUSED", "ChatCall", "parse_request"]
+__all__ = ["KIND", "REFUSED", "ChatCall", "parse_request"]
+
+KIND = "openai"  # the kind of the conversations this dialect makes
 
 # Fields of the schema tokenwire does not serve, and why (the 400's message).
 REFUSED: dict[str, str] = {
@@ -154,6 +156,15 @@ class ChatCall:
     stream: bool
     include_usage: bool
     options: TurnOptions
+
+    @property
+    def turn(self) -> TurnRequest:
+        """The turn the call asks for. The messages before the last one are the history of
+        a new conversation, unless they are exactly a conversation tokenwire answered (the
+        same system text and turns, its last reply and tool calls included; the digest of
+        those is the conversation's key in the store): then the new turn continues it. The
+        system text is kept in the conversation's metadata as ``system``."""
+        return TurnRequest(ByHistory(KIND, self.history, self.system), self.prompt, self.options)
 
 
 _decoder = msgspec.json.Decoder(_Request)

@@ -15,12 +15,15 @@ The client's request body is ``{"content", "role"}`` (seed 002, "Usage Example")
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
-from tokenwire.errors import BadRequest
+from tokenwire.errors import BadRequest, TokenwireError
 from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, MessageError, MessageStart
 from tokenwire.protocol.options import ByKey, TurnOptions, TurnRequest
+from tokenwire.protocol.resources import Message
 
 __all__ = [
     "HistoryItem",
@@ -28,7 +31,10 @@ __all__ = [
     "SessionSSEEncoder",
     "error_event",
     "error_json",
+    "history",
     "parse_message",
+    "refusal",
+    "refusal_event",
     "turn",
 ]
 
@@ -80,6 +86,16 @@ def error_json(message: str) -> bytes:
     return _json.encode({"type": "error", "error": message})
 
 
+def refusal(error: TokenwireError) -> bytes:
+    """A request refused, off the stream: ``error_json`` of its message."""
+    return error_json(error.message)
+
+
+def refusal_event(error: TokenwireError) -> bytes:
+    """A request refused on the stream endpoint: the ``error`` event the page can show."""
+    return error_event(error.message)
+
+
 class SessionMessage(msgspec.Struct, frozen=True):
     """The body of ``POST /sessions/{sessionId}/messages/stream``."""
 
@@ -103,6 +119,14 @@ class HistoryItem(msgspec.Struct, frozen=True):
     status: str
     createdAt: str
     timestamp: str
+
+
+def history(session_id: str, messages: Sequence[Message]) -> list[HistoryItem]:
+    """``GET /sessions/{sessionId}/messages``: the session's messages as the page lists them."""
+    return [
+        HistoryItem(m.id, session_id, m.role, m.content, m.status.value, m.created_at, m.created_at)
+        for m in messages
+    ]
 
 
 def turn(session_id: str, message: SessionMessage) -> TurnRequest:

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from tokenwire.errors import BadRequest
+from tokenwire.errors import BadRequest, TokenwireError
 from tokenwire.protocol import sse
 from tokenwire.protocol.decoding import decode_json
 from tokenwire.protocol.dialects.turns import PriorTurn
@@ -50,6 +50,7 @@ __all__ = [
     "UIMessageStreamEncoder",
     "error_chunk",
     "parse_request",
+    "refusal",
 ]
 
 # The response headers of the SDK's own ``createUIMessageStreamResponse``.
@@ -123,6 +124,12 @@ def _sse(chunk: msgspec.Struct) -> bytes:
 def error_chunk(message: str) -> bytes:
     """``{"type":"error","errorText"}`` as JSON: also the body of a rejected request."""
     return _json.encode(_Error(message))
+
+
+def refusal(error: TokenwireError) -> bytes:
+    """A request refused: the ``error`` chunk as the body, which the SDK shows as the error
+    message."""
+    return error_chunk(error.message)
 
 
 class UIMessageStreamEncoder:
