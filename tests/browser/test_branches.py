@@ -4,14 +4,16 @@ longer fit the model's context; axe-core in each state."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext
+from playwright.sync_api import BrowserContext, Route
 
 from tests.browser.pages import ChatPage, serious_violations, stored
 from tests.browser.test_chat_features import cut_reply
+from tests.helpers.chat import eventually
 from tests.helpers.server import Server, start_server
 
 
@@ -24,6 +26,17 @@ def narrow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "TOKENWIRE_SCRIPTED_DELAY_MS": "10",
             "TOKENWIRE_SCRIPTED_CONTEXT_WORDS": "12",
         },
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def unhurried(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The scripted model echoing two words every 250 ms: a continue lasts over a second."""
+    server = start_server(
+        tmp_path_factory.mktemp("unhurried"),
+        {"TOKENWIRE_SCRIPTED_DELAY_MS": "250", "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "2"},
     )
     yield server
     server.stop()
@@ -132,12 +145,6 @@ def test_edit_and_resend_makes_a_branch(
     assert chat.errors == []
 
 
-@pytest.mark.xfail(
-    reason="a continue answered with ?wait=false can be followed before the reply's event "
-    "log is reopened: a follower then reads the old message.end (server side, "
-    "engine/variants.py); it passes whenever the reopen wins the race",
-    strict=False,
-)
 def test_continue_a_cut_reply(
     context: BrowserContext, chat_server: Server, screenshots: Path
 ) -> None:
@@ -156,6 +163,43 @@ def test_continue_a_cut_reply(
     assert chat.wait_text(mid, final["content"]) == final["content"]
     assert chat.reply_ids() == [mid], "the same reply, grown"
     chat.page.screenshot(path=screenshots / "continued.png")
+    assert chat.errors == []
+
+
+def test_continue_whose_answer_comes_after_its_stream(
+    context: BrowserContext, unhurried: Server
+) -> None:
+    """The server pushes a continued reply on the conversation's socket as soon as the reply
+    goes on, before it answers the click; the answer here is held until the page has had new
+    text from that stream: the answer, older than what the page shows, must not undo it."""
+    cid, text = cut_reply(unhurried)
+    chat = ChatPage.open(context, unhurried.url, unhurried.token, cid)
+    chat.wait_connected()
+    (mid,) = chat.reply_ids()
+    old_words = len(text.split())
+
+    def grown() -> bool:
+        with unhurried.client() as client:
+            reply = client.get(f"/api/v1/messages/{mid}").json()
+        # Two chunks past the old end: the socket has carried the first for 250 ms or more.
+        return reply["status"] == "streaming" and len(reply["content"].split()) >= old_words + 4
+
+    def hold(route: Route) -> None:
+        answer = route.fetch()
+        eventually(grown)
+        route.fulfill(response=answer)
+
+    chat.page.route(re.compile(r"/messages/[^/]+/continue\b"), hold)
+    chat.page.evaluate(RECORD_STATUS, mid)
+    chat.page.click(f'[data-message-id="{mid}"] [data-action="continue-reply"]')
+    chat.page.wait_for_function(
+        "() => window.statuses.includes('streaming') && window.statuses.at(-1) === 'complete'",
+        timeout=60_000,
+    )
+    final = stored(unhurried, mid)
+    assert final["content"].startswith(text)
+    assert chat.wait_text(mid, final["content"]) == final["content"]
+    assert chat.reply_ids() == [mid]
     assert chat.errors == []
 
 

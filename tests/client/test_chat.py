@@ -9,7 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.client.conftest import FAST, quick_backoff
+from tests.conftest import ServerFactory
 from tests.helpers.server import Server, start_server
+from tests.providers.served import openai_server
+from tests.providers.upstream import Reply, Upstream
 from tokenwire.client import (
     AsyncTokenwire,
     ConversationExport,
@@ -84,6 +87,32 @@ async def test_continue_a_cut_reply(chat_server: Server) -> None:
         with pytest.raises(APIError) as refused:
             await client.continue_reply(cut.message_id or "")
         assert refused.value.code == "not_continuable"
+
+
+async def test_continue_over_the_socket_that_carried_the_old_end(
+    server_factory: ServerFactory,
+) -> None:
+    """The socket that carried the cut reply keeps its frames, its old end among them, and
+    the continue is followed while the model has said nothing more yet (the upstream waits
+    before each chunk): the follower gets the new text, never the old end again."""
+    cut = Reply(deltas=("alpha", " beta"), finish_reason="length")
+    more = Reply(deltas=(" gamma", " delta"), delay=0.5)
+    async with Upstream(cut, more) as upstream:
+        server = openai_server(server_factory, upstream)
+        async with AsyncTokenwire(
+            server.url, server.token, transports=(TransportKind.WEBSOCKET,), backoff=quick_backoff()
+        ) as client:
+            conversation = await client.create_conversation(title="continue on a socket")
+            first = await client.send(conversation.id, "go on").result()
+            assert (first.text, first.finish_reason) == ("alpha beta", "length")
+            assert first.transport is TransportKind.WEBSOCKET
+            stream = await client.continue_reply(first.message_id or "")
+            whole = await stream.result()
+            assert whole.message_id == first.message_id
+            assert (whole.text, whole.finish_reason) == ("alpha beta gamma delta", "stop")
+            assert whole.transport is TransportKind.WEBSOCKET
+            stored = await client.message(first.message_id or "")
+            assert stored.content == whole.text
 
 
 async def test_search_export_and_import(chat_server: Server) -> None:

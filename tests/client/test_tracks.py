@@ -130,3 +130,40 @@ async def test_followers_hear_of_a_failed_socket() -> None:
         await sub.get()
     assert tracks.get("m") is None
     assert not tracks.followed
+
+
+async def test_a_continued_reply_starts_its_ended_track_anew() -> None:
+    # Cut after two deltas: the end took seq 3. Continued, the reply's log holds 0..2 again
+    # and the new text takes seq 3 on: the server sends it all again from its start.
+    tracks = Tracks()
+    for event in (start("m"), delta("m", 1, "a"), delta("m", 2, "b"), end("m", 3)):
+        tracks.add(event)
+    for event in (start("m"), delta("m", 2, "ab"), delta("m", 3, "c"), delta("m", 4, "d")):
+        tracks.add(event)
+    track = tracks.get("m")
+    assert track is not None
+    assert not track.ended
+    assert [(type(e).__name__, e.seq) for _, e in track.log] == [
+        ("MessageStart", 0),
+        ("MessageDelta", 2),
+        ("MessageDelta", 3),
+        ("MessageDelta", 4),
+    ]
+    sub = track.attach(Subscription(2))
+    tracks.add(end("m", 5))
+    assert await drain(sub) == [3, 4, 5]
+
+
+async def test_a_continue_drops_the_old_end_a_socket_holds() -> None:
+    tracks = Tracks()
+    for event in (start("m"), delta("m", 1), end("m", 2)):
+        tracks.add(event)
+    tracks.reopened("m")
+    assert tracks.get("m") is None  # the next follower asks the server
+    # The new start came first: that track is the continued reply, and stays.
+    for event in (start("n"), delta("n", 1), end("n", 2), start("n"), delta("n", 2, "new")):
+        tracks.add(event)
+    tracks.reopened("n")
+    track = tracks.get("n")
+    assert track is not None
+    assert await drain(track.attach(Subscription(-1))) == [0, 2]

@@ -82,12 +82,6 @@ def test_regen_edit_and_search(tree_server: Server, chat: pexpect.spawn) -> None
     chat.expect(PROMPT)
 
 
-@pytest.mark.xfail(
-    reason="a continue answered with ?wait=false can be followed before the reply's event "
-    "log is reopened: the follower then reads the old message.end (server side, "
-    "engine/variants.py); the page, which follows after the answer's seq, is not affected",
-    strict=False,
-)
 def test_continue_goes_on_with_the_same_reply(tree_server: Server, chat: pexpect.spawn) -> None:
     chat.expect(PROMPT)
     chat.sendline("tell me a long story about foxes")

@@ -64,6 +64,18 @@ class ReplyAssembler:
             assembler.apply_message(message)
         return assembler
 
+    @classmethod
+    def restarted(cls, message: Message) -> ReplyAssembler:
+        """A reply that goes on after its end (continue), taken again from its start: every
+        stream of it then begins with ``message.start``, and none can be met halfway (a
+        cursor at the stored ``seq`` can fall inside a delta that merges the old text with
+        the new). Its stored text is what the caller has until the stream passes it."""
+        assembler = cls(
+            message_id=message.id, conversation_id=message.conversation_id, text=message.content
+        )
+        assembler.user_message_id = message.reply_to
+        return assembler
+
     @property
     def done(self) -> bool:
         return self.status is not ReplyStatus.STREAMING

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
 
+from tokenwire.client.assembler import ReplyAssembler
 from tokenwire.client.http import RestAPI
 from tokenwire.client.stream import ReplyStream
+from tokenwire.client.transports import Transports
 from tokenwire.protocol.resources import (
     Conversation,
     ConversationExport,
@@ -27,8 +29,11 @@ T = TypeVar("T")
 
 class _Client(Protocol):
     _rest: RestAPI
+    _transports: Transports
 
     def resume(self, reply: Message | str) -> ReplyStream: ...
+
+    def _follow(self, assembler: ReplyAssembler) -> ReplyStream: ...
 
     async def _get(self, path: str, into: type[T], params: dict[str, Any] | None = None) -> T: ...
 
@@ -90,10 +95,10 @@ class ChatFeatures:
         reply = await self._rest.call(
             "POST", f"/api/v1/messages/{message_id}/continue", Message, params={"wait": "false"}
         )
-        # Followed by id, from the reply's start: the stream a continue opens begins with a
-        # message.start and the text merged at the old end's seq, which a cursor taken from
-        # the stored copy would skip (over WebSocket the old end was then taken as the end).
-        return self.resume(reply.id)
+        # The socket of the conversation may hold the reply's old end, which the new
+        # events' seqs now pass over: it must not serve it to the follower.
+        self._transports.reopened(reply.conversation_id, reply.id)
+        return self._follow(ReplyAssembler.restarted(reply))
 
     async def search(self: _Client, query: str, *, limit: int = 20) -> list[SearchHit]:
         """The user's messages and conversation titles matching every word of ``query``

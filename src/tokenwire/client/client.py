@@ -225,12 +225,16 @@ class AsyncTokenwire(ChatFeatures):
         """Follow a reply to its end. Given a stored ``Message`` (from ``history``), the
         stream continues from its ``seq``, after the ``content`` you have; given an id, it
         starts from the reply's stored state."""
-        self._start()
         if isinstance(reply, Message):
             self._focus = reply.conversation_id
             assembler = ReplyAssembler.from_message(reply)
         else:
             assembler = ReplyAssembler(message_id=reply)
+        return self._follow(assembler)
+
+    def _follow(self, assembler: ReplyAssembler) -> ReplyStream:
+        """A stream that follows the reply ``assembler`` stands for, from where it stands."""
+        self._start()
         return self._track(ReplyStream(self._connector, assembler))
 
     async def cancel(self, message_id: str) -> Message:

@@ -10,11 +10,19 @@ several carries the last seq it covers (docs/ARCHITECTURE.md). A follower can ta
 only from a point where a frame ends; where a merged delta spans its point, the text the
 follower has and the delta's text overlap by an unknown length, so it must be served from
 its exact point elsewhere (``Detour``).
+
+A reply that ended can go on (continue): its log is reopened on the server before the old
+end, and the new events take the seqs from the old end's on. What a socket logged of it
+then holds an end the reply no longer has. The server follows a continued reply on every
+socket of the conversation afresh from its ``message.start``; that start, arriving on an
+ended track, begins the track anew. A follower that comes before that start would still
+find the old end, so whoever continues a reply says so (``Tracks.reopened``) first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 
 from tokenwire.client.errors import ClientError, ConnectionFailed
@@ -67,6 +75,13 @@ class Track:
         self.client_message_id: str | None = None
         self.log: list[tuple[int, Event]] = []  # (the seq it covers from, event)
         self.subs: list[Subscription] = []
+        self.ended = False
+
+    def restart(self) -> None:
+        """Forget what is logged: the server sends the reply again from its start, and
+        what it sends now is the reply (continued past its old end, or the same)."""
+        self.floor = self.last = self.wire = -1
+        self.log = []
         self.ended = False
 
     def add(self, event: Event) -> bool:
@@ -130,6 +145,12 @@ class Tracks:
             track = self._tracks[event.message_id] = Track(floor)
         if isinstance(event, MessageStart):
             track.client_message_id = event.user_message.client_message_id
+            if track.ended:
+                # The reply starts again after its end: it was continued (its old end is
+                # gone, and the new events reuse that seq), or it is sent once more.
+                track.restart()
+                with contextlib.suppress(ValueError):
+                    self._ended.remove(event.message_id)
         if not track.add(event):
             # The server followed the reply here afresh (it does so once a follow has
             # ended): this log cannot go on, its followers go another way.
@@ -137,6 +158,16 @@ class Tracks:
             return self.add(event)
         self._retire(event.message_id, track)
         return track
+
+    def reopened(self, message_id: str) -> None:
+        """``message_id`` was continued: what this socket logged of it up to its old end no
+        longer holds. A track whose new start has arrived already is kept (it is no longer
+        ended); an ended one goes, so the next follower asks the server again."""
+        track = self._tracks.get(message_id)
+        if track is not None and track.ended:
+            self.fail(message_id, Detour(f"{message_id} goes on past the end logged here"))
+            with contextlib.suppress(ValueError):
+                self._ended.remove(message_id)
 
     def unsubscribe(self, sub: Subscription) -> None:
         for message_id, track in list(self._tracks.items()):

@@ -146,6 +146,12 @@ class Transports:
         if (link := self.links.get(conversation_id)) is not None:
             await link.reset()
 
+    def reopened(self, conversation_id: str, message_id: str) -> None:
+        """The reply ``message_id`` was continued: the conversation's socket no longer
+        serves its old end to a follower (``ConversationLink.reopened``)."""
+        if (link := self.links.get(conversation_id)) is not None:
+            link.reopened(message_id)
+
     def items(self, kind: TransportKind, attempt: Attempt) -> AsyncGenerator[Item, None]:
         if kind is TransportKind.WEBSOCKET:
             return websocket_items(self, attempt)

@@ -156,6 +156,11 @@ class ConversationLink:
     def unsubscribe(self, sub: Subscription) -> None:
         self._tracks.unsubscribe(sub)
 
+    def reopened(self, message_id: str) -> None:
+        """``message_id`` was continued: its old end, if this socket has it, is no longer
+        its end (``Tracks.reopened``)."""
+        self._tracks.reopened(message_id)
+
     async def reset(self) -> None:
         """Close the socket as if it had failed: its followers resume, on a new one, where
         the server follows each from where it asks."""

@@ -38,6 +38,9 @@ export class Chat {
     this.id = conversationId;
     this.messages = new Map();
     this.listeners = new Set();
+    // Per reply, how many streams of it have begun here (message.start applied); kept
+    // apart from the message, which a snapshot replaces whole.
+    this.starts = new Map();
   }
 
   /** Call `fn(message, change)` on every change; change is "add", "update" or "remove". */
@@ -52,6 +55,12 @@ export class Chat {
 
   get(id) {
     return this.messages.get(id);
+  }
+
+  /** How many streams of the reply `id` have begun here: one more means its text was
+   * taken again from the start since the count was read. */
+  startsOf(id) {
+    return this.starts.get(id) || 0;
   }
 
   /** Replies still streaming, oldest first. */
@@ -191,6 +200,7 @@ export class Chat {
       });
       if (event.context?.omitted_turns) message.omittedTurns = event.context.omitted_turns;
       if (!known) this.messages.set(message.id, message);
+      this.starts.set(message.id, this.startsOf(message.id) + 1);
       this.emit(message, known ? "update" : "add");
       return true;
     }

@@ -250,7 +250,15 @@ export class ConversationSession {
 
   /** Ask the model to go on with a reply that was cut off; the text streams onto it. */
   async continueReply(reply) {
+    const starts = this.chat.startsOf(reply.id);
     const answer = await this.api.continueReply(reply.id);
+    if (this.chat.startsOf(reply.id) !== starts) {
+      // The server pushes the reply on the socket as soon as it goes on, before it
+      // answers: that stream came first and rebuilds the reply from its start, new text
+      // included. The answer is older than what it shows, and the reply is followed.
+      this.onActivity();
+      return answer;
+    }
     // The answer is the reply as stored, streaming again. It is followed from its start
     // (the stream begins with message.start, which resets, and the text so far stays on
     // screen until the stream has caught up with it): exact whichever stream, the one this

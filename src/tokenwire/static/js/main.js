@@ -1,21 +1,20 @@
 // The page: sign-in, the conversation list, one open conversation, the message box.
 // Routes live in the hash (#/new, #/c/<id>) so that a reload reopens the same conversation.
 
+import { replyActions } from "./actions.js";
 import { Api, ApiError, takeToken } from "./api.js";
+import { showBadge } from "./badge.js";
 import { Composer } from "./composer.js";
 import { ConversationSession } from "./conversation.js";
-import { announce, byId, h } from "./dom.js";
+import { announce, byId } from "./dom.js";
+import { bindDrawer, closeDrawer, drawerOpen, setDrawer } from "./drawer.js";
 import { sendErrorText } from "./errors.js";
+import { awaitTitle, showHeader } from "./header.js";
+import { bindLogin, showLoginForm, signIn } from "./login.js";
+import { chosenPersona, showPersonas } from "./personas.js";
 import { Search } from "./search.js";
-import { Sidebar, titleOf } from "./sidebar.js";
+import { Sidebar } from "./sidebar.js";
 import { ChatView } from "./view.js";
-
-const BADGE_TEXT = {
-  connecting: "Connecting…",
-  connected: "Connected",
-  reconnecting: "Reconnecting…",
-  offline: "Offline",
-};
 
 const page = {
   api: new Api({
@@ -31,20 +30,14 @@ const page = {
   transport: "ws", // becomes "sse" for the rest of the page's life once WebSocket is refused
 };
 
-function humanize(name) {
-  const words = String(name).replace(/[_-]+/g, " ").trim();
-  return words.charAt(0).toUpperCase() + words.slice(1);
-}
+const actions = replyActions(page);
 
 // ---- sign-in ----------------------------------------------------------------------------
 
 function showLogin(message = "") {
   page.session?.close();
   page.session = null;
-  byId("shell").hidden = true;
-  byId("login").hidden = false;
-  byId("login-error").textContent = message;
-  byId("login-token").focus();
+  showLoginForm(message);
 }
 
 /** The session is gone (signed out here, in another tab, or revoked): back to sign-in. */
@@ -53,56 +46,17 @@ function signedOut(message) {
   showLogin(message);
 }
 
-byId("sign-out").addEventListener("click", async () => {
-  try {
-    await page.api.signOut();
-  } catch (exc) {
-    page.composer?.showError(
-      exc instanceof ApiError && exc.network ? "Couldn't reach the server to sign out." : `Signing out failed: ${exc.message}`,
-      { retry: false },
-    );
-    return;
-  }
-  signedOut("You have signed out.");
-});
-
-/** Trade a token for a session cookie; the text to show when that fails, else "". */
-async function signIn(token) {
-  try {
-    await page.api.signIn(token);
-    return "";
-  } catch (exc) {
-    return exc.status === 401 ? "That token wasn't accepted. Check it and try again." : sendErrorText(exc);
-  }
-}
-
-byId("login-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const token = byId("login-token").value.trim();
-  if (!token) return;
-  const failure = await signIn(token);
-  if (failure) {
-    byId("login-error").textContent = failure;
-    return;
-  }
-  byId("login-token").value = "";
-  start();
+bindLogin({
+  api: page.api,
+  onSignedIn: () => start(),
+  onSignedOut: signedOut,
+  onError: (text) => page.composer?.showError(text, { retry: false }),
 });
 
 // ---- the connection badge ----------------------------------------------------------------
 
 function setBadge(state, transport = page.transport) {
-  const badge = byId("badge");
-  badge.dataset.state = state;
-  badge.dataset.transport = transport;
-  let text = BADGE_TEXT[state] || state;
-  if (state === "connected" && transport === "sse") text = "Connected · SSE";
-  byId("badge-text").textContent = text;
-  badge.title =
-    transport === "sse"
-      ? "WebSocket is blocked on this network; replies stream over server-sent events."
-      : "Live updates over WebSocket.";
-  document.body.dataset.transport = transport;
+  showBadge(state, transport);
 }
 
 function idleBadge() {
@@ -112,67 +66,9 @@ function idleBadge() {
 window.addEventListener("online", idleBadge);
 window.addEventListener("offline", () => setBadge("offline"));
 
-// ---- the narrow-screen drawer --------------------------------------------------------------
-
-function setDrawer(open) {
-  const shell = byId("shell");
-  shell.classList.toggle("sidebar-open", open);
-  byId("scrim").hidden = !open;
-  byId("open-sidebar").setAttribute("aria-expanded", String(open));
-  if (open) byId("new-chat").focus();
-}
-
-byId("open-sidebar").addEventListener("click", () => setDrawer(true));
-byId("close-sidebar").addEventListener("click", () => {
-  setDrawer(false);
-  byId("open-sidebar").focus();
-});
-byId("scrim").addEventListener("click", () => setDrawer(false));
-
-// ---- personas --------------------------------------------------------------------------
-
-async function loadPersonas() {
-  page.personas = await page.api.personas();
-  const options = page.personas.length
-    ? page.personas
-    : [{ name: "", description: "The server's default assistant." }];
-  const preferred = options.find((p) => p.name === "general") || options[0];
-  byId("persona-options").replaceChildren(
-    ...options.map((persona) =>
-      h(
-        "label",
-        { class: "persona" },
-        h("input", {
-          type: "radio",
-          name: "persona",
-          value: persona.name,
-          checked: persona === preferred,
-        }),
-        h(
-          "span",
-          { class: "persona-text" },
-          h("span", { class: "persona-name" }, persona.name ? humanize(persona.name) : "Default"),
-          persona.description ? h("span", { class: "persona-desc" }, persona.description) : null,
-        ),
-      ),
-    ),
-  );
-}
-
-function chosenPersona() {
-  const checked = document.querySelector('input[name="persona"]:checked');
-  return checked && checked.value ? checked.value : undefined;
-}
+bindDrawer();
 
 // ---- conversations -----------------------------------------------------------------------
-
-function showHeader(conversation) {
-  byId("chat-title").textContent = conversation ? titleOf(conversation) : "New chat";
-  document.title = conversation ? `${titleOf(conversation)} · tokenwire` : "tokenwire";
-  const tag = byId("chat-persona");
-  tag.hidden = !conversation?.persona;
-  tag.textContent = conversation?.persona ? humanize(conversation.persona) : "";
-}
 
 function closeSession() {
   page.session?.close();
@@ -199,26 +95,6 @@ function reveal(mid) {
   el.scrollIntoView({ block: "center" });
   el.classList.add("found");
   setTimeout(() => el.classList.remove("found"), 2400);
-}
-
-/** The server titles a conversation in the background once its first reply ends: ask for
- * it a few times, then show it. */
-async function awaitTitle(id) {
-  for (const wait of [700, 1500, 3000, 6000]) {
-    await new Promise((resolve) => setTimeout(resolve, wait));
-    if (page.sidebar.get(id)?.title) return;
-    let conversation;
-    try {
-      conversation = await page.api.conversation(id);
-    } catch {
-      return;
-    }
-    if (conversation.title) {
-      page.sidebar.touch(conversation);
-      if (page.session?.id === id) showHeader(conversation);
-      return;
-    }
-  }
 }
 
 async function openConversation(id, known = null, leaf = null) {
@@ -255,7 +131,15 @@ async function openConversation(id, known = null, leaf = null) {
   session.chat.subscribe((message) => {
     page.composer.setStreaming(session.chat.streaming().length > 0);
     if (message.role === "assistant" && message.status === "complete" && !page.sidebar.get(id)?.title) {
-      awaitTitle(id);
+      awaitTitle({
+        api: page.api,
+        sidebar: page.sidebar,
+        id,
+        onTitle: (conversation) => {
+          page.sidebar.touch(conversation);
+          if (page.session?.id === id) showHeader(conversation);
+        },
+      });
     }
   });
   byId("welcome").hidden = true;
@@ -298,7 +182,7 @@ function route() {
   else openNew();
 }
 
-// ---- sending and stopping ----------------------------------------------------------------
+// ---- sending, and the earlier messages ---------------------------------------------------
 
 async function sendDraft(draft) {
   try {
@@ -314,48 +198,6 @@ async function sendDraft(draft) {
   } catch (exc) {
     exc.userMessage = exc instanceof ApiError ? sendErrorText(exc) : String(exc.message || exc);
     throw exc;
-  }
-}
-
-async function stopReply() {
-  try {
-    if (await page.session?.stop()) announce("Reply stopped.");
-  } catch (exc) {
-    page.composer.showError(
-      exc instanceof ApiError && exc.network ? "Couldn't reach the server to stop the reply." : `Stopping failed: ${exc.message}`,
-      { retry: false },
-    );
-  }
-}
-
-function showActionError(exc) {
-  page.composer.showError(exc instanceof ApiError ? sendErrorText(exc) : String(exc.message || exc), { retry: false });
-}
-
-/** Regenerate (and "Try again" on a failed reply): a new version of the reply beside it. */
-async function retryReply(reply) {
-  try {
-    await page.session?.regenerate(reply);
-  } catch (exc) {
-    showActionError(exc);
-  }
-}
-
-/** An edited question resent: a new branch from there; the old one stays a version. */
-async function editQuestion(question, text) {
-  try {
-    await page.session?.edit(question, text);
-  } catch (exc) {
-    showActionError(exc);
-    throw exc;
-  }
-}
-
-async function showVersion(id) {
-  try {
-    await page.session?.showVersion(id);
-  } catch (exc) {
-    showActionError(exc);
   }
 }
 
@@ -375,25 +217,15 @@ byId("earlier").addEventListener("click", async () => {
   }
 });
 
-/** "Continue" on a reply cut off at the length limit: the model goes on where it stopped. */
-async function continueReply(reply) {
-  try {
-    await page.session?.continueReply(reply);
-  } catch (exc) {
-    showActionError(exc);
-  }
-}
-
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape" || event.defaultPrevented) return;
-  if (byId("shell").classList.contains("sidebar-open")) {
-    setDrawer(false);
-    byId("open-sidebar").focus();
+  if (drawerOpen()) {
+    closeDrawer();
     return;
   }
   if (page.session?.chat.streaming().length) {
     event.preventDefault();
-    stopReply();
+    actions.stopReply();
   }
 });
 
@@ -406,10 +238,10 @@ async function start() {
     log: byId("log"),
     scroller: byId("scroller"),
     jump: byId("jump"),
-    onRetryReply: retryReply,
-    onContinueReply: continueReply,
-    onEdit: editQuestion,
-    onVersion: showVersion,
+    onRetryReply: actions.retryReply,
+    onContinueReply: actions.continueReply,
+    onEdit: actions.editQuestion,
+    onVersion: actions.showVersion,
   });
   page.search ||= new Search({
     api: page.api,
@@ -431,7 +263,7 @@ async function start() {
     dismiss: byId("dismiss-error"),
     dropZone: byId("main"),
     onSend: sendDraft,
-    onStop: stopReply,
+    onStop: actions.stopReply,
   });
   page.sidebar ||= new Sidebar({
     api: page.api,
@@ -446,7 +278,12 @@ async function start() {
     onError: (exc) => page.composer.showError(sendErrorText(exc), { retry: false }),
   });
   try {
-    await Promise.all([page.sidebar.refresh(), loadPersonas()]);
+    await Promise.all([
+      page.sidebar.refresh(),
+      showPersonas(page.api).then((personas) => {
+        page.personas = personas;
+      }),
+    ]);
   } catch (exc) {
     if (exc instanceof ApiError && exc.status === 401) return;
     setBadge("offline");
@@ -461,7 +298,7 @@ window.addEventListener("focus", () => page.sidebar?.refresh().catch(() => {}));
 async function boot() {
   const token = takeToken();
   if (token) {
-    const failure = await signIn(token);
+    const failure = await signIn(page.api, token);
     if (failure) {
       showLogin(failure);
       return;
