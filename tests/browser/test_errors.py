@@ -13,6 +13,8 @@ from playwright.sync_api import BrowserContext
 from tests.browser.pages import ChatPage, new_conversation, png, stored, words
 from tests.conftest import ServerFactory
 from tests.helpers.server import Server, start_server
+from tests.providers.served import openai_server
+from tests.providers.upstream import Reply, UpstreamThread
 
 BODY_LIMIT = 8192  # the server's request body limit: a larger image cannot be sent
 
@@ -132,3 +134,49 @@ def test_server_gone_mid_reply_then_back(
         assert chat.page.inner_text(count) == "2 / 2"
     finally:
         back.stop()
+
+
+def test_a_model_that_reads_no_images_is_offered_none(
+    context: BrowserContext, server_factory: ServerFactory
+) -> None:
+    """With a model that takes no images the page hides the attach button, and an image
+    pasted or dropped anyway is explained rather than sent to a certain 422."""
+    with UpstreamThread(Reply(deltas=("Text", " only"))) as up:
+        server = openai_server(server_factory, up, openai_images="false")
+        chat = ChatPage.open(context, server.url, server.token)
+        page = chat.page
+        page.wait_for_selector("#welcome:not([hidden])")
+        assert page.is_hidden("#attach")
+        # What a drop or a paste hands the composer, without the button.
+        page.evaluate(
+            """() => {
+                const file = new File([new Uint8Array([137, 80, 78, 71])], "photo.png",
+                                      {type: "image/png"});
+                const drop = new DataTransfer();
+                drop.items.add(file);
+                document.getElementById("main").dispatchEvent(
+                    new DragEvent("drop", {dataTransfer: drop, bubbles: true, cancelable: true}));
+            }"""
+        )
+        page.wait_for_selector("#send-error:not([hidden])")
+        assert page.inner_text("#send-error-text") == (
+            "This server's model doesn't read images: send the message as text."
+        )
+        assert page.locator("#attachments li").count() == 0
+        chat.send("Hello")
+        mid = chat.new_reply([])
+        assert chat.watch(mid)[-1].status == "complete"
+        reply = stored(server, mid)
+        assert reply["content"] == "Text only"
+        with server.client() as client:
+            question = client.get(f"/api/v1/messages/{reply['reply_to']}").json()
+        assert (question["content"], question["images"]) == ("Hello", [])
+        assert chat.errors == []
+
+
+def test_a_model_that_reads_images_is_offered_them(
+    context: BrowserContext, image_server: Server
+) -> None:
+    chat = ChatPage.open(context, image_server.url, image_server.token)
+    chat.page.wait_for_selector("#welcome:not([hidden])")
+    assert chat.page.is_visible("#attach")

@@ -34,13 +34,13 @@ def test_signing_in_sets_an_httponly_strict_cookie_that_authenticates(server: Se
     assert {"httponly", "path", "max-age"} <= attributes
     assert "samesite=strict" in header.lower()
     assert "secure" not in attributes, "plain HTTP on a LAN: a Secure cookie would never return"
-    assert response.json() == {"user": "local"}
+    assert response.json() == {"user": "local", "images": True}
     secret = response.cookies[COOKIE]
     assert secret.startswith("tws_")
     assert secret != server.token
 
     with cookie_client(server, secret) as client:
-        assert client.get("/api/v1/session").json() == {"user": "local"}
+        assert client.get("/api/v1/session").json() == {"user": "local", "images": True}
         created = client.post("/api/v1/conversations", json={"title": "by cookie"})
         assert created.status_code == 201
         assert client.get(f"/api/v1/conversations/{created.json()['id']}").status_code == 200

@@ -13,7 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi import status as http_status
 
-from tokenwire.api.deps import CurrentUser, StoreDep, cookie_allowed, get_tokens
+from tokenwire.api.deps import CurrentUser, EngineDep, StoreDep, cookie_allowed, get_tokens
 from tokenwire.api.resources import Resource, answers
 from tokenwire.errors import Unauthorized
 from tokenwire.http.auth import SESSION_COOKIE, bearer_token, session_secret
@@ -26,12 +26,14 @@ router = APIRouter(prefix="/api/v1", tags=["session"])
 @router.post(
     "/session", status_code=201, response_model=None, responses=answers(wire.SignedIn, 201)
 )
-async def sign_in(request: Request, user: CurrentUser, store: StoreDep) -> Resource:
+async def sign_in(
+    request: Request, user: CurrentUser, store: StoreDep, engine: EngineDep
+) -> Resource:
     """Start a browser session for the bearer token's user and set its cookie."""
     if bearer_token(request) is None:
         raise Unauthorized("sign in with the token as a bearer: Authorization: Bearer TOKEN")
     secret = await store.create_session(user.id)
-    answer = Resource(wire.SignedIn(user=user.name), status_code=201)
+    answer = Resource(wire.SignedIn(user.name, engine.takes_images), status_code=201)
     answer.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -45,9 +47,9 @@ async def sign_in(request: Request, user: CurrentUser, store: StoreDep) -> Resou
 
 
 @router.get("/session", response_model=None, responses=answers(wire.SignedIn))
-async def signed_in(user: CurrentUser) -> Resource:
+async def signed_in(user: CurrentUser, engine: EngineDep) -> Resource:
     """Who this request signs in as (the cookie's user, or the bearer's)."""
-    return Resource(wire.SignedIn(user=user.name))
+    return Resource(wire.SignedIn(user.name, engine.takes_images))
 
 
 @router.delete("/session", status_code=204, response_model=None)

@@ -42,6 +42,11 @@ class Reads:
         return dataclasses.replace(message, content=run.content, last_seq=run.seq)
 
     @property
+    def takes_images(self) -> bool:
+        """Whether a message may carry images: some model of the provider's chain reads them."""
+        return self.provider.supports_images
+
+    @property
     def models(self) -> list[str]:
         """The models a request may name."""
         return [self.provider.model]

@@ -177,9 +177,11 @@ class PersonaList(msgspec.Struct, frozen=True):
 
 
 class SignedIn(msgspec.Struct, frozen=True):
-    """``/api/v1/session``: who the browser's session cookie signs in."""
+    """``/api/v1/session``: who the browser's session cookie signs in, and whether the
+    server's model reads images (the page offers to attach them only then)."""
 
     user: str
+    images: bool
 
 
 class ErrorDetail(msgspec.Struct, frozen=True):

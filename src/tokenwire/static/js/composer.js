@@ -30,6 +30,7 @@ export class Composer {
     this.onSend = onSend;
     this.onStop = onStop;
     this.images = []; // {name, url}
+    this.imagesTaken = true; // whether the server's model reads images (takeImages)
     this.failed = null; // the draft that failed, for Retry
     this.streaming = false;
     this.busy = false;
@@ -157,6 +158,14 @@ export class Composer {
     this.errorText.textContent = "";
   }
 
+  /** Offer images (the attach button, paste, drop) only when the model reads them: a model
+   * without eyes would refuse the message (422 images_unsupported) after it was written. */
+  takeImages(taken) {
+    this.imagesTaken = taken;
+    this.attach.hidden = !taken;
+    if (!taken) this.setImages([]);
+  }
+
   pasted(event) {
     const files = [...(event.clipboardData?.files || [])].filter((f) => f.type.startsWith("image/"));
     if (files.length) {
@@ -166,6 +175,10 @@ export class Composer {
   }
 
   async addFiles(files) {
+    if (!this.imagesTaken) {
+      this.showError("This server's model doesn't read images: send the message as text.", { retry: false });
+      return;
+    }
     for (const file of files) {
       if (!IMAGE_TYPES.includes(file.type)) {
         this.showError(`“${file.name}” isn't a picture the model can read. Attach a PNG, JPEG, GIF or WebP image.`, { retry: false });

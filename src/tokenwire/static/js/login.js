@@ -13,17 +13,17 @@ export function showLoginForm(message = "") {
   byId("login-token").focus();
 }
 
-/** Trade a token for a session cookie; the text to show when that fails, else "". */
+/** Trade a token for a session cookie: `{signedIn}`, the server's answer (`{user, images}`),
+ * or `{failure}`, the text to show. */
 export async function signIn(api, token) {
   try {
-    await api.signIn(token);
-    return "";
+    return { signedIn: await api.signIn(token) };
   } catch (exc) {
-    return exc.status === 401 ? "That token wasn't accepted. Check it and try again." : sendErrorText(exc);
+    return { failure: exc.status === 401 ? "That token wasn't accepted. Check it and try again." : sendErrorText(exc) };
   }
 }
 
-/** Wire the login form and the sign-out button: `onSignedIn()` once a token is accepted,
+/** Wire the login form and the sign-out button: `onSignedIn(signedIn)` once a token is accepted,
  * `onSignedOut(message)` once the session is ended, `onError(text)` when that fails. */
 export function bindLogin({ api, onSignedIn, onSignedOut, onError }) {
   byId("sign-out").addEventListener("click", async () => {
@@ -42,12 +42,12 @@ export function bindLogin({ api, onSignedIn, onSignedOut, onError }) {
     event.preventDefault();
     const token = byId("login-token").value.trim();
     if (!token) return;
-    const failure = await signIn(api, token);
+    const { signedIn, failure } = await signIn(api, token);
     if (failure) {
       byId("login-error").textContent = failure;
       return;
     }
     byId("login-token").value = "";
-    onSignedIn();
+    onSignedIn(signedIn);
   });
 }

@@ -48,7 +48,7 @@ function signedOut(message) {
 
 bindLogin({
   api: page.api,
-  onSignedIn: () => start(),
+  onSignedIn: (signedIn) => start(signedIn),
   onSignedOut: signedOut,
   onError: (text) => page.composer?.showError(text, { retry: false }),
 });
@@ -231,7 +231,8 @@ document.addEventListener("keydown", (event) => {
 
 // ---- start -------------------------------------------------------------------------------
 
-async function start() {
+/** Show the chat for the session `signedIn` (`{user, images}`, the server's answer). */
+async function start(signedIn) {
   byId("login").hidden = true;
   byId("shell").hidden = false;
   page.view ||= new ChatView({
@@ -265,6 +266,7 @@ async function start() {
     onSend: sendDraft,
     onStop: actions.stopReply,
   });
+  page.composer.takeImages(signedIn.images);
   page.sidebar ||= new Sidebar({
     api: page.api,
     container: byId("conversation-groups"),
@@ -298,20 +300,19 @@ window.addEventListener("focus", () => page.sidebar?.refresh().catch(() => {}));
 async function boot() {
   const token = takeToken();
   if (token) {
-    const failure = await signIn(page.api, token);
+    const { signedIn, failure } = await signIn(page.api, token);
     if (failure) {
       showLogin(failure);
       return;
     }
-  } else {
-    try {
-      await page.api.whoami();
-    } catch (exc) {
-      showLogin(exc instanceof ApiError && exc.status === 401 ? "" : sendErrorText(exc));
-      return;
-    }
+    start(signedIn);
+    return;
   }
-  start();
+  try {
+    start(await page.api.whoami());
+  } catch (exc) {
+    showLogin(exc instanceof ApiError && exc.status === 401 ? "" : sendErrorText(exc));
+  }
 }
 
 boot();
