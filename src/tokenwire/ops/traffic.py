@@ -17,6 +17,7 @@ from typing import Any
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tokenwire.http import handoff
 from tokenwire.ids import uuid7
 from tokenwire.ops import context
 from tokenwire.ops.metrics import Metrics
@@ -117,8 +118,15 @@ class Traffic:
                 self.metrics.client_gone(connection)
             return message
 
+        slot = handoff.offer(scope) if not websocket else None
         try:
             await self.app(scope, observed_receive, observed_send)
+            body = slot.take() if slot is not None else None
+            if body is not None:
+                # A streaming response's body, left here by the response once its start went
+                # out (``http/handoff.py``): the layers inside have unwound, and each event
+                # goes from here straight to the server.
+                await body(observed_receive, observed_send)
         except BaseException:
             status = status or 500
             raise

@@ -1,0 +1,60 @@
+"""A streaming response's body, handed from the route to the outermost middleware.
+
+An SSE response may stay open for minutes, most of them idle. Run where the route returns
+it, it keeps every layer between that middleware and the route suspended for all that time:
+the framework's exit stacks, the request and its solved dependencies, each middleware's
+frame and closures, and it sends every event through each of their ``send`` wrappers.
+
+So the middleware that observes every answer (``ops/traffic.py``) puts a ``Slot`` in the
+scope. A response sends its start through the whole chain (every layer adds its headers and
+sees the status), puts the rest of its work in the slot and returns; the layers inside unwind,
+and that middleware runs the body with its own ``receive`` and ``send``. Without a slot (an
+app built without that middleware) the response runs its body where it is.
+
+What the body may rely on: the layers inside have finished. Nothing there may act on the
+body's messages (none does: they look at the response's start, or at the request), and
+a dependency's clean-up has run (none of the streaming routes has one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["Body", "Slot", "hand_off", "offer"]
+
+KEY = "tokenwire.body"
+
+Body = Callable[[Receive, Send], Awaitable[None]]
+
+
+class Slot:
+    """Where a response leaves its body; an object, so that a layer that copies the scope
+    still reaches the same slot."""
+
+    __slots__ = ("body",)
+
+    def __init__(self) -> None:
+        self.body: Body | None = None
+
+    def take(self) -> Body | None:
+        body, self.body = self.body, None
+        return body
+
+
+def offer(scope: Scope) -> Slot:
+    """Called by the middleware that will run a body handed to it."""
+    slot = Slot()
+    scope[KEY] = slot
+    return slot
+
+
+def hand_off(scope: Scope, body: Body) -> bool:
+    """Leave ``body`` to the middleware that offered a slot; False when none did (or a body
+    is already there), and the caller runs it itself."""
+    slot = scope.get(KEY)
+    if not isinstance(slot, Slot) or slot.body is not None:
+        return False
+    slot.body = body
+    return True
