@@ -118,14 +118,14 @@ class Traffic:
                 self.metrics.client_gone(connection)
             return message
 
-        slot = handoff.offer(scope) if not websocket else None
+        slot = handoff.offer(scope)
         try:
             await self.app(scope, observed_receive, observed_send)
-            body = slot.take() if slot is not None else None
+            body = slot.take()
             if body is not None:
-                # A streaming response's body, left here by the response once its start went
-                # out (``http/handoff.py``): the layers inside have unwound, and each event
-                # goes from here straight to the server.
+                # A streaming response's body or an accepted socket's session, left here once
+                # its start went out (``http/handoff.py``): the layers inside have unwound, and
+                # each event of a stream goes from here straight to the server.
                 await body(observed_receive, observed_send)
         except BaseException:
             status = status or 500
