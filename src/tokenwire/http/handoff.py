@@ -22,10 +22,11 @@ a dependency's clean-up has run (none of the streaming routes has one).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["Body", "Slot", "hand_off", "offer", "then"]
+__all__ = ["Body", "Slot", "hand_off", "offer", "then", "unwound"]
 
 KEY = "tokenwire.body"
 
@@ -79,3 +80,11 @@ def then(scope: Scope, after: Callable[[], None]) -> bool:
 
     slot.body = body_then
     return True
+
+
+def unwound(scope: Scope) -> None:
+    """Drop what the layers inside left in the scope for themselves and no longer use: the
+    framework's exit stacks (closed once the route returned), which the scope would
+    otherwise keep for as long as the body runs."""
+    for key in [key for key, value in scope.items() if isinstance(value, AsyncExitStack)]:
+        del scope[key]

@@ -123,6 +123,7 @@ class Traffic:
             await self.app(scope, observed_receive, observed_send)
             body = slot.take()
             if body is not None:
+                handoff.unwound(scope)
                 # A streaming response's body or an accepted socket's session, left here once
                 # its start went out (``http/handoff.py``): the layers inside have unwound, and
                 # each event of a stream goes from here straight to the server.
