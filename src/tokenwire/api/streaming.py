@@ -80,16 +80,15 @@ class EventStream(Response):
     async def _body(self, receive: Receive, send: Send) -> None:
         heartbeat_s = self._heartbeat_s
         assert heartbeat_s is not None  # set by ``__call__``
-        # The heartbeat and the pump share the connection (uvicorn waits for the socket to
-        # drain before it writes, so two sends at once could swap their order). asyncio's
-        # lock is taken without a trip through the event loop when uncontended (nearly
-        # always) and makes its queue of waiters only when contended.
-        lock = asyncio.Lock()
+        # The heartbeat and the pump share the connection without a lock: every write is
+        # whole events (or the heartbeat's comment) in one message, which uvicorn writes in
+        # one piece, and a comment between two events, in either order, changes nothing. The
+        # pump's writes keep their order since one task makes them all; the last one comes
+        # after the watcher is cancelled, so no heartbeat follows it.
         disconnected = False
 
         async def write(body: bytes) -> None:
-            async with lock:
-                await send({"type": "http.response.body", "body": body, "more_body": True})
+            await send({"type": "http.response.body", "body": body, "more_body": True})
 
         async def watch(pumping: asyncio.Task[Any]) -> None:
             # The client's disconnect and the heartbeat in one task, the pump running in the
