@@ -21,11 +21,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
+from starlette import types as asgi
 from starlette.websockets import WebSocketState
 
 from tokenwire.api import deliveries
 from tokenwire.engine import Engine
 from tokenwire.errors import TokenwireError
+from tokenwire.http import handoff
 from tokenwire.ids import MessageId, uuid7
 from tokenwire.log.batch import Batch
 from tokenwire.log.watchers import Inbox
@@ -283,4 +285,13 @@ async def run_socket(
 async def serve(socket: ConversationSocket) -> None:
     """Accept and run ``socket`` to its end, closing it cleanly."""
     await socket.ws.accept()
-    await run_socket(socket.ws, socket.run, lambda exc: socket.codec.error(exc.code, exc.message))
+
+    async def session(receive: asgi.Receive, send: asgi.Send) -> None:
+        # The socket's own ``receive`` and ``send`` are those of the route; once handed off,
+        # the layers that gave them have returned and keep nothing suspended.
+        await run_socket(
+            socket.ws, socket.run, lambda exc: socket.codec.error(exc.code, exc.message)
+        )
+
+    if not handoff.hand_off(socket.ws.scope, session):
+        await session(socket.ws.receive, socket.ws.send)

@@ -41,6 +41,9 @@ class Inbox(Generic[T]):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def empty(self) -> bool:
+        return not self._items
+
     async def get(self) -> T:
         """The oldest item, waiting for one; one reader at a time."""
         while not self._items:

@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenwire.errors import RateLimited
+from tokenwire.http import handoff
 from tokenwire.http.auth import bearer_token
 from tokenwire.http.errors import refuse
 from tokenwire.ids import UserId
@@ -177,7 +178,12 @@ class SocketLimits:
                 return {"type": "websocket.disconnect", "code": 1008}
             return await receive()
 
+        handed = False
         try:
             await self.app(scope, guarded_receive, guarded_send)
+            # An accepted socket's session may run after the route returned
+            # (``http/handoff.py``): the slot is held until it ends.
+            handed = handoff.then(scope, lambda: release())
         finally:
-            release()
+            if not handed:
+                release()

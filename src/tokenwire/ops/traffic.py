@@ -17,6 +17,7 @@ from typing import Any
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tokenwire.http import handoff
 from tokenwire.ids import uuid7
 from tokenwire.ops import context
 from tokenwire.ops.metrics import Metrics
@@ -117,8 +118,16 @@ class Traffic:
                 self.metrics.client_gone(connection)
             return message
 
+        slot = handoff.offer(scope)
         try:
             await self.app(scope, observed_receive, observed_send)
+            body = slot.take()
+            if body is not None:
+                handoff.unwound(scope)
+                # A streaming response's body or an accepted socket's session, left here once
+                # its start went out (``http/handoff.py``): the layers inside have unwound, and
+                # each event of a stream goes from here straight to the server.
+                await body(observed_receive, observed_send)
         except BaseException:
             status = status or 500
             raise

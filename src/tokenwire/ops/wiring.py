@@ -2,7 +2,8 @@
 
 Middleware order matters. From the outside in::
 
-    Traffic          request id, log line, HTTP metrics: sees every answer, 413s and 429s too
+    Traffic          request id, log line, HTTP metrics: sees every answer, 413s and 429s too;
+                     runs the bodies of streams handed to it (``http/handoff.py``)
     SecurityHeaders  on every HTTP answer
     BodyLimit, CORS  (api/app.py)
     OriginCheck      foreign browser pages get no WebSocket
@@ -10,7 +11,11 @@ Middleware order matters. From the outside in::
     SocketLimits     open WebSockets per user, counted at the accept
     the routes
 
-The limits sit inside CORS so that a browser can read a 429's body.
+The limits sit inside CORS so that a browser can read a 429's body. An SSE stream's body
+and a WebSocket's session run in ``Traffic`` once they have started, with the layers inside
+returned: a middleware added inside it sees a stream's start (its headers, its status) but
+not its body's messages, and gives back what it holds for a connection with
+``handoff.then``.
 """
 
 from __future__ import annotations
