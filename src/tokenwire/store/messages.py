@@ -3,10 +3,11 @@ checkpoints of streaming replies, and how a reply ended."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, literal, select, tuple_, update
+from sqlalchemy import Select, Table, Text, Update, bindparam, literal, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,28 +25,59 @@ C: Table = ConversationRow.__table__  # type: ignore[assignment]
 _MAX_DEPTH = 1_000_000
 
 
-async def branch(conn: AsyncConnection, cid: str, upto: str) -> list[Message]:
-    """The messages before ``upto`` on its branch in the conversation ``cid``, oldest first,
-    in one statement: a recursive walk up the parents from ``upto`` (both SQLite and
-    PostgreSQL), instead of the conversation's whole tree and then the branch's rows."""
+def _branch_query() -> Select[Any]:
+    """The messages before ``:upto`` on its branch in the conversation ``:cid``, oldest
+    first: a recursive walk up the parents from ``upto`` (SQLite and PostgreSQL alike)."""
     up = T.alias("up")
     walk = (
         select(T.c.id, T.c.parent_id, literal(0).label("depth"))
-        .where(T.c.id == upto, T.c.conversation_id == cid)
+        .where(T.c.id == bindparam("upto"), T.c.conversation_id == bindparam("cid"))
         .cte("branch", recursive=True)
     )
     walk = walk.union_all(
         select(up.c.id, up.c.parent_id, walk.c.depth + 1).where(
-            up.c.id == walk.c.parent_id, up.c.conversation_id == cid, walk.c.depth < _MAX_DEPTH
+            up.c.id == walk.c.parent_id,
+            up.c.conversation_id == bindparam("cid"),
+            walk.c.depth < _MAX_DEPTH,
         )
     )
-    query = (
+    return (
         select(*MESSAGE_COLUMNS)
         .join_from(T, walk, T.c.id == walk.c.id)
         .where(walk.c.depth > 0)
         .order_by(walk.c.depth.desc())
     )
-    return [convert.message(row) for row in (await conn.execute(query)).all()]
+
+
+# Statements of every reply, built once: building one (an alias, a CTE, their columns) and
+# its cache key each time costs more than SQLAlchemy's compiled cache saves.
+_BRANCH = _branch_query()
+_BY_ID = select(*MESSAGE_COLUMNS).where(T.c.id == bindparam("mid"))
+_NAME = (
+    update(C)
+    .where(
+        C.c.id == select(T.c.conversation_id).where(T.c.id == bindparam("mid")).scalar_subquery()
+    )
+    .values(key=bindparam("v_key"))
+)
+_ENDED: tuple[str, ...] = ("status", "content", "marks", "mark_log", "last_seq")
+_ENDED += ("finish_reason", "usage", "timings", "error", "updated_at")
+
+
+@functools.cache
+def _end_query(model: bool, metadata: bool) -> Update:
+    """The write of a reply's end, guarded by its status; with the model that wrote it and
+    its metadata merged, when the outcome has them."""
+    names = (*_ENDED, *(("model",) if model else ()), *(("metadata",) if metadata else ()))
+    streaming = (T.c.id == bindparam("mid")) & (T.c.status == MessageStatus.STREAMING.value)
+    return update(T).where(streaming).values({n: bindparam(f"v_{n}") for n in names})
+
+
+async def branch(conn: AsyncConnection, cid: str, upto: str) -> list[Message]:
+    """The messages before ``upto`` on its branch in the conversation ``cid``, oldest first,
+    in one statement, instead of the conversation's whole tree and then the branch's rows."""
+    rows = (await conn.execute(_BRANCH, {"upto": upto, "cid": cid})).all()
+    return [convert.message(row) for row in rows]
 
 
 class MessageQueries(Queries):
@@ -78,7 +110,7 @@ class MessageQueries(Queries):
         if not is_uuid(mid):
             return None
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(*MESSAGE_COLUMNS).where(T.c.id == mid))).one_or_none()
+            row = (await conn.execute(_BY_ID, {"mid": mid})).one_or_none()
         return convert.message(row) if row else None
 
     async def list_messages(
@@ -229,11 +261,12 @@ class MessageQueries(Queries):
             if not await _merged_metadata(conn, streaming, outcome, values):
                 return False
             # One statement: the status test and the write cannot be split by another writer.
-            if (await conn.execute(update(T).where(streaming).values(values))).rowcount != 1:
+            query = _end_query("model" in values, "metadata" in values)
+            params = {f"v_{name}": value for name, value in values.items()}
+            if (await conn.execute(query, {"mid": mid, **params})).rowcount != 1:
                 return False
             if key is not None:
-                owner = select(T.c.conversation_id).where(T.c.id == mid).scalar_subquery()
-                await conn.execute(update(C).where(C.c.id == owner).values(key=key))
+                await conn.execute(_NAME, {"mid": mid, "v_key": key})
         return True
 
     async def streaming_messages(self, cid: str | None = None) -> list[Message]:

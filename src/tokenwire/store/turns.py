@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,6 +29,24 @@ from tokenwire.store.tables import ConversationRow, MessageRow
 
 T: Table = MessageRow.__table__  # type: ignore[assignment]
 C: Table = ConversationRow.__table__  # type: ignore[assignment]
+
+# The statements of every turn, built once (building them costs more than running them
+# from SQLAlchemy's compiled cache). The conversation is locked (PostgreSQL) until the turn
+# commits: two sends to one conversation each see the leaf the other left, so neither
+# branches off by accident.
+_FIND_BY = {
+    name: select(*CONVERSATION_COLUMNS)
+    .where(C.c.user_id == bindparam("uid"), column == bindparam("value"))
+    .with_for_update()
+    for name, column in (("id", C.c.id), ("key", C.c.key))
+}
+_INSERT_MESSAGES = insert(T)
+_INSERT_CONVERSATION = insert(C)
+_TO_LEAF = (
+    update(C)
+    .where(C.c.id == bindparam("cid"))
+    .values(updated_at=bindparam("v_now"), current_leaf_id=bindparam("v_leaf"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +157,11 @@ class TurnQueries(MessageQueries):
     async def _find(
         self, conn: AsyncConnection, user_id: UserId, target: TurnTarget
     ) -> Conversation | None:
-        owned = C.c.user_id == user_id
-        for column, value in ((C.c.id, target.cid), (C.c.key, target.key)):
-            if value is None or (column is C.c.id and not is_uuid(value)):
+        for name, value in (("id", target.cid), ("key", target.key)):
+            if value is None or (name == "id" and not is_uuid(value)):
                 continue
-            # Locked (PostgreSQL) until the turn commits: two sends to one conversation each
-            # see the leaf the other left, so neither branches off by accident.
-            query = select(*CONVERSATION_COLUMNS).where(owned, column == value).with_for_update()
-            row = (await conn.execute(query)).one_or_none()
+            params = {"uid": user_id, "value": value}
+            row = (await conn.execute(_FIND_BY[name], params)).one_or_none()
             if row is not None:
                 return convert.conversation(row)
         return None
@@ -183,8 +198,8 @@ class TurnQueries(MessageQueries):
         user_values, reply_values = _turn_rows(made, user_id, now, turn, parent)
         made = dataclasses.replace(made, current_leaf_id=MessageId(reply_values["id"]))
         values = {f.name: getattr(made, f.name) for f in dataclasses.fields(made)}
-        await conn.execute(insert(C).values(values))
-        await conn.execute(insert(T), [*history, user_values, reply_values])
+        await conn.execute(_INSERT_CONVERSATION, values)
+        await conn.execute(_INSERT_MESSAGES, [*history, user_values, reply_values])
         asked = message_record(user_values)
         branch = (*(message_record(row) for row in history), asked)
         return made, Turn(asked, message_record(reply_values), created=True, branch=branch)
@@ -210,12 +225,9 @@ class TurnQueries(MessageQueries):
         now = convert.utcnow()
         parent = await self._parent(conn, conversation, turn.parent_id)
         user_values, reply_values = _turn_rows(conversation, user_id, now, turn, parent)
-        await conn.execute(insert(T), [user_values, reply_values])
-        await conn.execute(
-            update(C)
-            .where(C.c.id == conversation.id)
-            .values(updated_at=now, current_leaf_id=reply_values["id"])
-        )
+        await conn.execute(_INSERT_MESSAGES, [user_values, reply_values])
+        leaf = {"cid": conversation.id, "v_now": now, "v_leaf": reply_values["id"]}
+        await conn.execute(_TO_LEAF, leaf)
         # The branch the reply answers, read in the turn's transaction (the conversation is
         # locked): the engine builds the model's request from it without asking again.
         branch = await messages.branch(conn, conversation.id, reply_values["id"])
