@@ -347,6 +347,17 @@ class Run:
                     log.warning("could not release the lease of %s: %s", self.message_id, exc)
             self._on_done(self)
 
+    def _conversation_key(self) -> str | None:
+        """The name the conversation takes with this completed reply, if it takes one; a
+        name that cannot be made leaves it unnamed, never the reply unended."""
+        if self._key is None:
+            return None
+        try:
+            return self._key(self.content, call_infos(self.metadata))
+        except Exception:
+            log.exception("could not name the conversation of reply %s", self.message_id)
+            return None
+
     async def _finish(self, error: ErrorInfo | None) -> None:
         now = time.monotonic()
         total_ms = round((now - self._started) * 1000, 1)
@@ -388,11 +399,7 @@ class Run:
             error=error,
             metadata=self.metadata or None,
             model=self.written_by,
-            conversation_key=(
-                self._key(self.content, call_infos(self.metadata))
-                if self._key is not None and status is MessageStatus.COMPLETE
-                else None
-            ),
+            conversation_key=self._conversation_key() if status is MessageStatus.COMPLETE else None,
         )
 
         def ended(status: str, error_code: str | None) -> ReplyEnd:
