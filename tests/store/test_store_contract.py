@@ -10,7 +10,9 @@ from alembic.migration import MigrationContext
 
 from tokenwire.errors import NotFound
 from tokenwire.protocol.events import Timings, Usage
+from tokenwire.protocol.options import ROOT, PriorTurn
 from tokenwire.store import Checkpoint, MessageStatus, Outcome, SQLStore
+from tokenwire.store.store import NewConversation, NewTurn, TurnTarget
 from tokenwire.store.tables import Base, in_models
 
 pytestmark = pytest.mark.anyio
@@ -183,3 +185,66 @@ async def test_a_conversation_is_named_by_a_key_its_owner_alone_sets(store: SQLS
         await store.set_conversation_key(alice.id, "not-an-id", "k2")
     assert await store.set_conversation_key(alice.id, first.id, None)
     assert await store.conversation_by_key(alice.id, "k1") is None
+
+
+async def test_a_turn_carries_the_branch_its_reply_answers(store: SQLStore) -> None:
+    user, _ = await store.create_user("u")
+    conv = await store.create_conversation(user.id)
+    t1 = await store.add_turn(user.id, conv.id, content="one")
+    # A second branch from the root: the third turn's branch must not hold t1.
+    aside = await store.open_turn(
+        user.id, TurnTarget(cid=conv.id), NewTurn(content="aside", parent_id=ROOT)
+    )
+    t3 = (
+        await store.open_turn(
+            user.id,
+            TurnTarget(cid=conv.id),
+            NewTurn(content="three", parent_id=aside[1].assistant_message.id),
+        )
+    )[1]
+    assert t1.branch is not None
+    assert [m.id for m in t1.branch] == [t1.user_message.id]
+    stored = await store.history(conv.id, t3.assistant_message.id)
+    assert t3.branch is not None
+    assert [m.id for m in t3.branch] == [m.id for m in stored]
+    assert [m.content for m in stored] == ["aside", "", "three"]
+
+    # A conversation the turn made: its branch is what it wrote, as the store reads it back.
+    history = (PriorTurn("user", "a"), PriorTurn("assistant", "b"), PriorTurn("user", "c"))
+    made, turn = await store.open_turn(
+        user.id,
+        TurnTarget(key="k", new=NewConversation(key="k", kind="test", history=history)),
+        NewTurn(content="d"),
+    )
+    assert made.current_leaf_id == turn.assistant_message.id
+    stored = await store.history(made.id, turn.assistant_message.id)
+    assert turn.branch is not None
+    assert [(m.id, m.role, m.content) for m in turn.branch] == [
+        (m.id, m.role, m.content) for m in stored
+    ]
+    assert [m.content for m in stored] == ["a", "b", "c", "", "d"]
+    again = await store.get_conversation(user.id, made.id)
+    assert again.current_leaf_id == turn.assistant_message.id
+
+
+async def test_the_end_of_a_reply_names_its_conversation(store: SQLStore) -> None:
+    user, _ = await store.create_user("u")
+    named = await store.create_conversation(user.id)
+    other = await store.create_conversation(user.id)
+    first = await store.add_turn(user.id, named.id, content="one")
+    second = await store.add_turn(user.id, other.id, content="two")
+    ended = Outcome(MessageStatus.COMPLETE, "x", ((1, 1),), 2, conversation_key="digest")
+    assert await store.end_reply(first.assistant_message.id, ended)
+    found = await store.conversation_by_key(user.id, "digest")
+    assert found is not None
+    assert found.id == named.id
+    # The name is taken: the reply still ends, its conversation stays unnamed.
+    assert await store.end_reply(second.assistant_message.id, ended)
+    reply = await store.find_message(second.assistant_message.id)
+    assert reply is not None
+    assert reply.status is MessageStatus.COMPLETE
+    assert (await store.get_conversation(user.id, other.id)).key is None
+    # A reply that already ended names nothing.
+    late = Outcome(MessageStatus.COMPLETE, "y", ((1, 1),), 2, conversation_key="late")
+    assert not await store.end_reply(first.assistant_message.id, late)
+    assert await store.conversation_by_key(user.id, "late") is None

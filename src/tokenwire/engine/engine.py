@@ -85,6 +85,9 @@ class Engine(Variants, Reads):
         self._shut_down = False
         self._checkpointer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()  # titles being written
+        # The branch each starting reply answers, as its turn's transaction read it: taken
+        # by ``_request`` so that a new reply's prompt costs no second read of the store.
+        self._branches: dict[MessageId, tuple[Message, ...]] = {}
         self.cluster = cluster
         self._sweeper: Sweeper | None = None
         self.follower = Follower(config=config, store=store, events=events, hooks=self.hooks)
@@ -191,7 +194,7 @@ class Engine(Variants, Reads):
                 if release is not None:
                     # Held until the run ends (_run_done), or given back if it never starts.
                     self._releases[reply_id], release = release, None
-                complete = None
+                key = None
                 if isinstance(ref, ByHistory):
                     asked = PriorTurn(
                         "tool" if options.tool_call_id else "user",
@@ -199,34 +202,20 @@ class Engine(Variants, Reads):
                         tuple(images),
                         tool_call_id=options.tool_call_id,
                     )
-                    complete = self._remember_history(user_id, conversation, ref, asked)
+                    key = _history_key(ref, asked)
+                if turn.branch is not None:
+                    self._branches[reply_id] = turn.branch
                 try:
-                    await self._start(conversation, turn, on_complete=complete)
+                    await self._start(conversation, turn, key=key)
                 except BaseException:
                     self._release(reply_id)
                     raise
+                finally:
+                    self._branches.pop(reply_id, None)
         finally:
             if release is not None:
                 release()
         return turn
-
-    def _remember_history(
-        self,
-        user_id: UserId,
-        conversation: Conversation,
-        ref: ByHistory,
-        asked: PriorTurn,
-    ) -> Callable[[str, tuple[CallInfo, ...]], Awaitable[None]]:
-        """Once the reply completes, name the conversation by the history the client then
-        holds, so that its next request continues it (on any instance, after a restart)."""
-
-        async def remember(reply: str, calls: tuple[CallInfo, ...]) -> None:
-            key = references.continued_key(
-                ref, asked, PriorTurn("assistant", reply, tool_calls=calls)
-            )
-            await self.store.set_conversation_key(user_id, conversation.id, key)
-
-        return remember
 
     async def result(self, reply: Message) -> Message:
         """Wait for the reply to end and return it as stored; a reply that failed raises its
@@ -275,7 +264,9 @@ class Engine(Variants, Reads):
         turn: Turn,
         *,
         on_complete: Callable[[str, tuple[CallInfo, ...]], Awaitable[None]] | None = None,
+        key: Callable[[str, tuple[CallInfo, ...]], str] | None = None,
     ) -> None:
+        """``key``: how the conversation is named once the reply completes (``ByHistory``)."""
         reply = turn.assistant_message
         started = time.monotonic()
         context, prepared = await self._context(conversation, reply)
@@ -298,6 +289,7 @@ class Engine(Variants, Reads):
             on_complete=self._titling(conversation, turn, on_complete),
             metadata=context_metadata(context),
             prepared=prepared,
+            key=key,
         )
         try:
             await self.events.announce(conversation.id, reply.id)
@@ -317,10 +309,12 @@ class Engine(Variants, Reads):
         metadata: dict[str, Any] | None = None,
         on_complete: Callable[[str, tuple[CallInfo, ...]], Awaitable[None]] | None = None,
         prepared: GenerationRequest | None = None,
+        key: Callable[[str, tuple[CallInfo, ...]], str] | None = None,
     ) -> Run:
         """Start the run of a reply whose ``message.start`` is in the log: a new one, or with
         ``resume`` one taken over from another instance (``stop`` ends it at once).
-        ``prepared``: its provider request, when already built."""
+        ``prepared``: its provider request, when already built. ``key``: the name its
+        conversation takes with the reply's end, from the reply's text and tool calls."""
 
         async def request() -> GenerationRequest:
             generation = prepared or await self._request(conversation, reply)
@@ -349,6 +343,7 @@ class Engine(Variants, Reads):
             resume=resume,
             owner=owner,
             on_complete=on_complete,
+            key=key,
         )
         run.metadata.update(metadata or {})
         self.runs.add(run)
@@ -384,7 +379,10 @@ class Engine(Variants, Reads):
         system = self.personas.system_prompt(conversation)
         if system:
             turns.append(ChatTurn("system", system))
-        turns += chat_turns(await self.store.history(conversation.id, reply.id))
+        branch = self._branches.pop(reply.id, None)
+        if branch is None:
+            branch = tuple(await self.store.history(conversation.id, reply.id))
+        turns += chat_turns(branch)
         persona = self.personas.get(conversation.persona)
         sampling = options.sampling
         temperature = sampling.temperature
@@ -481,6 +479,17 @@ class Engine(Variants, Reads):
             for run, _ in taken:
                 run.checkpoint_failed()
             raise
+
+
+def _history_key(ref: ByHistory, asked: PriorTurn) -> Callable[[str, tuple[CallInfo, ...]], str]:
+    """The name of a ``ByHistory`` conversation once its reply completes: the digest of the
+    history the client then holds, so that its next request continues it (on any instance,
+    after a restart)."""
+
+    def key(reply: str, calls: tuple[CallInfo, ...]) -> str:
+        return references.continued_key(ref, asked, PriorTurn("assistant", reply, tool_calls=calls))
+
+    return key
 
 
 def _prompt_kind(options: TurnOptions) -> dict[str, Any]:

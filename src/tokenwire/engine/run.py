@@ -90,11 +90,14 @@ class Run:
         resume: Checkpoint | None = None,
         owner: Ownership | None = None,
         on_complete: Callable[[str, tuple[CallInfo, ...]], Awaitable[None]] | None = None,
+        key: Callable[[str, tuple[CallInfo, ...]], str] | None = None,
     ) -> None:
         """``resume``: the reply so far, when this run continues one that another instance
         started (its seq, text and marks go on from there). ``owner``: the reply's lease.
         ``on_complete``: called with the text and tool calls of a reply that completed, after
-        its row is written and before its end is told to anyone."""
+        its row is written and before its end is told to anyone. ``key``: the name the
+        conversation takes when the reply completes, from its text and tool calls, written
+        in the transaction of the reply's end."""
         self.message_id = message_id
         self.info = info
         self._hooks = hooks
@@ -112,6 +115,7 @@ class Run:
         self._marks: list[tuple[int, int]] = []
         self._owner = owner
         self._on_complete = on_complete
+        self._key = key
         # What the last checkpoint saved: how many parts and marks, and up to which seq. A
         # fresh reply's row is empty at seq 0, so its checkpoints only ever append. ``None``:
         # the row's state is unknown (a resumed reply, a failed write), so the next
@@ -343,6 +347,17 @@ class Run:
                     log.warning("could not release the lease of %s: %s", self.message_id, exc)
             self._on_done(self)
 
+    def _conversation_key(self) -> str | None:
+        """The name the conversation takes with this completed reply, if it takes one; a
+        name that cannot be made leaves it unnamed, never the reply unended."""
+        if self._key is None:
+            return None
+        try:
+            return self._key(self.content, call_infos(self.metadata))
+        except Exception:
+            log.exception("could not name the conversation of reply %s", self.message_id)
+            return None
+
     async def _finish(self, error: ErrorInfo | None) -> None:
         now = time.monotonic()
         total_ms = round((now - self._started) * 1000, 1)
@@ -384,6 +399,7 @@ class Run:
             error=error,
             metadata=self.metadata or None,
             model=self.written_by,
+            conversation_key=self._conversation_key() if status is MessageStatus.COMPLETE else None,
         )
 
         def ended(status: str, error_code: str | None) -> ReplyEnd:

@@ -3,10 +3,13 @@ checkpoints of streaming replies, and how a reply ended."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, select, tuple_, update
+from sqlalchemy import Select, Table, Text, Update, bindparam, literal, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tokenwire.errors import NotFound
 from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid
@@ -14,10 +17,67 @@ from tokenwire.store import convert, marks
 from tokenwire.store.base import MESSAGE_COLUMNS, Queries
 from tokenwire.store.records import Checkpoint, Message, MessageStatus, Outcome, Page, Turn
 from tokenwire.store.tables import ConversationRow, MessageRow
-from tokenwire.store.tree import load_tree
 
 T: Table = MessageRow.__table__  # type: ignore[assignment]
 C: Table = ConversationRow.__table__  # type: ignore[assignment]
+
+# Deeper than any branch can be: a guard, should a parent ever point back down its branch.
+_MAX_DEPTH = 1_000_000
+
+
+def _branch_query() -> Select[Any]:
+    """The messages before ``:upto`` on its branch in the conversation ``:cid``, oldest
+    first: a recursive walk up the parents from ``upto`` (SQLite and PostgreSQL alike)."""
+    up = T.alias("up")
+    walk = (
+        select(T.c.id, T.c.parent_id, literal(0).label("depth"))
+        .where(T.c.id == bindparam("upto"), T.c.conversation_id == bindparam("cid"))
+        .cte("branch", recursive=True)
+    )
+    walk = walk.union_all(
+        select(up.c.id, up.c.parent_id, walk.c.depth + 1).where(
+            up.c.id == walk.c.parent_id,
+            up.c.conversation_id == bindparam("cid"),
+            walk.c.depth < _MAX_DEPTH,
+        )
+    )
+    return (
+        select(*MESSAGE_COLUMNS)
+        .join_from(T, walk, T.c.id == walk.c.id)
+        .where(walk.c.depth > 0)
+        .order_by(walk.c.depth.desc())
+    )
+
+
+# Statements of every reply, built once: building one (an alias, a CTE, their columns) and
+# its cache key each time costs more than SQLAlchemy's compiled cache saves.
+_BRANCH = _branch_query()
+_BY_ID = select(*MESSAGE_COLUMNS).where(T.c.id == bindparam("mid"))
+_NAME = (
+    update(C)
+    .where(
+        C.c.id == select(T.c.conversation_id).where(T.c.id == bindparam("mid")).scalar_subquery()
+    )
+    .values(key=bindparam("v_key"))
+)
+_ENDED: tuple[str, ...] = ("status", "content", "marks", "mark_log", "last_seq")
+_ENDED += ("finish_reason", "usage", "timings", "error", "updated_at")
+
+
+@functools.cache
+def _end_query(model: bool, metadata: bool) -> Update:
+    """The write of a reply's end, guarded by its status; with the model that wrote it and
+    its metadata merged, when the outcome has them."""
+    names = (*_ENDED, *(("model",) if model else ()), *(("metadata",) if metadata else ()))
+    streaming = (T.c.id == bindparam("mid")) & (T.c.status == MessageStatus.STREAMING.value)
+    return update(T).where(streaming).values({n: bindparam(f"v_{n}") for n in names})
+
+
+async def branch(conn: AsyncConnection, cid: str, upto: str) -> list[Message]:
+    """The messages before ``upto`` on its branch in the conversation ``cid``, oldest first,
+    in one statement, instead of the conversation's whole tree and then the branch's rows."""
+    rows = (await conn.execute(_BRANCH, {"upto": upto, "cid": cid})).all()
+    return [convert.message(row) for row in rows]
 
 
 class MessageQueries(Queries):
@@ -50,7 +110,7 @@ class MessageQueries(Queries):
         if not is_uuid(mid):
             return None
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(*MESSAGE_COLUMNS).where(T.c.id == mid))).one_or_none()
+            row = (await conn.execute(_BY_ID, {"mid": mid})).one_or_none()
         return convert.message(row) if row else None
 
     async def list_messages(
@@ -78,10 +138,7 @@ class MessageQueries(Queries):
     async def history(self, cid: ConversationId, upto: MessageId) -> list[Message]:
         """The messages before ``upto`` on its branch, oldest first: the prompt."""
         async with self.engine.connect() as conn:
-            path = (await load_tree(conn, cid)).branch(upto)[:-1]
-            rows = (await conn.execute(select(*MESSAGE_COLUMNS).where(T.c.id.in_(path)))).all()
-        found = {row.id: convert.message(row) for row in rows}
-        return [found[mid] for mid in path if mid in found]
+            return await branch(conn, cid, upto)
 
     async def checkpoint(self, checkpoints: Sequence[Checkpoint]) -> None:
         """Save the partial text of streaming replies, all in one transaction and at most two
@@ -177,21 +234,40 @@ class MessageQueries(Queries):
         }
         if outcome.model:
             values["model"] = outcome.model
+        key = None if returning else outcome.conversation_key
+        if key is not None:
+            try:
+                return await self._write_end(mid, outcome, values, key=key), None
+            except IntegrityError:
+                pass  # the key names another conversation: the reply ends, this one unnamed
+        if not returning:
+            return await self._write_end(mid, outcome, values), None
         streaming = (T.c.id == mid) & (T.c.status == MessageStatus.STREAMING.value)
         async with self.engine.begin() as conn:
-            if outcome.metadata:
-                current = (
-                    await conn.execute(select(T.c.metadata).where(streaming).with_for_update())
-                ).scalar_one_or_none()
-                if current is None:
-                    return False, None
-                values["metadata"] = {**current, **outcome.metadata}
-            # One statement: the status test and the write cannot be split by another writer.
-            query = update(T).where(streaming).values(values)
-            if not returning:
-                return (await conn.execute(query)).rowcount == 1, None
-            row = (await conn.execute(query.returning(*MESSAGE_COLUMNS))).one_or_none()
+            if not await _merged_metadata(conn, streaming, outcome, values):
+                return False, None
+            query = update(T).where(streaming).values(values).returning(*MESSAGE_COLUMNS)
+            row = (await conn.execute(query)).one_or_none()
         return row is not None, None if row is None else convert.message(row)
+
+    async def _write_end(
+        self, mid: MessageId, outcome: Outcome, values: dict[str, Any], *, key: str | None = None
+    ) -> bool:
+        """Write the end; with ``key``, name the reply's conversation in the same transaction
+        (a stateless client's next request finds it by that name), only if the end was
+        written. True when the reply was streaming and has now ended."""
+        streaming = (T.c.id == mid) & (T.c.status == MessageStatus.STREAMING.value)
+        async with self.engine.begin() as conn:
+            if not await _merged_metadata(conn, streaming, outcome, values):
+                return False
+            # One statement: the status test and the write cannot be split by another writer.
+            query = _end_query("model" in values, "metadata" in values)
+            params = {f"v_{name}": value for name, value in values.items()}
+            if (await conn.execute(query, {"mid": mid, **params})).rowcount != 1:
+                return False
+            if key is not None:
+                await conn.execute(_NAME, {"mid": mid, "v_key": key})
+        return True
 
     async def streaming_messages(self, cid: str | None = None) -> list[Message]:
         """Replies still marked streaming: of one conversation, or all of them."""
@@ -205,3 +281,18 @@ class MessageQueries(Queries):
                 .all()
             )
         return [convert.message(r) for r in rows]
+
+
+async def _merged_metadata(
+    conn: AsyncConnection, streaming: Any, outcome: Outcome, values: dict[str, Any]
+) -> bool:
+    """Put the row's metadata with the outcome's over it in ``values``, the row locked until
+    the end is written; False when the reply is no longer streaming."""
+    if not outcome.metadata:
+        return True
+    query = select(T.c.metadata).where(streaming).with_for_update()
+    current = (await conn.execute(query)).scalar_one_or_none()
+    if current is None:
+        return False
+    values["metadata"] = {**current, **outcome.metadata}
+    return True

@@ -105,6 +105,9 @@ class Turn:
     user_message: Message
     assistant_message: Message
     created: bool  # False when a repeated client_message_id returned an earlier turn
+    # The branch the reply answers, root to the user message (``history`` of the reply), as
+    # the turn's own transaction read or wrote it; ``None`` when it was not read.
+    branch: tuple[Message, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +143,6 @@ class Outcome:
     error: ErrorInfo | None = None
     metadata: dict[str, Any] | None = None
     model: str | None = None  # the model that wrote it, when not the one it asked for
+    # A name for the reply's conversation, given with the end (in its transaction) when the
+    # reply completes: the digest of the history a stateless client now holds.
+    conversation_key: str | None = None

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tokenwire.errors import NotFound, Unprocessable
 from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid, uuid7
 from tokenwire.protocol.options import ROOT, PriorTurn
-from tokenwire.store import convert
+from tokenwire.store import convert, messages
 from tokenwire.store.base import CONVERSATION_COLUMNS
 from tokenwire.store.messages import MessageQueries
 from tokenwire.store.records import Conversation, MessageStatus, Turn
@@ -29,6 +29,24 @@ from tokenwire.store.tables import ConversationRow, MessageRow
 
 T: Table = MessageRow.__table__  # type: ignore[assignment]
 C: Table = ConversationRow.__table__  # type: ignore[assignment]
+
+# The statements of every turn, built once (building them costs more than running them
+# from SQLAlchemy's compiled cache). The conversation is locked (PostgreSQL) until the turn
+# commits: two sends to one conversation each see the leaf the other left, so neither
+# branches off by accident.
+_FIND_BY = {
+    name: select(*CONVERSATION_COLUMNS)
+    .where(C.c.user_id == bindparam("uid"), column == bindparam("value"))
+    .with_for_update()
+    for name, column in (("id", C.c.id), ("key", C.c.key))
+}
+_INSERT_MESSAGES = insert(T)
+_INSERT_CONVERSATION = insert(C)
+_TO_LEAF = (
+    update(C)
+    .where(C.c.id == bindparam("cid"))
+    .values(updated_at=bindparam("v_now"), current_leaf_id=bindparam("v_leaf"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +133,13 @@ class TurnQueries(MessageQueries):
                     if conversation is not None and target.tail:
                         rows = _imported(conversation.id, user_id, convert.utcnow(), target.tail)
                         conversation = await self._append(conn, conversation, rows)
-                    if conversation is None:
-                        if target.new is None:
-                            raise NotFound(f"conversation {target.cid or target.key} not found")
-                        conversation = await self._make(conn, user_id, target.new)
+                    if conversation is not None:
+                        created = await self._add(conn, user_id, conversation, turn)
+                    elif target.new is None:
+                        raise NotFound(f"conversation {target.cid or target.key} not found")
+                    else:
                         made = True
-                    created = await self._add(conn, user_id, conversation, turn)
+                        conversation, created = await self._make(conn, user_id, target.new, turn)
                 return conversation, created
             except IntegrityError:
                 if made:
@@ -138,24 +157,34 @@ class TurnQueries(MessageQueries):
     async def _find(
         self, conn: AsyncConnection, user_id: UserId, target: TurnTarget
     ) -> Conversation | None:
-        owned = C.c.user_id == user_id
-        for column, value in ((C.c.id, target.cid), (C.c.key, target.key)):
-            if value is None or (column is C.c.id and not is_uuid(value)):
+        for name, value in (("id", target.cid), ("key", target.key)):
+            if value is None or (name == "id" and not is_uuid(value)):
                 continue
-            # Locked (PostgreSQL) until the turn commits: two sends to one conversation each
-            # see the leaf the other left, so neither branches off by accident.
-            query = select(*CONVERSATION_COLUMNS).where(owned, column == value).with_for_update()
-            row = (await conn.execute(query)).one_or_none()
+            params = {"uid": user_id, "value": value}
+            row = (await conn.execute(_FIND_BY[name], params)).one_or_none()
             if row is not None:
                 return convert.conversation(row)
         return None
 
     async def _make(
-        self, conn: AsyncConnection, user_id: UserId, new: NewConversation
-    ) -> Conversation:
+        self, conn: AsyncConnection, user_id: UserId, new: NewConversation, turn: NewTurn
+    ) -> tuple[Conversation, Turn]:
+        """Make the conversation with its history and the turn: two statements, the
+        conversation row (its leaf already the new reply) and every message in one insert.
+        The turn's branch is what was written, so nothing is read back."""
         now = convert.utcnow()
+        cid = ConversationId(uuid7())
+        history = _imported(cid, user_id, now, new.history)
+        parent = None
+        for row in history:
+            row["parent_id"], parent = parent, row["id"]
+        if turn.parent_id == ROOT:
+            parent = None
+        elif turn.parent_id is not None:
+            # Every message of a new conversation is made here: none the client could name.
+            raise NotFound(f"parent_id: message {turn.parent_id} not found in this conversation")
         made = Conversation(
-            id=ConversationId(uuid7()),
+            id=cid,
             user_id=user_id,
             title=new.title,
             persona=new.persona,
@@ -166,9 +195,14 @@ class TurnQueries(MessageQueries):
             kind=new.kind,
             key=new.key,
         )
+        user_values, reply_values = _turn_rows(made, user_id, now, turn, parent)
+        made = dataclasses.replace(made, current_leaf_id=MessageId(reply_values["id"]))
         values = {f.name: getattr(made, f.name) for f in dataclasses.fields(made)}
-        await conn.execute(insert(C).values(values))
-        return await self._append(conn, made, _imported(made.id, user_id, now, new.history))
+        await conn.execute(_INSERT_CONVERSATION, values)
+        await conn.execute(_INSERT_MESSAGES, [*history, user_values, reply_values])
+        asked = message_record(user_values)
+        branch = (*(message_record(row) for row in history), asked)
+        return made, Turn(asked, message_record(reply_values), created=True, branch=branch)
 
     async def _append(
         self, conn: AsyncConnection, conversation: Conversation, rows: list[dict[str, Any]]
@@ -190,31 +224,19 @@ class TurnQueries(MessageQueries):
     ) -> Turn:
         now = convert.utcnow()
         parent = await self._parent(conn, conversation, turn.parent_id)
-        user_values = message_values(
-            conversation.id, user_id, now, role=turn.role, content=turn.content
+        user_values, reply_values = _turn_rows(conversation, user_id, now, turn, parent)
+        await conn.execute(_INSERT_MESSAGES, [user_values, reply_values])
+        leaf = {"cid": conversation.id, "v_now": now, "v_leaf": reply_values["id"]}
+        await conn.execute(_TO_LEAF, leaf)
+        # The branch the reply answers, read in the turn's transaction (the conversation is
+        # locked): the engine builds the model's request from it without asking again.
+        branch = await messages.branch(conn, conversation.id, reply_values["id"])
+        return Turn(
+            message_record(user_values),
+            message_record(reply_values),
+            created=True,
+            branch=tuple(branch),
         )
-        user_values.update(
-            client_message_id=turn.client_message_id,
-            images=list(turn.images),
-            metadata=turn.metadata,
-        )
-        user_values["parent_id"] = parent
-        reply_values = message_values(
-            conversation.id, user_id, now, role="assistant", status=MessageStatus.STREAMING
-        )
-        reply_values.update(
-            reply_to=user_values["id"],
-            parent_id=user_values["id"],
-            model=turn.model(conversation) if turn.model else None,
-            metadata=turn.reply_metadata,
-        )
-        await conn.execute(insert(T), [user_values, reply_values])
-        await conn.execute(
-            update(C)
-            .where(C.c.id == conversation.id)
-            .values(updated_at=now, current_leaf_id=reply_values["id"])
-        )
-        return Turn(message_record(user_values), message_record(reply_values), created=True)
 
     async def _parent(
         self, conn: AsyncConnection, conversation: Conversation, parent_id: str | None
@@ -235,6 +257,31 @@ class TurnQueries(MessageQueries):
                 code="invalid_parent",
             )
         return parent_id
+
+
+def _turn_rows(
+    conversation: Conversation, user_id: UserId, now: datetime, turn: NewTurn, parent: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The rows of the user message (after ``parent``) and of its streaming reply."""
+    user_values = message_values(
+        conversation.id, user_id, now, role=turn.role, content=turn.content
+    )
+    user_values.update(
+        client_message_id=turn.client_message_id,
+        images=list(turn.images),
+        metadata=turn.metadata,
+        parent_id=parent,
+    )
+    reply_values = message_values(
+        conversation.id, user_id, now, role="assistant", status=MessageStatus.STREAMING
+    )
+    reply_values.update(
+        reply_to=user_values["id"],
+        parent_id=user_values["id"],
+        model=turn.model(conversation) if turn.model else None,
+        metadata=turn.reply_metadata,
+    )
+    return user_values, reply_values
 
 
 def _imported(
