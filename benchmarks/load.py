@@ -254,9 +254,12 @@ async def ws_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 
 
 async def create_conversation(host: str, port: int, token: str) -> str:
+    """A titled conversation: an untitled one has the model write its title after the first
+    reply, one more upstream request whose tokens would count as the reply's."""
     headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
     headers["connection"] = "close"
-    reader, writer = await _open(host, port, _post("/api/v1/conversations", b"{}", headers))
+    body = b'{"title": "load"}'
+    reader, writer = await _open(host, port, _post("/api/v1/conversations", body, headers))
     data = await reader.read()
     writer.close()
     return str(json.loads(data.split(b"\r\n\r\n", 1)[1])["id"])

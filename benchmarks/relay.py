@@ -101,7 +101,17 @@ class Bench:
         self.upstream_port = upstream_port
         prefix = list(self.server_cpus)
         if args.profile:
-            spy = ["py-spy", "record", "--nonblocking", "-r", "100", "-f", "raw", "-o"]
+            # py-spy comes with the project's dev extras, next to the interpreter.
+            spy = [
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "--nonblocking",
+                "-r",
+                "100",
+                "-f",
+                "raw",
+                "-o",
+            ]
             prefix = [*spy, args.profile, "--", *self.server_cpus]
         self.server: Server = start_server(
             tmp,
