@@ -311,7 +311,9 @@ class Chat:
                             live.refresh()
                         break
                     except KeyboardInterrupt:
-                        if cancelled or stream.message_id is None:
+                        # The first Ctrl-C cancels, even before the reply's first event: the
+                        # send may have reached the server, and the cancel waits for its id.
+                        if cancelled:
                             stream.close()
                             break
                         cancelled = True

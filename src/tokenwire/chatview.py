@@ -70,7 +70,8 @@ class StreamingView:
 def final_view(reply: Reply | None, stored: Message | None) -> RenderableType:
     """A reply once it stops streaming: its text as Markdown, and how it ended."""
     if reply is None:
-        return Text(stored.content if stored else "(not sent)", style="dim")
+        # Left by a second Ctrl-C before the send was answered: it may yet be on the server.
+        return Text(stored.content if stored else "(no longer following)", style="dim")
     parts: list[RenderableType] = [Markdown(reply.text)]
     if reply.status is ReplyStatus.CANCELLED:
         parts.append(Text("[cancelled]", style="yellow"))

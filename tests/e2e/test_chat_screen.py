@@ -69,7 +69,7 @@ def test_typing_while_a_reply_streams_leaves_a_clean_screen(
     prompt = terminal.wait_for(lambda text: text.splitlines()[-1].endswith("you › what foxes?"))
     assert prompt.count("what foxes?") == 1, prompt
     terminal.child.send("\r")
-    terminal.wait_for("t3 ")
+    terminal.wait_for(lambda text: text.count("t0 t1 t2 t3 ") == 2)  # the second reply's
     terminal.child.sendintr()
     terminal.wait_for(lambda text: text.count("[cancelled]") == 2)
     sent = [m["content"] for m in history(chat_server) if m["role"] == "user"]

@@ -73,8 +73,10 @@ class Terminal:
     def text(self) -> str:
         return "\n".join(line for line in self.lines() if line)
 
-    def wait_for(self, check: Callable[[str], bool] | str, timeout: float = 20) -> str:
-        """Wait until the screen's text passes ``check`` (or contains it); returns the text."""
+    def wait_for(self, check: Callable[[str], bool] | str, timeout: float = 90) -> str:
+        """Wait until the screen's text passes ``check`` (or contains it); returns the text.
+        The deadline is generous: with every core busy the chat can take tens of seconds to
+        start and to draw."""
         test = (lambda text: check in text) if isinstance(check, str) else check
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
