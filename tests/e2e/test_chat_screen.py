@@ -11,22 +11,12 @@ import pytest
 
 from tests.conftest import ServerFactory
 from tests.helpers.server import Server, start_server
-from tests.helpers.terminal import Terminal, spawn_chat
-
-# Long enough to be streaming still when a test stops it, however busy the machine is.
-ANSWER = " ".join(f"t{i}" for i in range(5000))
-PROMPT = "you ›"
+from tests.helpers.terminal import ENDLESS, PROMPT, Terminal, spawn_chat, streaming_server
 
 
 @pytest.fixture
 def chat_server(server_factory: ServerFactory) -> Server:
-    return server_factory(
-        scripted_text=ANSWER,
-        scripted_chunk_words=1,
-        scripted_delay_ms=40,
-        shutdown_grace_s=0,
-        max_tokens=6000,  # the whole answer: no cap ends it before a test stops it
-    )
+    return streaming_server(server_factory, ENDLESS)
 
 
 @pytest.fixture

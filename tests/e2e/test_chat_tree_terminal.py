@@ -11,10 +11,9 @@ import pytest
 
 from tests.conftest import ServerFactory
 from tests.helpers.server import Server
-from tests.helpers.terminal import spawn_chat
+from tests.helpers.terminal import PROMPT, spawn_chat
 
 ANSWER = " ".join(f"t{i}" for i in range(300))
-PROMPT = "you ›"
 
 
 @pytest.fixture

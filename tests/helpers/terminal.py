@@ -15,9 +15,25 @@ from collections.abc import Callable
 import pexpect
 import pyte
 
+from tests.conftest import ServerFactory
 from tests.helpers.server import Server
 
 COLUMNS, LINES = 120, 40
+PROMPT = "you ›"
+# Long enough to be streaming still when a test stops it, however busy the machine is.
+ENDLESS = " ".join(f"t{i}" for i in range(5000))
+
+
+def streaming_server(factory: ServerFactory, text: str) -> Server:
+    """A server whose scripted model answers every message with ``text``, a word every 40 ms,
+    and no token cap: a reply ends only when the test stops it or ``text`` runs out."""
+    return factory(
+        scripted_text=text,
+        scripted_chunk_words=1,
+        scripted_delay_ms=40,
+        shutdown_grace_s=0,
+        max_tokens=6000,
+    )
 
 
 def spawn_chat(server: Server | None, env: dict[str, str] | None = None) -> pexpect.spawn:
