@@ -115,12 +115,14 @@ async def run(bench: Bench, args: argparse.Namespace) -> None:
         await asyncio.sleep(0.05)  # a poll: the readers are plain coroutines, with no event
     settled = time.monotonic()
     cpu_before = bench_cpu(bench)
+    system_before = bench_system(bench)
     busy: list[float | None] = []
     while not all(t.done() for t in readers):
         busy.append(await bystander(host, s.port, s.token, other))
         await asyncio.sleep(0.5)
     await asyncio.gather(*readers, return_exceptions=True)
     cpu = bench_cpu(bench) - cpu_before
+    system = bench_system(bench) - system_before
     for sock in socks:
         sock.close()
 
@@ -152,8 +154,15 @@ async def run(bench: Bench, args: argparse.Namespace) -> None:
             f"live token lag (arrival-stamp)   p50 {load_pct(live, 0.5) * 1e3:.1f} ms, "
             f"p99 {load_pct(live, 0.99) * 1e3:.1f} ms ({events} events after all joined)"
         )
-    print(f"server CPU                       {cpu:.2f} s from then to the end")
-    print(f"CPU per subscriber per event     {cpu / max(1, n * events) * 1e6:.2f} µs")
+    print(
+        f"server CPU                       {cpu:.2f} s from then to the end"
+        f" ({system / max(cpu, 1e-9):.0%} of it in the kernel)"
+    )
+    per = 1e6 / max(1, n * events)
+    print(
+        f"CPU per subscriber per event     {cpu * per:.2f} µs"
+        f" ({(cpu - system) * per:.2f} µs user, {system * per:.2f} µs kernel)"
+    )
     calm_ok = [t for t in calm if t is not None]
     busy_ok = [t for t in busy if t is not None]
     print(
@@ -168,6 +177,12 @@ def bench_cpu(bench: Bench) -> float:
     from relay import cpu_seconds
 
     return cpu_seconds(bench.pid)
+
+
+def bench_system(bench: Bench) -> float:
+    from relay import cpu_times
+
+    return cpu_times(bench.pid)[1]
 
 
 def load_pct(values: list[float], q: float) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log import EventLog, LogMiss, MemoryEventLog
 from tokenwire.log.base import StreamLost
+from tokenwire.log.batch import Batch
 from tokenwire.log.redis import RedisEventLog
 from tokenwire.protocol.events import (
     ErrorInfo,
@@ -217,3 +218,59 @@ async def _pending(log: EventLog) -> list[Event]:
     out += await reader.__anext__()
     await reader.aclose()  # type: ignore[attr-defined]
     return out
+
+
+async def relayed(log: EventLog, after: int, slow: frozenset[int] = frozenset()) -> list[list[int]]:
+    """The seqs of every batch ``relay`` hands over; a batch holding a seq in ``slow`` is
+    answered with a write still pending (10 ms), as a full connection's would be."""
+    batches: list[list[int]] = []
+
+    def deliver(batch: Batch) -> Awaitable[None] | None:
+        batches.append([e.seq for e in batch])
+        if slow.intersection(batches[-1]):
+            return asyncio.sleep(0.01)
+        return None
+
+    await log.relay(MID, after, deliver, batch=2)
+    return batches
+
+
+async def test_relay_hands_over_what_read_yields(make_log: LogFactory) -> None:
+    log = make_log()
+    await log.append(MessageDelta(MID, 0, "a"))
+    await log.append(MessageDelta(MID, 1, "b"))
+    live = asyncio.create_task(relayed(log, -1))
+    past_the_end = asyncio.create_task(relayed(log, 4))  # a resume beyond what is there yet
+    slow = asyncio.create_task(relayed(log, 0, slow=frozenset({1, 3})))
+    await asyncio.sleep(0.05)
+    for seq in range(2, 7):
+        await log.append(MessageDelta(MID, seq, "x"))
+        await asyncio.sleep(0.005)
+    await log.append(end(7))
+    every = [seq for batch in await live for seq in batch]
+    assert every == list(range(8))
+    assert [seq for batch in await past_the_end for seq in batch] == [5, 6, 7]
+    assert [seq for batch in await slow for seq in batch] == list(range(1, 8))
+    assert await relayed(log, -1) == [[0, 1], [2, 3], [4, 5], [6, 7]]  # replay, in batches
+    assert await relayed(log, 7) == []
+
+
+async def test_relay_of_an_unknown_reply_misses_and_a_failing_deliver_ends_it(
+    make_log: LogFactory,
+) -> None:
+    log = make_log()
+    with pytest.raises(LogMiss):
+        await relayed(log, -1)
+    await log.append(MessageDelta(MID, 0, "a"))
+
+    def broken(batch: Batch) -> None:
+        if batch[-1].seq == 1:
+            raise ConnectionResetError("gone")
+
+    failing = asyncio.create_task(log.relay(MID, -1, broken, batch=10))
+    await asyncio.sleep(0.05)
+    await log.append(MessageDelta(MID, 1, "b"))
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(failing, 30)
+    await log.append(end(2))  # the appender never saw it
+    assert [seq for batch in await relayed(log, -1) for seq in batch] == [0, 1, 2]

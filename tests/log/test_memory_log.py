@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+from collections.abc import Awaitable
+from typing import Any
 
 import pytest
 
@@ -135,3 +138,69 @@ async def test_an_inbox_keeps_order_and_survives_a_reader_that_went_away() -> No
     inbox.put_nowait("d")
     assert await asyncio.wait_for(waiting, 1) == "c"
     assert await inbox.get() == "d"
+
+
+async def test_a_caught_up_relay_is_handed_each_event_by_the_appender() -> None:
+    log = MemoryEventLog()
+    await log.append(MessageDelta(MID, 0, "a"))
+    follower = contextvars.ContextVar[str]("follower", default="appender")
+    seen: list[tuple[list[int], asyncio.Task[Any] | None, str]] = []
+
+    def deliver(batch: Batch) -> None:
+        seen.append(([e.seq for e in batch], asyncio.current_task(), follower.get()))
+
+    async def relay() -> None:
+        follower.set("follower")
+        await log.relay(MID, -1, deliver, batch=10)
+
+    relaying = asyncio.create_task(relay())
+    await asyncio.sleep(0.05)
+    assert seen == [([0], relaying, "follower")]  # caught up in its own task
+    for seq in (1, 2):
+        await log.append(MessageDelta(MID, seq, "x"))
+        # Handed over within the append, in the appender's task, in the follower's context.
+        assert seen[-1] == ([seq], asyncio.current_task(), "follower")
+    await log.append(end(3))
+    assert seen[-1][0] == [3]
+    await asyncio.wait_for(relaying, 30)
+
+
+async def test_a_relay_whose_write_waits_is_left_out_until_it_caught_up() -> None:
+    log = MemoryEventLog()
+    await log.append(MessageDelta(MID, 0, "a"))
+    full = asyncio.get_running_loop().create_future()
+    batches: list[list[int]] = []
+
+    def deliver(batch: Batch) -> Awaitable[None] | None:
+        batches.append([e.seq for e in batch])
+        return full if batches[-1] == [1] else None  # the connection is full after seq 1
+
+    relaying = asyncio.create_task(log.relay(MID, -1, deliver, batch=10))
+    await asyncio.sleep(0.05)
+    for seq in range(1, 5):
+        await log.append(MessageDelta(MID, seq, "x"))
+    assert batches == [[0], [1]]  # nothing more pushed while its write waits
+    full.set_result(None)
+    await asyncio.sleep(0.05)
+    assert batches == [[0], [1], [2, 3, 4]]  # it caught up at once, in its own task
+    await log.append(end(5))
+    assert batches[-1] == [5]  # and is handed events again
+    await asyncio.wait_for(relaying, 30)
+
+
+async def test_a_relay_that_goes_away_is_handed_nothing_more() -> None:
+    log = MemoryEventLog()
+    await log.append(MessageDelta(MID, 0, "a"))
+    batches: list[list[int]] = []
+
+    def deliver(batch: Batch) -> None:
+        batches.append([e.seq for e in batch])
+
+    relaying = asyncio.create_task(log.relay(MID, -1, deliver, batch=10))
+    await asyncio.sleep(0.05)
+    relaying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await relaying
+    await log.append(MessageDelta(MID, 1, "b"))
+    await log.append(end(2))
+    assert batches == [[0]]

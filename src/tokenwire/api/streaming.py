@@ -21,8 +21,10 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from tokenwire.engine.following import Following
 from tokenwire.errors import TokenwireError
 from tokenwire.http import handoff
+from tokenwire.log import delivery
 from tokenwire.log.batch import Batch
 from tokenwire.protocol import sse
 from tokenwire.protocol.codec import CanonicalSSE, StreamEncoder
@@ -114,7 +116,7 @@ class EventStream(Response):
         watcher = asyncio.create_task(watch(pumping))
         try:
             try:
-                await self._pump(write, lambda: disconnected)
+                await self._pump(send, lambda: disconnected)
             finally:
                 watcher.cancel()
                 await self._close_events()
@@ -132,25 +134,36 @@ class EventStream(Response):
         if aclose is not None:
             await aclose()
 
-    async def _pump(
-        self, write: Callable[[bytes], Awaitable[None]], gone: Callable[[], bool]
-    ) -> None:
+    async def _pump(self, send: Send, gone: Callable[[], bool]) -> None:
         encode = self._encoder.encode
         shared: Hashable | None = getattr(self._encoder, "shared", None)
 
         def body_of(batch: list[Event]) -> bytes:
             return b"".join(encode(event) for event in batch)
 
+        def deliver(batch: list[Event]) -> Awaitable[None] | None:
+            # Followers at one point hold the same batch: a stateless encoder's bytes are
+            # made once for all of them.
+            if shared is not None and isinstance(batch, Batch):
+                body = batch.derive(shared, body_of)
+            else:
+                body = body_of(batch)
+            if not body:
+                return None
+            # Written now, from whichever task delivers (for a live reply, the one that
+            # appended the event); only a full connection leaves the rest to this one.
+            return delivery.eager(
+                send({"type": "http.response.body", "body": body, "more_body": True})
+            )
+
         try:
-            async for batch in self._events:
-                # Followers at one point hold the same batch: a stateless encoder's bytes are
-                # made once for all of them.
-                if shared is not None and isinstance(batch, Batch):
-                    body = batch.derive(shared, body_of)
-                else:
-                    body = body_of(batch)
-                if body:
-                    await write(body)
+            if isinstance(self._events, Following):
+                await self._events.relay(deliver)
+            else:
+                async for batch in self._events:
+                    pending = deliver(batch)
+                    if pending is not None:
+                        await pending
         except TokenwireError as exc:  # an outage of Redis or the database
             if not gone():
                 log.warning("event stream ended early: %s", exc.message)

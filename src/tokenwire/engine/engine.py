@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -20,7 +20,7 @@ from tokenwire.engine import references, replay
 from tokenwire.engine.admission import Admission, Release
 from tokenwire.engine.cluster import Cluster, Lease
 from tokenwire.engine.config import EngineConfig
-from tokenwire.engine.following import Follower
+from tokenwire.engine.following import Follower, Following
 from tokenwire.engine.hooks import Hooks, ReplyInfo
 from tokenwire.engine.reads import Reads
 from tokenwire.engine.run import Run, StopReason
@@ -37,7 +37,6 @@ from tokenwire.errors import (
 )
 from tokenwire.ids import MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
-from tokenwire.log.batch import Batch
 from tokenwire.personas import Personas
 from tokenwire.protocol.events import is_terminal
 from tokenwire.protocol.images import validate_images
@@ -443,7 +442,7 @@ class Engine(Variants, Reads):
 
     # following ---------------------------------------------------------------------------
 
-    def follow(self, reply: Message, after: int = -1) -> AsyncIterator[Batch]:
+    def follow(self, reply: Message, after: int = -1) -> Following:
         """The reply's events with seq > ``after`` in batches, live until the terminal event:
         from the event log while it has them, from the stored row once it does not."""
         return self.follower.follow(reply, after)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 
 from tokenwire.engine import replay
 from tokenwire.engine.config import EngineConfig
@@ -17,6 +17,7 @@ from tokenwire.engine.hooks import Hooks
 from tokenwire.errors import NotFound, Unavailable
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.log.batch import Batch, batch_of
+from tokenwire.log.delivery import Deliver, pulled
 from tokenwire.protocol.events import Event, coalesce, is_terminal
 from tokenwire.store.records import Message, MessageStatus
 from tokenwire.store.store import SQLStore
@@ -25,6 +26,33 @@ log = logging.getLogger("tokenwire.engine")
 
 
 COALESCED = ("coalesced",)
+
+
+class Following(AsyncIterator[Batch]):
+    """A reply's events from a seq on, live to its end: iterate them, or have them handed
+    to a function (``relay``), the cheaper way for a live reply with many followers."""
+
+    __slots__ = ("_after", "_events", "_follower", "_reply")
+
+    def __init__(self, follower: Follower, reply: Message, after: int) -> None:
+        self._follower = follower
+        self._reply = reply
+        self._after = after
+        self._events: AsyncGenerator[Batch] | None = None
+
+    async def __anext__(self) -> Batch:
+        if self._events is None:
+            self._events = self._follower._events(self._reply, self._after)
+        return await anext(self._events)
+
+    async def aclose(self) -> None:
+        if self._events is not None:
+            await self._events.aclose()
+
+    async def relay(self, deliver: Deliver) -> None:
+        """Every batch, in order, to ``deliver`` (``log/delivery.py``), until the terminal
+        event: the live ones from the appender's task, where the log can."""
+        await self._follower._relay(self._reply, self._after, deliver)
 
 
 def coalesced(batch: Batch) -> Batch:
@@ -42,7 +70,7 @@ class Follower:
         self._log = events
         self._hooks = hooks
 
-    def follow(self, reply: Message, after: int = -1) -> AsyncIterator[Batch]:
+    def follow(self, reply: Message, after: int = -1) -> Following:
         """The reply's events with seq > ``after`` in batches, live until the terminal event.
 
         From the event log while it has them; from the stored row once it does not. Followers
@@ -50,7 +78,7 @@ class Follower:
         with ``Batch.derive`` and it is derived once for all of them (``log/batch.py``).
         """
         self._hooks.follow_started(reply.id, after)
-        return self._events(reply, after)
+        return Following(self, reply, after)
 
     async def _events(self, reply: Message, after: int) -> AsyncGenerator[Batch]:
         # One async generator between the log and the follower: every event passes through
@@ -70,6 +98,34 @@ class Follower:
         except Unavailable as exc:
             # Redis is down: what is committed is still served, from the stored row.
             log.warning("following reply %s from the store: %s", reply.id, exc)
+        async for batch in self._stored(reply, after, position):
+            yield batch
+
+    async def _relay(self, reply: Message, after: int, deliver: Deliver) -> None:
+        """``_events``, handed to ``deliver``: live events by the appender where the log
+        can (``log/delivery.py``)."""
+        position = after
+        ended = False
+
+        def logged(events: Batch) -> Awaitable[None] | None:
+            nonlocal position, ended
+            position = events[-1].seq
+            ended = is_terminal(events[-1])
+            return deliver(coalesced(events))
+
+        try:
+            await self._log.relay(reply.id, position, logged, batch=self._config.subscriber_batch)
+            if ended:
+                return
+        except LogMiss:
+            pass
+        except Unavailable as exc:
+            log.warning("following reply %s from the store: %s", reply.id, exc)
+        await pulled(self._stored(reply, after, position), deliver)
+
+    async def _stored(self, reply: Message, after: int, position: int) -> AsyncGenerator[Batch]:
+        """The rest from the stored row, for a follower that read the log up to ``position``
+        (``after`` when it read nothing there)."""
         if position != after or reply.status is MessageStatus.STREAMING:
             # What the caller read before the log was used may be stale by now.
             reply = await self._store.find_message(reply.id) or reply

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from tokenwire.errors import Unavailable
 from tokenwire.ids import ConversationId, MessageId
+from tokenwire.log.delivery import Deliver
 from tokenwire.protocol.events import Event
 
 
@@ -49,6 +50,14 @@ class EventLog(Protocol):
     def read(self, message_id: MessageId, after: int, *, batch: int) -> AsyncGenerator[list[Event]]:
         """Batches of up to ``batch`` events with seq > ``after``, in order, ending after the
         terminal event. Raises ``LogMiss`` on the first iteration if the log has no record."""
+        ...
+
+    async def relay(
+        self, message_id: MessageId, after: int, deliver: Deliver, *, batch: int
+    ) -> None:
+        """What ``read`` yields, handed to ``deliver`` instead, until the terminal event. A
+        log that can calls it from the appender's task for a follower that has caught up
+        (``log/delivery.py``). Raises ``LogMiss`` as ``read`` does."""
         ...
 
     async def reopen(self, message_id: MessageId, events: Sequence[Event]) -> None:

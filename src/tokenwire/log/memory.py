@@ -6,20 +6,39 @@ comes back it takes everything pending at once, and the subscriber merges the de
 
 Readers at the same cursor get the same ``Batch`` object (``log/batch.py``), so what they
 derive from it (coalesced events, encoded bytes) is derived once for all of them.
+
+A follower that relays (``relay``) and has caught up is a tap: the append hands it the new
+events then and there, from the appender's task (``log/delivery.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+import contextvars
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import Fence, LogMiss
 from tokenwire.log.batch import Batch
+from tokenwire.log.delivery import Deliver
 from tokenwire.log.watchers import Watchers
 from tokenwire.protocol.events import Event, is_terminal
+
+
+@dataclass(slots=True)
+class _Tap:
+    """A follower that has caught up, handed each append's events by the appender."""
+
+    cursor: int  # the index of the next event it gets
+    deliver: Deliver
+    # The follower's own context, so that what ``deliver`` does (a log line, a metric)
+    # belongs to its connection, not to the appender's.
+    context: contextvars.Context
+    # Set when the log stops pushing to it: to the write it left pending (its connection was
+    # full), or to None once it had the terminal event.
+    off: asyncio.Future[Awaitable[None] | None]
 
 
 @dataclass(slots=True)
@@ -33,6 +52,7 @@ class _Stream:
     # The batches handed out since the last append, by their first index: all end at the
     # current end, so there is at most one per cursor readers are at.
     shared: dict[int, Batch] = field(default_factory=dict)
+    taps: list[_Tap] = field(default_factory=list)
 
     def batch(self, start: int, size: int) -> Batch:
         """Events ``start`` up to ``size`` of them: the batch other readers at ``start`` got,
@@ -48,6 +68,51 @@ class _Stream:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        if self.taps:
+            self.push()
+
+    def push(self) -> None:
+        """Hand every tap the events appended since its last: one function call each, in
+        the appender's task. A tap whose write has to wait, or that has the terminal event,
+        or whose ``deliver`` failed, is taken off and its own task told."""
+        kept: list[_Tap] = []
+        end = len(self.events)
+        for tap in self.taps:
+            if tap.off.done():  # its task went away
+                continue
+            if tap.cursor >= end:  # it resumed past the end so far
+                if self.closed:
+                    tap.off.set_result(None)
+                else:
+                    kept.append(tap)
+                continue
+            chunk = self.batch(tap.cursor, end - tap.cursor)
+            tap.cursor = end
+            try:
+                pending = tap.context.run(tap.deliver, chunk)
+            except Exception as exc:
+                tap.off.set_exception(exc)
+                continue
+            if pending is not None or self.closed:
+                tap.off.set_result(pending)
+            else:
+                kept.append(tap)
+        self.taps = kept
+
+    async def tapped(self, cursor: int, deliver: Deliver) -> int:
+        """Be a tap from ``cursor`` (the end, or past it) until the log stops pushing to it;
+        the cursor then, once the write it left pending is done."""
+        loop = asyncio.get_running_loop()
+        tap = _Tap(cursor, deliver, contextvars.copy_context(), loop.create_future())
+        self.taps.append(tap)
+        try:
+            pending = await tap.off
+        finally:
+            if tap.off.cancelled() and tap in self.taps:  # the follower went away
+                self.taps.remove(tap)
+        if pending is not None:
+            await pending
+        return tap.cursor
 
     async def changed(self) -> None:
         waiter = asyncio.get_running_loop().create_future()
@@ -105,6 +170,27 @@ class MemoryEventLog:
             if stream.closed:
                 return
             await stream.changed()
+
+    async def relay(
+        self, message_id: MessageId, after: int, deliver: Deliver, *, batch: int = 512
+    ) -> None:
+        stream = self._streams.get(message_id)
+        if stream is None:
+            raise LogMiss(message_id)
+        cursor = max(after + 1, 0)
+        while True:
+            if cursor < len(stream.events):  # behind: catch up from this task
+                chunk = stream.batch(cursor, batch)
+                cursor += len(chunk)
+                pending = deliver(chunk)
+                if pending is not None:
+                    await pending
+                if is_terminal(chunk[-1]):
+                    return
+                continue
+            if stream.closed:
+                return
+            cursor = await stream.tapped(cursor, deliver)
 
     async def reopen(self, message_id: MessageId, events: Sequence[Event]) -> None:
         self.forget(message_id)

@@ -40,6 +40,7 @@ from tokenwire.errors import LeaseLost
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import Fence, LogMiss, StreamLost
 from tokenwire.log.batch import Batch
+from tokenwire.log.delivery import Deliver, pulled
 from tokenwire.log.tail import Tail
 from tokenwire.log.watchers import Watchers
 from tokenwire.protocol.events import Event, decode, encode, is_terminal
@@ -189,6 +190,14 @@ class RedisEventLog:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(BLOCK_MS / 1000):
                         await grew.wait()
+
+    async def relay(
+        self, message_id: MessageId, after: int, deliver: Deliver, *, batch: int = 512
+    ) -> None:
+        # Each follower reads in its own task: what a follower's append wakes it to read is
+        # one shared ``XRANGE`` (``_shared_take``), but the wake-ups come from the tail, not
+        # from an appender in this process.
+        await pulled(self.read(message_id, after, batch=batch), deliver)
 
     async def _shared_take(self, key: str, cursor: int, batch: int, growth: int) -> Batch:
         """``_take``, one read for every live follower at the same point after the same growth.
