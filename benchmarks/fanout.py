@@ -1,8 +1,9 @@
 """The fan-out mode of the relay benchmark: one reply, many subscribers, some never reading.
 
 One reply is sent with ``wait=false``; ``--subscribers`` clients follow it over SSE
-(``GET /api/v1/messages/{id}/events``), ``--stalled`` of them on sockets with a tiny receive
-buffer that they never read. Meanwhile another conversation sends a short reply every half
+(``GET /api/v1/messages/{id}/events``), or with ``--paths ws`` over the canonical WebSocket
+(``stream.resume`` on the conversation's socket), ``--stalled`` of them on sockets with a tiny
+receive buffer that they never read. Meanwhile another conversation sends a short reply every half
 second: its TTFT against the same before the fan-out shows what the fan-out costs others.
 Prints the reply's pace as the readers saw it, the server CPU per subscriber per event, and
 the bystander's TTFT.
@@ -70,14 +71,55 @@ async def reader(host: str, port: int, token: str, mid: str, result: Result) -> 
         w.close()
 
 
-async def stalled(host: str, port: int, token: str, mid: str) -> socket.socket:
-    """A subscriber that asks for the events and never reads them."""
+def _resume(mid: str) -> bytes:
+    return load.ws_frame(json.dumps({"type": "stream.resume", "message_id": mid}).encode())
+
+
+async def socket_reader(
+    host: str, port: int, token: str, cid: str, mid: str, result: Result
+) -> None:
+    started = time.monotonic()
+    try:
+        r, w = await load.ws_open(host, port, f"/api/v1/conversations/{cid}/ws", token)
+    except ConnectionError as exc:
+        result.failure = str(exc)
+        return
+    try:
+        w.write(_resume(mid))
+        while True:
+            opcode, payload = await load.ws_read(r)
+            if opcode == 8:
+                result.failure = "socket closed"
+                return
+            event = json.loads(payload) if opcode == 1 else {"type": ""}
+            if event["type"] == "message.delta":
+                if problem := result.take(event["text"], started):
+                    result.failure = problem
+                    return
+            elif event["type"] in ("message.end", "message.error"):
+                return
+    finally:
+        await load.ws_close(r, w)
+
+
+async def stalled(host: str, port: int, token: str, cid: str, mid: str, ws: bool) -> socket.socket:
+    """A subscriber that asks for the events and never reads them (not even, on a socket,
+    the handshake's answer)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
     await loop.sock_connect(sock, (host, port))
-    await loop.sock_sendall(sock, _get(f"/api/v1/messages/{mid}/events", token))
+    if ws:
+        request = (
+            f"GET /api/v1/conversations/{cid}/ws HTTP/1.1\r\nhost: bench\r\n"
+            "upgrade: websocket\r\nconnection: Upgrade\r\n"
+            "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n"
+            f"authorization: Bearer {token}\r\n\r\n"
+        )
+        await loop.sock_sendall(sock, request.encode() + _resume(mid))
+    else:
+        await loop.sock_sendall(sock, _get(f"/api/v1/messages/{mid}/events", token))
     return sock
 
 
@@ -92,6 +134,7 @@ async def run(bench: Bench, args: argparse.Namespace) -> None:
     tokens = args.tokens
     n = args.subscribers
     n_stalled = int(n * args.stalled)
+    ws = args.paths[0] == "ws"
     cid, other = await bench.conversations(2)
     calm = [await bystander(host, s.port, s.token, other) for _ in range(5)]
     await asyncio.sleep(1.0)
@@ -103,10 +146,15 @@ async def run(bench: Bench, args: argparse.Namespace) -> None:
     for i in range(0, n, 100):  # in steps, so the listen backlog holds them
         for j in range(i, min(n, i + 100)):
             if j < n_stalled:
-                socks.append(await stalled(host, s.port, s.token, mid))
+                socks.append(await stalled(host, s.port, s.token, cid, mid, ws))
             else:
                 result = results[j - n_stalled]
-                readers.append(asyncio.create_task(reader(host, s.port, s.token, mid, result)))
+                follow = (
+                    socket_reader(host, s.port, s.token, cid, mid, result)
+                    if ws
+                    else reader(host, s.port, s.token, mid, result)
+                )
+                readers.append(asyncio.create_task(follow))
         await asyncio.sleep(0.01)
     # Measured once every subscriber is in (each reader has had its first event): from then
     # on the server only relays.
@@ -142,7 +190,7 @@ async def run(bench: Bench, args: argparse.Namespace) -> None:
     model_s = tokens / args.tps
     print(
         f"fan-out: one {tokens}-token reply at {args.tps:g} tok/s ({model_s:.1f} s at the model's"
-        f" pace), {n} SSE subscribers, {n_stalled} of them never reading"
+        f" pace), {n} {'WebSocket' if ws else 'SSE'} subscribers, {n_stalled} of them never reading"
     )
     print(f"readers with the whole text      {len(ok)}/{len(results)}")
     if last_lags:

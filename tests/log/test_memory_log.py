@@ -12,6 +12,7 @@ import pytest
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log import LogMiss, MemoryEventLog
 from tokenwire.log.batch import Batch
+from tokenwire.log.delivery import eager
 from tokenwire.log.watchers import Inbox
 from tokenwire.protocol.events import Event, MessageDelta, MessageEnd, Timings, Usage
 
@@ -204,3 +205,25 @@ async def test_a_relay_that_goes_away_is_handed_nothing_more() -> None:
     await log.append(MessageDelta(MID, 1, "b"))
     await log.append(end(2))
     assert batches == [[0]]
+
+
+async def test_a_relay_that_goes_away_with_a_write_pending_abandons_the_write() -> None:
+    log = MemoryEventLog()
+    await log.append(MessageDelta(MID, 0, "a"))
+    lock = asyncio.Lock()  # as a socket's: held by a write that waits for the connection
+
+    async def write() -> None:
+        async with lock:
+            await asyncio.Event().wait()
+
+    def deliver(batch: Batch) -> Awaitable[None] | None:
+        return eager(write()) if batch[-1].seq == 1 else None
+
+    relaying = asyncio.create_task(log.relay(MID, -1, deliver, batch=10))
+    await asyncio.sleep(0.05)
+    await log.append(MessageDelta(MID, 1, "b"))
+    assert lock.locked()
+    relaying.cancel()  # before its task could take the write on
+    with pytest.raises(asyncio.CancelledError):
+        await relaying
+    assert not lock.locked()  # the write was closed, its lock released

@@ -29,6 +29,7 @@ from tokenwire.engine import Engine
 from tokenwire.errors import TokenwireError
 from tokenwire.http import handoff
 from tokenwire.ids import MessageId, uuid7
+from tokenwire.log import delivery
 from tokenwire.log.batch import Batch
 from tokenwire.log.watchers import Inbox
 from tokenwire.protocol.codec import Command, Ordering, SocketCodec, StopRunning
@@ -82,6 +83,24 @@ class ConversationSocket:
     async def send(self, data: bytes) -> None:
         async with self._lock:
             await self.ws.send_text(data.decode())
+
+    def _write(self, frames: list[bytes]) -> Awaitable[None] | None:
+        """``frames`` written now when no other write is under way; else (or once one of
+        them has to wait for the connection) the rest in order, behind the lock."""
+        if not self._lock.locked():
+            for i, frame in enumerate(frames):
+                pending = delivery.eager(self.ws.send_text(frame.decode()))
+                if pending is not None:
+                    return delivery.eager(self._write_after(pending, frames[i + 1 :]))
+            return None
+        return delivery.eager(self._write_after(None, frames))
+
+    async def _write_after(self, pending: Awaitable[None] | None, frames: list[bytes]) -> None:
+        async with self._lock:
+            if pending is not None:
+                await pending
+            for frame in frames:
+                await self.ws.send_text(frame.decode())
 
     async def run(self) -> None:
         self._notes.opened(self.conversation.id, self._progress)
@@ -152,14 +171,17 @@ class ConversationSocket:
         def frames_of(batch: list[Event]) -> list[bytes]:
             return [frame for event in batch for frame in self.codec.encode(event, own=own)]
 
+        def deliver(batch: Batch) -> Awaitable[None] | None:
+            # Frames that depend on the event alone: made once for every socket here, and
+            # for a live reply written by the task that appended the event.
+            self._sent[reply.id] = batch[-1].seq
+            return self._write(batch.derive(shared, frames_of))
+
         try:
+            if shared is not None:
+                await self.engine.follow(reply, after).relay(deliver)
+                return True
             async for batch in self.engine.follow(reply, after):
-                if shared is not None and isinstance(batch, Batch):
-                    # Frames that depend on the event alone: made once for every socket here.
-                    for frame in batch.derive(shared, frames_of):
-                        await self.send(frame)
-                    self._sent[reply.id] = batch[-1].seq
-                    continue
                 for event in batch:
                     if isinstance(event, MessageStart):
                         own = event.user_message.client_message_id in self._own

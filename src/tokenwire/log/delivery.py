@@ -25,7 +25,7 @@ from typing import Any
 from tokenwire.log.batch import Batch, batch_of
 from tokenwire.protocol.events import Event
 
-__all__ = ["Deliver", "eager", "pulled"]
+__all__ = ["Deliver", "abandon", "eager", "pulled"]
 
 Deliver = Callable[[Batch], Awaitable[None] | None]
 
@@ -56,6 +56,11 @@ class _Rest:
         self._step = step
         self._waiting_on = waiting_on
 
+    def close(self) -> None:
+        """Abandon the rest: the steps get ``GeneratorExit`` where they wait, and their
+        clean-up (a lock's release) runs."""
+        self._step.close()
+
     def __await__(self) -> Generator[Any, Any, None]:
         waiting_on = self._waiting_on
         while True:
@@ -71,6 +76,12 @@ class _Rest:
                 waiting_on = self._step.send(sent)
             except StopIteration:
                 return
+
+
+def abandon(pending: Awaitable[None] | None) -> None:
+    """Drop a write left pending that nobody will await now (its follower went away)."""
+    if isinstance(pending, _Rest):
+        pending.close()
 
 
 async def pulled(events: AsyncGenerator[list[Event]], deliver: Deliver) -> None:

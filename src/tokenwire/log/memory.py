@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from tokenwire.ids import ConversationId, MessageId
 from tokenwire.log.base import Fence, LogMiss
 from tokenwire.log.batch import Batch
-from tokenwire.log.delivery import Deliver
+from tokenwire.log.delivery import Deliver, abandon
 from tokenwire.log.watchers import Watchers
 from tokenwire.protocol.events import Event, is_terminal
 
@@ -107,9 +107,12 @@ class _Stream:
         self.taps.append(tap)
         try:
             pending = await tap.off
-        finally:
-            if tap.off.cancelled() and tap in self.taps:  # the follower went away
+        except asyncio.CancelledError:  # the follower went away
+            if tap in self.taps:
                 self.taps.remove(tap)
+            elif tap.off.done() and not tap.off.cancelled() and tap.off.exception() is None:
+                abandon(tap.off.result())  # after it was handed a write it will not finish
+            raise
         if pending is not None:
             await pending
         return tap.cursor
