@@ -30,6 +30,7 @@ class Result:
     failure: str | None = None
     tokens: int = 0
     frames: int = 0
+    ended: bool = False  # its terminal event arrived
 
     def take(self, text: str, started: float) -> str | None:
         """Account for a delta's tokens; a problem with them, if any."""
