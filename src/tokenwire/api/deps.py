@@ -95,7 +95,24 @@ async def current_user(request: Request) -> User:
     return await authenticate(request)
 
 
+# FastAPI runs a dependency declared with ``def`` in its thread pool: a trip to a worker
+# thread and back on every request, here for an attribute's lookup. Declared ``async``, a
+# dependency runs inline; every dependency of the API is.
+
+
+async def _engine(conn: HTTPConnection) -> Engine:
+    return get_engine(conn)
+
+
+async def _store(conn: HTTPConnection) -> SQLStore:
+    return get_store(conn)
+
+
+async def _settings(conn: HTTPConnection) -> Settings:
+    return get_settings(conn)
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
-StoreDep = Annotated[SQLStore, Depends(get_store)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(_engine)]
+StoreDep = Annotated[SQLStore, Depends(_store)]
+SettingsDep = Annotated[Settings, Depends(_settings)]

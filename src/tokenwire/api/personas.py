@@ -26,7 +26,11 @@ def get_personas(conn: HTTPConnection) -> Personas:
     return personas
 
 
-PersonasDep = Annotated[Personas, Depends(get_personas)]
+async def _personas(conn: HTTPConnection) -> Personas:
+    return get_personas(conn)  # inline, not in the thread pool (``api/deps.py``)
+
+
+PersonasDep = Annotated[Personas, Depends(_personas)]
 
 
 @router.get("/personas", response_model=None, responses=answers(wire.PersonaList))

@@ -30,8 +30,13 @@ __all__ = [
 
 _REF = "#/components/schemas/{name}"
 
+
+async def _window(limit: int = 100, offset: int = 0) -> wire.Window:
+    return wire.Window.of(limit, offset)  # inline, not in the thread pool (``api/deps.py``)
+
+
 # A listing paged as the seeds' apps page theirs: ``?limit=`` (100) and ``?offset=`` (0).
-Paged = Annotated[wire.Window, Depends(wire.Window.of)]
+Paged = Annotated[wire.Window, Depends(_window)]
 
 
 class Resource(Response):

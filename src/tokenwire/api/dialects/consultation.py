@@ -33,7 +33,9 @@ router = APIRouter(
 )
 
 
-def consultations(request: Request, user: CurrentUser, engine: EngineDep) -> rules.Consultations:
+async def consultations(
+    request: Request, user: CurrentUser, engine: EngineDep
+) -> rules.Consultations:
     """The user's consultations, in the shape the request's ``Prefer`` header asks for."""
     return rules.Consultations(engine, user.id, rest.shape(request.headers.get("prefer")))
 

@@ -1,0 +1,134 @@
+"""Server CPU per API request, through HTTP: what the HTTP side and a reply cost, one by one.
+
+The relay benchmark splits the CPU of hundreds of concurrent replies into per-token and
+per-reply shares, and that split moves by milliseconds from run to run. Here one client
+sends requests one after another on a kept-alive connection to ``tokenwire serve`` (the
+scripted model, three one-word chunks with no delay, SQLite, the in-process log), and the
+server's CPU (``/proc``: user and system, every thread) is divided by the requests, for
+
+- ``GET /api/v1/conversations/{id}``: authentication, routing, one read;
+- ``POST /api/v1/conversations/{id}/messages`` waiting for the reply as JSON: a whole turn,
+  each in a titled conversation of its own made beforehand (a conversation's history grows
+  with every turn, and the turn reads it);
+- ``POST /v1/chat/completions`` with ``stream: true``: a new OpenAI chat each time (its
+  conversation made from the history, no title asked for: the reply is short).
+
+With two cores the server runs on core 0 and this client on core 1 (``taskset``).
+
+    python benchmarks/request_cost.py                       # 300 requests of each kind
+    python benchmarks/request_cost.py --src OTHER/src       # another version of the sources
+    python benchmarks/request_cost.py --only turn --profile /tmp/turn.txt   # under py-spy
+
+Compare versions by running them alternately, several times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from relay import cpu_seconds
+from tests.helpers.server import start_server
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def kinds(client: httpx.Client, cids: list[str]) -> dict[str, Callable[[int], None]]:
+    def read(i: int) -> None:
+        client.get(f"/api/v1/conversations/{cids[0]}").raise_for_status()
+
+    def turn(i: int) -> None:
+        answer = client.post(f"/api/v1/conversations/{cids[i]}/messages", json={"content": "hi"})
+        answer.raise_for_status()
+        assert answer.json()["assistant_message"]["status"] == "complete"
+
+    def openai_chat(i: int) -> None:
+        body = {
+            "model": "scripted",
+            "stream": True,
+            "messages": [{"role": "user", "content": f"question {i} {os.urandom(4).hex()}"}],
+        }
+        with client.stream("POST", "/v1/chat/completions", json=body) as answer:
+            answer.raise_for_status()
+            assert answer.read().rstrip().endswith(b"data: [DONE]")
+
+    return {"read a conversation": read, "a turn (JSON)": turn, "a new OpenAI chat": openai_chat}
+
+
+def profiled(pid: int, path: str | None) -> subprocess.Popen[bytes] | None:
+    """py-spy (from the dev extras, next to the interpreter) recording ``pid`` at 1 kHz."""
+    if path is None:
+        return None
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    command = [spy, "record", "--nonblocking", "-r", "1000", "-f", "raw", "-o", path]
+    process = subprocess.Popen([*command, "--pid", str(pid)])
+    time.sleep(1.0)  # attached
+    return process
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300, help="of each kind")
+    parser.add_argument("--src", help="the sources the server runs; default: this checkout's")
+    parser.add_argument("--only", help="run only the kinds whose name contains this")
+    parser.add_argument("--profile", help="attach py-spy to the server, raw stacks to this file")
+    args = parser.parse_args()
+    src = str(Path(args.src).resolve() if args.src else ROOT / "src")
+    os.environ["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])
+    pinned = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+    if pinned:
+        os.sched_setaffinity(0, {1})
+    env = {
+        "TOKENWIRE_SCRIPTED_DELAY_MS": "0",
+        "TOKENWIRE_SCRIPTED_TEXT": "one two three",
+        "TOKENWIRE_SCRIPTED_CHUNK_WORDS": "1",
+        "TOKENWIRE_REQUESTS_PER_MINUTE_PER_USER": "0",
+        "TOKENWIRE_REQUESTS_PER_MINUTE_PER_IP": "0",
+        "TOKENWIRE_LOG_LEVEL": "warning",
+    }
+    with tempfile.TemporaryDirectory(prefix="tokenwire-request-cost-") as tmp:
+        server = start_server(Path(tmp), env, prefix=["taskset", "-c", "0"] if pinned else [])
+        try:
+            with server.client(timeout=60) as client:
+                warm_up = max(20, args.requests // 10)
+                cids = [
+                    client.post("/api/v1/conversations", json={"title": "bench"}).json()["id"]
+                    for _ in range(warm_up + args.requests)
+                ]
+                print(
+                    f"server CPU per request, {args.requests} of each kind one after another"
+                    f" ({src}; server pinned: {pinned})"
+                )
+                for name, request in kinds(client, cids).items():
+                    if args.only and args.only not in name:
+                        continue
+                    for i in range(warm_up):
+                        request(i)
+                    spy = profiled(server.proc.pid, args.profile)
+                    before = cpu_seconds(server.proc.pid)
+                    for i in range(warm_up, warm_up + args.requests):
+                        request(i)
+                    spent = cpu_seconds(server.proc.pid) - before
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)  # py-spy writes what it has
+                        spy.wait(60)
+                    print(f"  {name:22} {spent / args.requests * 1e3:6.2f} ms")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
