@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tokenwire.log.delivery import eager
+from tokenwire.log.delivery import abandon, eager
 
 pytestmark = pytest.mark.anyio
 
@@ -76,3 +76,23 @@ async def test_a_step_that_fails_at_once_raises_from_eager() -> None:
 
     with pytest.raises(ConnectionResetError):
         eager(write())
+
+
+async def test_an_abandoned_write_gives_a_lock_it_was_granted_to_the_next_in_line() -> None:
+    lock = asyncio.Lock()
+    await lock.acquire()  # another write is under way
+    written: list[str] = []
+
+    async def write(name: str) -> None:
+        async with lock:
+            written.append(name)
+
+    rest = eager(write("abandoned"))  # first in line for the lock
+    assert rest is not None
+    after = asyncio.create_task(write("next"))
+    await asyncio.sleep(0.01)
+    lock.release()  # the lock is the abandoned write's now, which nobody will run
+    abandon(rest)
+    await asyncio.wait_for(after, 30)
+    assert written == ["next"]
+    assert not lock.locked()

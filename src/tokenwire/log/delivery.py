@@ -18,6 +18,7 @@ client so never holds up the appender or the other followers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextlib import aclosing
 from typing import Any
@@ -57,9 +58,14 @@ class _Rest:
         self._waiting_on = waiting_on
 
     def close(self) -> None:
-        """Abandon the rest: the steps get ``GeneratorExit`` where they wait, and their
-        clean-up (a lock's release) runs."""
-        self._step.close()
+        """Abandon the rest as a cancelled task would: the steps get ``CancelledError``
+        where they wait, and their clean-up runs (a lock they hold, or queue for, is let go
+        the way asyncio's own code does it on a cancel)."""
+        try:
+            self._step.throw(asyncio.CancelledError())
+        except (asyncio.CancelledError, StopIteration):
+            return
+        self._step.close()  # it went on waiting: nobody will drive it again
 
     def __await__(self) -> Generator[Any, Any, None]:
         waiting_on = self._waiting_on
