@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Any
 
 from starlette.background import BackgroundTask
@@ -48,7 +48,7 @@ class EventStream(Response):
 
     def __init__(
         self,
-        events: AsyncIterator[list[Event]],
+        events: Following,
         encoder: StreamEncoder = CANONICAL,
         *,
         heartbeat_s: float | None = None,
@@ -119,7 +119,6 @@ class EventStream(Response):
                 await self._pump(send, lambda: disconnected)
             finally:
                 watcher.cancel()
-                await self._close_events()
             if not disconnected:
                 with contextlib.suppress(OSError):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -127,12 +126,6 @@ class EventStream(Response):
             # The watcher's cancel ends the pump; any other (the server's) goes on up.
             if not disconnected or pumping.uncancel() > 0:
                 raise
-            await self._close_events()  # again, if that cancel came while it closed
-
-    async def _close_events(self) -> None:
-        aclose = getattr(self._events, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
     async def _pump(self, send: Send, gone: Callable[[], bool]) -> None:
         encode = self._encoder.encode
@@ -141,13 +134,10 @@ class EventStream(Response):
         def body_of(batch: list[Event]) -> bytes:
             return b"".join(encode(event) for event in batch)
 
-        def deliver(batch: list[Event]) -> Awaitable[None] | None:
+        def deliver(batch: Batch) -> Awaitable[None] | None:
             # Followers at one point hold the same batch: a stateless encoder's bytes are
             # made once for all of them.
-            if shared is not None and isinstance(batch, Batch):
-                body = batch.derive(shared, body_of)
-            else:
-                body = body_of(batch)
+            body = body_of(batch) if shared is None else batch.derive(shared, body_of)
             if not body:
                 return None
             # Written now, from whichever task delivers (for a live reply, the one that
@@ -157,13 +147,7 @@ class EventStream(Response):
             )
 
         try:
-            if isinstance(self._events, Following):
-                await self._events.relay(deliver)
-            else:
-                async for batch in self._events:
-                    pending = deliver(batch)
-                    if pending is not None:
-                        await pending
+            await self._events.relay(deliver)
         except TokenwireError as exc:  # an outage of Redis or the database
             if not gone():
                 log.warning("event stream ended early: %s", exc.message)
