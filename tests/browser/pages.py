@@ -65,7 +65,9 @@ class ChatPage:
         chat.page.wait_for_selector("#shell:not([hidden])")
         return chat
 
-    def wait_connected(self, transport: str = "ws", timeout: float = 10) -> None:
+    def wait_connected(self, transport: str = "ws", timeout: float = 60) -> None:
+        # Generous: on a loaded machine a page's first connection, or its reconnect after
+        # a backoff of up to 8 s, can take many seconds.
         self.page.wait_for_selector(
             f'#badge[data-state="connected"][data-transport="{transport}"]',
             timeout=timeout * 1000,

@@ -116,7 +116,7 @@ def test_server_gone_mid_reply_then_back(
         port=server.port,
     )
     try:
-        chat.wait_connected(timeout=20)
+        chat.wait_connected(timeout=90)
         # The same address and token as before the restart.
         reply = stored(server, mid)
         assert reply["status"] == "interrupted"

@@ -49,7 +49,13 @@ async def test_a_rate_admits_up_to_its_limit_then_says_how_long_to_wait(
 async def test_a_rate_comes_back_as_its_window_slides_by(counters: Counters) -> None:
     for _ in range(2):
         assert await counters.hit("rate:slide", limit=2, window_s=1) is None
-    wait = await counters.hit("rate:slide", limit=2, window_s=1)
+    # On a loaded machine the hits can straddle the one-second window, and the third is let
+    # through: hit on until one is refused, which a full window forces.
+    wait = None
+    for _ in range(20):
+        wait = await counters.hit("rate:slide", limit=2, window_s=1)
+        if wait is not None:
+            break
     assert wait is not None
     await asyncio.sleep(wait + 0.05)
     assert await counters.hit("rate:slide", limit=2, window_s=1) is None
