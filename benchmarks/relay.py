@@ -105,7 +105,8 @@ class Bench:
             spy = [
                 str(Path(sys.executable).with_name("py-spy")),
                 "record",
-                "--nonblocking",
+                # C frames (uvloop, the interpreter) need the process paused per sample.
+                *(["--native"] if args.native else ["--nonblocking"]),
                 "-r",
                 "100",
                 "-f",
@@ -313,6 +314,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--src", help="the sources the server runs; default: this checkout's")
     parser.add_argument("--data-dir", help="the server's (kept, with its log); default: temporary")
     parser.add_argument("--profile", help="record the server with py-spy (raw, for flamegraphs)")
+    parser.add_argument("--native", action="store_true", help="the profile with C frames too")
     args = parser.parse_args(argv)
     args.src = str(Path(args.src).resolve() if args.src else ROOT / "src")
     if args.streams is None:

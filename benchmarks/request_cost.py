@@ -68,12 +68,14 @@ def kinds(client: httpx.Client, cids: list[str]) -> dict[str, Callable[[int], No
     return {"read a conversation": read, "a turn (JSON)": turn, "a new OpenAI chat": openai_chat}
 
 
-def profiled(pid: int, path: str | None) -> subprocess.Popen[bytes] | None:
+def profiled(pid: int, path: str | None, native: bool) -> subprocess.Popen[bytes] | None:
     """py-spy (from the dev extras, next to the interpreter) recording ``pid`` at 1 kHz."""
     if path is None:
         return None
     spy = str(Path(sys.executable).with_name("py-spy"))
-    command = [spy, "record", "--nonblocking", "-r", "1000", "-f", "raw", "-o", path]
+    # C frames (uvloop, SQLite, the kernel's calls) need the process paused per sample.
+    mode = "--native" if native else "--nonblocking"
+    command = [spy, "record", mode, "-r", "1000", "-f", "raw", "-o", path]
     process = subprocess.Popen([*command, "--pid", str(pid)])
     time.sleep(1.0)  # attached
     return process
@@ -85,6 +87,7 @@ def main() -> None:
     parser.add_argument("--src", help="the sources the server runs; default: this checkout's")
     parser.add_argument("--only", help="run only the kinds whose name contains this")
     parser.add_argument("--profile", help="attach py-spy to the server, raw stacks to this file")
+    parser.add_argument("--native", action="store_true", help="the profile with C frames too")
     args = parser.parse_args()
     src = str(Path(args.src).resolve() if args.src else ROOT / "src")
     os.environ["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])
@@ -117,7 +120,7 @@ def main() -> None:
                         continue
                     for i in range(warm_up):
                         request(i)
-                    spy = profiled(server.proc.pid, args.profile)
+                    spy = profiled(server.proc.pid, args.profile, args.native)
                     before = cpu_seconds(server.proc.pid)
                     for i in range(warm_up, warm_up + args.requests):
                         request(i)

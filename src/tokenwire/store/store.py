@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from tokenwire.store import sqlite
 from tokenwire.store.branches import BranchQueries
 from tokenwire.store.conversations import ConversationQueries
 from tokenwire.store.errors import translated
@@ -36,7 +37,8 @@ __all__ = [
 
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One trip to SQLite's thread per statement, not three or four (``store/sqlite.py``).
+        engine = create_async_engine(url, module=sqlite.DBAPI(), connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
