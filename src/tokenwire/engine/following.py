@@ -58,7 +58,13 @@ class Following(AsyncIterator[Batch]):
 def coalesced(batch: Batch) -> Batch:
     """The batch with every run of deltas merged into one (``protocol.events.coalesce``): done
     here, once for every follower holding the batch, not by each encoder."""
-    return batch.derive(COALESCED, lambda b: Batch(coalesce(b)))
+    if len(batch) == 1:  # a live follower's usual batch: nothing to merge
+        return batch
+    return batch.derive(COALESCED, _coalesced)
+
+
+def _coalesced(batch: Batch) -> Batch:
+    return Batch(coalesce(batch))
 
 
 class Follower:

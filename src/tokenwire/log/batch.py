@@ -13,13 +13,15 @@ Batches are shared: treat them as read-only.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tokenwire.protocol.events import Event
 
 T = TypeVar("T")
 
 __all__ = ["Batch"]
+
+_MISSING = object()
 
 
 class Batch(list[Event]):
@@ -37,11 +39,11 @@ class Batch(list[Event]):
         ``key`` must name all that the result depends on besides the events, e.g.
         ``("sse",)`` for the canonical SSE bytes, or ``("openai", model, include_usage)``.
         """
-        try:
-            value: T = self._derived[key]
-        except KeyError:
+        # A lookup, not try/except: with one follower per reply every call is a miss.
+        value = self._derived.get(key, _MISSING)
+        if value is _MISSING:
             value = self._derived[key] = make(self)
-        return value
+        return cast(T, value)
 
 
 def batch_of(events: list[Event]) -> Batch:
