@@ -10,6 +10,8 @@ server's CPU (``/proc``: user and system, every thread) is divided by the reques
 - ``POST /api/v1/conversations/{id}/messages`` waiting for the reply as JSON: a whole turn,
   each in a titled conversation of its own made beforehand (a conversation's history grows
   with every turn, and the turn reads it);
+- the same turn with ``Accept: text/event-stream``: the reply streamed over SSE, the path a
+  relayed reply takes (no wait for the stored end, no sibling read for the answer);
 - ``POST /v1/chat/completions`` with ``stream: true``: a new OpenAI chat each time (its
   conversation made from the history, no title asked for: the reply is short).
 
@@ -47,6 +49,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def kinds(client: httpx.Client, cids: list[str]) -> dict[str, Callable[[int], None]]:
+    """Each kind's request by its number; the two turn kinds take a conversation each, from
+    either half of ``cids``."""
+    half = len(cids) // 2
+
     def read(i: int) -> None:
         client.get(f"/api/v1/conversations/{cids[0]}").raise_for_status()
 
@@ -54,6 +60,14 @@ def kinds(client: httpx.Client, cids: list[str]) -> dict[str, Callable[[int], No
         answer = client.post(f"/api/v1/conversations/{cids[i]}/messages", json={"content": "hi"})
         answer.raise_for_status()
         assert answer.json()["assistant_message"]["status"] == "complete"
+
+    def streamed_turn(i: int) -> None:
+        sent = {"content": "hi"}
+        headers = {"accept": "text/event-stream"}
+        url = f"/api/v1/conversations/{cids[half + i]}/messages"
+        with client.stream("POST", url, json=sent, headers=headers) as answer:
+            answer.raise_for_status()
+            assert b"event: message.end" in answer.read()
 
     def openai_chat(i: int) -> None:
         body = {
@@ -65,7 +79,12 @@ def kinds(client: httpx.Client, cids: list[str]) -> dict[str, Callable[[int], No
             answer.raise_for_status()
             assert answer.read().rstrip().endswith(b"data: [DONE]")
 
-    return {"read a conversation": read, "a turn (JSON)": turn, "a new OpenAI chat": openai_chat}
+    return {
+        "read a conversation": read,
+        "a turn (JSON)": turn,
+        "a turn (SSE)": streamed_turn,
+        "a new OpenAI chat": openai_chat,
+    }
 
 
 def profiled(pid: int, path: str | None, native: bool) -> subprocess.Popen[bytes] | None:
@@ -109,7 +128,7 @@ def main() -> None:
                 warm_up = max(20, args.requests // 10)
                 cids = [
                     client.post("/api/v1/conversations", json={"title": "bench"}).json()["id"]
-                    for _ in range(warm_up + args.requests)
+                    for _ in range(2 * (warm_up + args.requests))
                 ]
                 print(
                     f"server CPU per request, {args.requests} of each kind one after another"
