@@ -12,6 +12,8 @@ server's CPU (``/proc``: user and system, every thread) is divided by the reques
   with every turn, and the turn reads it);
 - the same turn with ``Accept: text/event-stream``: the reply streamed over SSE, the path a
   relayed reply takes (no wait for the stored end, no sibling read for the answer);
+- the same turn over a canonical WebSocket opened for it and closed after its end, as the
+  relay benchmark's WebSocket streams do (no compression, as there);
 - ``POST /v1/chat/completions`` with ``stream: true``: a new OpenAI chat each time (its
   conversation made from the history, no title asked for: the reply is short).
 
@@ -27,6 +29,7 @@ Compare versions by running them alternately, several times.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -38,20 +41,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from relay import cpu_seconds
-from tests.helpers.server import start_server
+from tests.helpers.server import Server, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def kinds(client: httpx.Client, cids: list[str]) -> dict[str, Callable[[int], None]]:
-    """Each kind's request by its number; the two turn kinds take a conversation each, from
-    either half of ``cids``."""
-    half = len(cids) // 2
+def kinds(
+    client: httpx.Client, server: Server, cids: list[str]
+) -> dict[str, Callable[[int], None]]:
+    """Each kind's request by its number; the three turn kinds take a conversation each, from
+    their third of ``cids``."""
+    third = len(cids) // 3
 
     def read(i: int) -> None:
         client.get(f"/api/v1/conversations/{cids[0]}").raise_for_status()
@@ -64,10 +70,17 @@ def kinds(client: httpx.Client, cids: list[str]) -> dict[str, Callable[[int], No
     def streamed_turn(i: int) -> None:
         sent = {"content": "hi"}
         headers = {"accept": "text/event-stream"}
-        url = f"/api/v1/conversations/{cids[half + i]}/messages"
+        url = f"/api/v1/conversations/{cids[third + i]}/messages"
         with client.stream("POST", url, json=sent, headers=headers) as answer:
             answer.raise_for_status()
             assert b"event: message.end" in answer.read()
+
+    def socket_turn(i: int) -> None:
+        url = f"{server.ws_url}/api/v1/conversations/{cids[2 * third + i]}/ws"
+        with connect(url, additional_headers=server.headers(), compression=None) as socket:
+            socket.send(json.dumps({"type": "message.send", "content": "hi"}))
+            while (kind := json.loads(socket.recv())["type"]) != "message.end":
+                assert kind not in ("message.error", "error"), kind
 
     def openai_chat(i: int) -> None:
         body = {
@@ -83,6 +96,7 @@ def kinds(client: httpx.Client, cids: list[str]) -> dict[str, Callable[[int], No
         "read a conversation": read,
         "a turn (JSON)": turn,
         "a turn (SSE)": streamed_turn,
+        "a turn (WebSocket)": socket_turn,
         "a new OpenAI chat": openai_chat,
     }
 
@@ -128,13 +142,13 @@ def main() -> None:
                 warm_up = max(20, args.requests // 10)
                 cids = [
                     client.post("/api/v1/conversations", json={"title": "bench"}).json()["id"]
-                    for _ in range(2 * (warm_up + args.requests))
+                    for _ in range(3 * (warm_up + args.requests))
                 ]
                 print(
                     f"server CPU per request, {args.requests} of each kind one after another"
                     f" ({src}; server pinned: {pinned})"
                 )
-                for name, request in kinds(client, cids).items():
+                for name, request in kinds(client, server, cids).items():
                     if args.only and args.only not in name:
                         continue
                     for i in range(warm_up):

@@ -11,13 +11,18 @@ holds them anyway. Commits and rollbacks are one trip each, as before.
 The adapter is SQLAlchemy's own with its cursor class swapped (``DBAPI`` is passed to
 ``create_async_engine(module=...)``), so the URL stays ``sqlite+aiosqlite://``; a
 server-side cursor (``stream_results``) keeps aiosqlite's.
+
+aiosqlite has no public call for "run this function in the connection's thread": this uses
+``Connection._execute`` and ``Connection._conn``, the two its own methods are built on.
+``tests/store/test_sqlite.py`` runs every cursor operation through them on a real database,
+so a release of aiosqlite that changes them fails there first.
 """
 
 from __future__ import annotations
 
 import collections
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -34,6 +39,9 @@ __all__ = ["DBAPI"]
 # What one statement gives back from the thread: the description, the rows, the row count
 # and the last row id.
 _Outcome = tuple[Any, Sequence[Any], int, int | None]
+
+
+_Step = Callable[[aiosqlite.Connection, str, Any], _Outcome]
 
 
 def _execute(connection: aiosqlite.Connection, operation: str, parameters: Any) -> _Outcome:
@@ -107,7 +115,7 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
         self._run(_executemany, operation, seq_of_parameters)
 
-    def _run(self, step: Any, operation: str, parameters: Any) -> None:
+    def _run(self, step: _Step, operation: str, parameters: Any) -> None:
         connection = self._connection
         try:
             outcome: _Outcome = await_(connection._execute(step, connection, operation, parameters))
