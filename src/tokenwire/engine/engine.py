@@ -343,6 +343,7 @@ class Engine(Variants, Reads):
             owner=owner,
             on_complete=on_complete,
             key=key,
+            reply=reply,
         )
         run.metadata.update(metadata or {})
         self.runs.add(run)

@@ -223,7 +223,12 @@ class Reads:
         return message
 
     async def find_reply(self, mid: MessageId) -> Message | None:
-        """A reply by id, for a socket told that it started: no ownership check."""
+        """A reply by id, for a socket told that it started: no ownership check. A reply
+        running here is the row its run started (with its live text), not read again: every
+        socket on the conversation asks as soon as the reply starts."""
+        run = self.runs.get(mid)
+        if run is not None and run.reply is not None:
+            return self.live(run.reply)
         return await self.store.find_message(mid)
 
     async def in_flight(self, conversation_id: ConversationId) -> list[Message]:

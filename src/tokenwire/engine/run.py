@@ -45,7 +45,7 @@ from tokenwire.providers.base import (
     Queued,
     ToolCallDelta,
 )
-from tokenwire.store.records import MessageStatus
+from tokenwire.store.records import Message, MessageStatus
 from tokenwire.store.store import Checkpoint, Outcome, SQLStore
 
 log = logging.getLogger("tokenwire.run")
@@ -91,14 +91,17 @@ class Run:
         owner: Ownership | None = None,
         on_complete: Callable[[str, tuple[CallInfo, ...]], Awaitable[None]] | None = None,
         key: Callable[[str, tuple[CallInfo, ...]], str] | None = None,
+        reply: Message | None = None,
     ) -> None:
         """``resume``: the reply so far, when this run continues one that another instance
         started (its seq, text and marks go on from there). ``owner``: the reply's lease.
         ``on_complete``: called with the text and tool calls of a reply that completed, after
         its row is written and before its end is told to anyone. ``key``: the name the
         conversation takes when the reply completes, from its text and tool calls, written
-        in the transaction of the reply's end."""
+        in the transaction of the reply's end. ``reply``: the row as the run started it, for
+        readers that need the reply itself rather than its text (``Reads.find_reply``)."""
         self.message_id = message_id
+        self.reply = reply
         self.info = info
         self._hooks = hooks
         self._last_token = 0.0

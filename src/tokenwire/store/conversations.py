@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from tokenwire.errors import Conflict, NotFound
@@ -17,6 +17,12 @@ from tokenwire.store.tables import ConversationRow, MessageRow
 C: Table = ConversationRow.__table__  # type: ignore[assignment]
 
 _UNSET: Any = object()
+
+# Built once: every socket's handshake and most routes read a conversation by id, and
+# building the statement and its cache key costs about what running it does.
+_OWNED = select(*CONVERSATION_COLUMNS).where(
+    C.c.id == bindparam("cid"), C.c.user_id == bindparam("uid")
+)
 
 
 class ConversationQueries(Queries):
@@ -120,9 +126,8 @@ class ConversationQueries(Queries):
     async def get_conversation(self, user_id: UserId, cid: str) -> Conversation:
         if not is_uuid(cid):
             raise NotFound(f"conversation {cid} not found")
-        query = select(*CONVERSATION_COLUMNS).where(C.c.id == cid, C.c.user_id == user_id)
         async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).one_or_none()
+            row = (await conn.execute(_OWNED, {"cid": cid, "uid": user_id})).one_or_none()
         if row is None:
             raise NotFound(f"conversation {cid} not found")
         return convert.conversation(row)

@@ -242,7 +242,7 @@ class MessageQueries(Queries):
                 pass  # the key names another conversation: the reply ends, this one unnamed
         if not returning:
             return await self._write_end(mid, outcome, values), None
-        streaming = (T.c.id == mid) & (T.c.status == MessageStatus.STREAMING.value)
+        streaming = _streaming(mid)
         async with self.engine.begin() as conn:
             if not await _merged_metadata(conn, streaming, outcome, values):
                 return False, None
@@ -256,9 +256,10 @@ class MessageQueries(Queries):
         """Write the end; with ``key``, name the reply's conversation in the same transaction
         (a stateless client's next request finds it by that name), only if the end was
         written. True when the reply was streaming and has now ended."""
-        streaming = (T.c.id == mid) & (T.c.status == MessageStatus.STREAMING.value)
         async with self.engine.begin() as conn:
-            if not await _merged_metadata(conn, streaming, outcome, values):
+            if outcome.metadata and not await _merged_metadata(
+                conn, _streaming(mid), outcome, values
+            ):
                 return False
             # One statement: the status test and the write cannot be split by another writer.
             query = _end_query("model" in values, "metadata" in values)
@@ -281,6 +282,11 @@ class MessageQueries(Queries):
                 .all()
             )
         return [convert.message(r) for r in rows]
+
+
+def _streaming(mid: str) -> Any:
+    """The reply ``mid``, while it streams: what an end may be written to."""
+    return (T.c.id == mid) & (T.c.status == MessageStatus.STREAMING.value)
 
 
 async def _merged_metadata(
