@@ -79,6 +79,28 @@ async def test_a_statement_is_one_trip_and_gives_what_a_cursor_gives(engine: Asy
     assert names == ["a", "z", "z"]
 
 
+async def test_a_read_is_one_trip_and_a_write_two_with_the_connection_given_back(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as conn:
+        trips = await counted(conn)
+    # The same connection again (the pool holds it), counted across each block's exit: the
+    # pool's rollback on taking it back goes to the thread only when a transaction is open.
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+    assert trips.count == 1
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+    assert trips.count == 3
+    async with engine.connect() as conn:
+        await conn.execute(text("INSERT INTO t (name) VALUES ('undone')"))
+        await conn.rollback()  # a transaction is open: this one goes
+    assert trips.count == 5
+    async with engine.connect() as conn:
+        names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
+    assert names == ["a"]
+
+
 async def test_a_failed_statement_raises_the_dbapi_error_and_leaves_the_connection_usable(
     engine: AsyncEngine,
 ) -> None:

@@ -6,7 +6,9 @@ the event loop with the result. SQLAlchemy's aiosqlite adapter makes a cursor, e
 fetches and closes it, four trips for a ``SELECT`` and three for a write. Here the cursor
 hands the thread the whole statement (cursor, execute, fetch, close) in one function, so a
 statement is one trip; the rows come back already fetched, as SQLAlchemy's buffered cursor
-holds them anyway. Commits and rollbacks are one trip each, as before.
+holds them anyway. A commit or a rollback is one trip when a transaction is open and none
+otherwise: a read opens none, and the pool's rollback of every connection it takes back
+comes after the commit of a write.
 
 The adapter is SQLAlchemy's own with its cursor class swapped (``DBAPI`` is passed to
 ``create_async_engine(module=...)``), so the URL stays ``sqlite+aiosqlite://``; a
@@ -128,6 +130,24 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 class _Connection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = _Cursor
+
+    # With no transaction open, a commit or a rollback has nothing to do, and the trip to the
+    # thread would be all it cost: SQLAlchemy rolls back every connection the pool takes
+    # back (after a commit too), and a read opens no transaction (sqlite3 begins one before
+    # a write only). ``in_transaction`` is SQLite's own flag, read here while the thread has
+    # nothing of this connection's to run: SQLAlchemy waits for each call before the next.
+
+    def rollback(self) -> None:
+        if self._open():
+            super().rollback()
+
+    def commit(self) -> None:
+        if self._open():
+            super().commit()
+
+    def _open(self) -> bool:
+        connection: sqlite3.Connection | None = self._connection._connection
+        return connection is None or connection.in_transaction
 
 
 class DBAPI(AsyncAdapt_aiosqlite_dbapi):
