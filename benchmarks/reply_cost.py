@@ -8,7 +8,10 @@ its threads: the event loop and SQLite's) per reply, for
 
 - a reply in an existing, titled conversation, named by id;
 - a reply that makes its conversation from a client's history (as every new OpenAI chat
-  does), which the model then titles.
+  does), which the model then titles;
+- a reply at the end of a conversation 100 turns long (each answer 100 words, with the
+  per-delta marks a streamed reply stores), each measured reply a new branch from its last
+  answer, so that every prompt reads the same 200 messages.
 
     python benchmarks/reply_cost.py                    # 300 replies of each kind
     python benchmarks/reply_cost.py --src OTHER/src    # another version of the sources
@@ -39,10 +42,11 @@ async def measure(replies: int, warm_up: int) -> list[tuple[str, float]]:
     from tokenwire.engine import Engine
     from tokenwire.engine.config import EngineConfig
     from tokenwire.log.memory import MemoryEventLog
-    from tokenwire.protocol.options import ByHistory, ById
+    from tokenwire.protocol.options import ByHistory, ById, TurnOptions
     from tokenwire.providers.scripted import ScriptedProvider
     from tokenwire.settings import Settings
     from tokenwire.store import SQLStore
+    from tokenwire.store.records import MessageStatus, Outcome
 
     data = Path(tempfile.mkdtemp(prefix="tokenwire-reply-cost-"))
     store = SQLStore(f"sqlite+aiosqlite:///{data}/tokenwire.db")
@@ -53,9 +57,18 @@ async def measure(replies: int, warm_up: int) -> list[tuple[str, float]]:
     await engine.start()
     user, _ = await store.create_user("bench")
     titled = [await store.create_conversation(user.id, title="bench") for _ in range(20)]
+    long = await store.create_conversation(user.id, title="long")
+    words = [f" word{i}" for i in range(100)]
+    answer = "".join(words)
+    marks = [(seq, len("".join(words[:seq]))) for seq in range(1, len(words) + 1)]
+    for i in range(100):
+        turn = await store.add_turn(user.id, long.id, content=f"question {i}")
+        ended = Outcome(MessageStatus.COMPLETE, answer, marks, last_seq=len(words) + 1)
+        await store.end_reply(turn.assistant_message.id, ended)
+    after_long = TurnOptions(parent_id=turn.assistant_message.id)
 
-    async def reply(ref: Any) -> None:
-        turn = await engine.start_turn(user.id, ref, "hello")
+    async def reply(ref: Any, options: TurnOptions) -> None:
+        turn = await engine.start_turn(user.id, ref, "hello", options)
         run = engine.runs.get(turn.assistant_message.id)
         if run is not None and run.task is not None:
             await asyncio.shield(run.task)
@@ -63,17 +76,19 @@ async def measure(replies: int, warm_up: int) -> list[tuple[str, float]]:
         while engine._background:
             await asyncio.gather(*list(engine._background))
 
-    kinds: list[tuple[str, Callable[[int], Any]]] = [
-        ("existing conversation, by id", lambda i: ById(titled[i % len(titled)].id)),
-        ("new conversation from history, titled", lambda i: ByHistory("openai", (), None)),
+    plain = TurnOptions()
+    kinds: list[tuple[str, Callable[[int], tuple[Any, TurnOptions]]]] = [
+        ("existing conversation, by id", lambda i: (ById(titled[i % len(titled)].id), plain)),
+        ("new conversation from history, titled", lambda i: (ByHistory("openai", (), None), plain)),
+        ("after 100 turns of 100 words, by id", lambda i: (ById(long.id), after_long)),
     ]
     figures = []
     for name, ref in kinds:
         for i in range(warm_up):
-            await reply(ref(i))
+            await reply(*ref(i))
         start = cpu_seconds()
         for i in range(replies):
-            await reply(ref(i))
+            await reply(*ref(i))
         figures.append((name, (cpu_seconds() - start) / replies))
     await engine.shutdown()
     await store.close()

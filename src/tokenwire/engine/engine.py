@@ -49,7 +49,7 @@ from tokenwire.protocol.options import (
 )
 from tokenwire.providers import capabilities
 from tokenwire.providers.base import ChatTurn, GenerationRequest, Provider
-from tokenwire.store.records import Conversation, Message, MessageStatus, Turn
+from tokenwire.store.records import Conversation, Message, MessageStatus, Said, Turn
 from tokenwire.store.store import Checkpoint, NewTurn, SQLStore
 
 log = logging.getLogger("tokenwire.engine")
@@ -86,7 +86,7 @@ class Engine(Variants, Reads):
         self._background: set[asyncio.Task[None]] = set()  # titles being written
         # The branch each starting reply answers, as its turn's transaction read it: taken
         # by ``_request`` so that a new reply's prompt costs no second read of the store.
-        self._branches: dict[MessageId, tuple[Message, ...]] = {}
+        self._branches: dict[MessageId, tuple[Said, ...]] = {}
         self.cluster = cluster
         self._sweeper: Sweeper | None = None
         self.follower = Follower(config=config, store=store, events=events, hooks=self.hooks)

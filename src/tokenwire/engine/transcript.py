@@ -12,7 +12,7 @@ from typing import Any
 
 from tokenwire.protocol.options import CallInfo
 from tokenwire.providers.base import ChatTurn, ToolCall
-from tokenwire.store.records import Message
+from tokenwire.store.records import Said
 
 __all__ = ["call_infos", "chat_turns", "stored_calls"]
 
@@ -29,7 +29,7 @@ def call_infos(metadata: dict[str, Any]) -> tuple[CallInfo, ...]:
     return tuple(CallInfo(c.id, c.name, c.arguments) for c in stored_calls(metadata))
 
 
-def chat_turns(messages: Sequence[Message]) -> list[ChatTurn]:
+def chat_turns(messages: Sequence[Said]) -> list[ChatTurn]:
     turns: list[ChatTurn] = []
     for message in messages:
         if message.role == "user":

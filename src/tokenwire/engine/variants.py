@@ -192,14 +192,13 @@ def context_metadata(context: ContextInfo | None) -> dict[str, Any] | None:
 
 async def _title(host: Host, conversation: Conversation, turn: Turn) -> None:
     try:
-        first = turn.user_message
         branch = await host.store.history(conversation.id, turn.assistant_message.id)
-        first = next((m for m in branch if m.role == "user"), first)
+        first = next((m.content for m in branch if m.role == "user"), turn.user_message.content)
         try:
             host.provider.admit()  # a title never takes a place a reply would be refused for
         except Unavailable:
             return
-        title = await write_title(host.provider, first.content)
+        title = await write_title(host.provider, first)
         if title:
             await host.store.set_title_if_unset(conversation.id, title)
     except Exception as exc:

@@ -11,7 +11,7 @@ from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.protocol.dialects.timestamps import iso_ms
 from tokenwire.protocol.events import ErrorInfo, Timings, Usage
 from tokenwire.store import marks
-from tokenwire.store.records import Conversation, Message, MessageStatus, User
+from tokenwire.store.records import Conversation, Message, MessageStatus, Said, User
 from tokenwire.store.tables import ConversationRow, MessageRow, UserRow
 
 
@@ -72,6 +72,14 @@ def message(row: MessageRow | Any) -> Message:
         last_seq=row.last_seq or 0,
         parent_id=MessageId(row.parent_id) if row.parent_id else None,
     )
+
+
+def said(row: Any) -> Said:
+    """A row selected with ``messages.SAID_COLUMNS``. Unpacked, not read by name: a prompt
+    converts every message of its branch, and a row's lookup by name costs several times
+    more."""
+    mid, role, content, images, meta = row
+    return Said(MessageId(mid), role, content or "", tuple(images or ()), dict(meta or {}))
 
 
 # usage, timings and error are JSON columns holding the event Structs' fields.

@@ -15,7 +15,15 @@ from tokenwire.errors import NotFound
 from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid
 from tokenwire.store import convert, marks
 from tokenwire.store.base import MESSAGE_COLUMNS, Queries
-from tokenwire.store.records import Checkpoint, Message, MessageStatus, Outcome, Page, Turn
+from tokenwire.store.records import (
+    Checkpoint,
+    Message,
+    MessageStatus,
+    Outcome,
+    Page,
+    Said,
+    Turn,
+)
 from tokenwire.store.tables import ConversationRow, MessageRow
 
 T: Table = MessageRow.__table__  # type: ignore[assignment]
@@ -23,6 +31,10 @@ C: Table = ConversationRow.__table__  # type: ignore[assignment]
 
 # Deeper than any branch can be: a guard, should a parent ever point back down its branch.
 _MAX_DEPTH = 1_000_000
+
+
+# What a prompt reads of each message of its branch (``Said``).
+SAID_COLUMNS = (T.c.id, T.c.role, T.c.content, T.c.images, T.c.metadata.label("meta"))
 
 
 def _branch_query() -> Select[Any]:
@@ -42,7 +54,7 @@ def _branch_query() -> Select[Any]:
         )
     )
     return (
-        select(*MESSAGE_COLUMNS)
+        select(*SAID_COLUMNS)
         .join_from(T, walk, T.c.id == walk.c.id)
         .where(walk.c.depth > 0)
         .order_by(walk.c.depth.desc())
@@ -73,11 +85,11 @@ def _end_query(model: bool, metadata: bool) -> Update:
     return update(T).where(streaming).values({n: bindparam(f"v_{n}") for n in names})
 
 
-async def branch(conn: AsyncConnection, cid: str, upto: str) -> list[Message]:
+async def branch(conn: AsyncConnection, cid: str, upto: str) -> list[Said]:
     """The messages before ``upto`` on its branch in the conversation ``cid``, oldest first,
     in one statement, instead of the conversation's whole tree and then the branch's rows."""
     rows = (await conn.execute(_BRANCH, {"upto": upto, "cid": cid})).all()
-    return [convert.message(row) for row in rows]
+    return [convert.said(row) for row in rows]
 
 
 class MessageQueries(Queries):
@@ -135,7 +147,7 @@ class MessageQueries(Queries):
         items = [convert.message(r) for r in reversed(rows[:limit])]
         return Page(items=items, next_before=items[0].id if len(rows) > limit else None)
 
-    async def history(self, cid: ConversationId, upto: MessageId) -> list[Message]:
+    async def history(self, cid: ConversationId, upto: MessageId) -> list[Said]:
         """The messages before ``upto`` on its branch, oldest first: the prompt."""
         async with self.engine.connect() as conn:
             return await branch(conn, cid, upto)

@@ -99,6 +99,23 @@ class Message(Stamped):
 
 
 @dataclass(frozen=True, slots=True)
+class Said:
+    """A stored message as a prompt holds it: who said what, with its images and the
+    metadata that names tool calls. A reply's prompt reads every message of its branch,
+    so it reads these columns alone: no times, usage or marks (one per delta) to decode."""
+
+    id: MessageId
+    role: str
+    content: str
+    images: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, message: Message) -> Said:
+        return cls(message.id, message.role, message.content, message.images, message.metadata)
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
     """A committed send: the user message and the assistant message that answers it."""
 
@@ -107,7 +124,7 @@ class Turn:
     created: bool  # False when a repeated client_message_id returned an earlier turn
     # The branch the reply answers, root to the user message (``history`` of the reply), as
     # the turn's own transaction read or wrote it; ``None`` when it was not read.
-    branch: tuple[Message, ...] | None = None
+    branch: tuple[Said, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

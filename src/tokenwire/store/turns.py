@@ -23,7 +23,7 @@ from tokenwire.protocol.options import ROOT, PriorTurn
 from tokenwire.store import convert, messages
 from tokenwire.store.base import CONVERSATION_COLUMNS
 from tokenwire.store.messages import MessageQueries
-from tokenwire.store.records import Conversation, MessageStatus, Turn
+from tokenwire.store.records import Conversation, MessageStatus, Said, Turn
 from tokenwire.store.rows import message_record, message_values
 from tokenwire.store.tables import ConversationRow, MessageRow
 
@@ -201,7 +201,7 @@ class TurnQueries(MessageQueries):
         await conn.execute(_INSERT_CONVERSATION, values)
         await conn.execute(_INSERT_MESSAGES, [*history, user_values, reply_values])
         asked = message_record(user_values)
-        branch = (*(message_record(row) for row in history), asked)
+        branch = (*(Said.of(message_record(row)) for row in history), Said.of(asked))
         return made, Turn(asked, message_record(reply_values), created=True, branch=branch)
 
     async def _append(
