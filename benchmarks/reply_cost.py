@@ -11,7 +11,9 @@ its threads: the event loop and SQLite's) per reply, for
   does), which the model then titles;
 - a reply at the end of a conversation 100 turns long (each answer 100 words, with the
   per-delta marks a streamed reply stores), each measured reply a new branch from its last
-  answer, so that every prompt reads the same 200 messages.
+  answer, so that every prompt reads the same 200 messages;
+
+and what reading that conversation's branch costs, as its page shows it.
 
     python benchmarks/reply_cost.py                    # 300 replies of each kind
     python benchmarks/reply_cost.py --src OTHER/src    # another version of the sources
@@ -90,6 +92,14 @@ async def measure(replies: int, warm_up: int) -> list[tuple[str, float]]:
         for i in range(replies):
             await reply(*ref(i))
         figures.append((name, (cpu_seconds() - start) / replies))
+    # What showing that conversation costs (``GET .../branch`` without HTTP): its first 100
+    # turns and every measured reply's, at the leaf the last one left.
+    start = cpu_seconds()
+    for _ in range(replies // 10):
+        _, shown = await store.branch(user.id, long.id)
+    figures.append(
+        (f"reading that branch ({len(shown)} messages)", (cpu_seconds() - start) / (replies // 10))
+    )
     await engine.shutdown()
     await store.close()
     return figures

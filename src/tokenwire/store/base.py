@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table
+from sqlalchemy import ColumnElement, Table, Text, cast
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tokenwire.errors import NotFound
@@ -18,8 +18,14 @@ def columns(table: Table) -> list[ColumnElement[Any]]:
     return [c.label("meta") if c.key == "metadata" else c for c in table.c]
 
 
+def _message_column(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    # The marks as the JSON text stored (on PostgreSQL too: a cast, which its driver does
+    # not decode), for ``marks.Marks`` to decode only if they are used.
+    return cast(column, Text).label("marks") if column.key == "marks" else column
+
+
 CONVERSATION_COLUMNS = columns(ConversationRow.__table__)  # type: ignore[arg-type]
-MESSAGE_COLUMNS = columns(MessageRow.__table__)  # type: ignore[arg-type]
+MESSAGE_COLUMNS = [_message_column(c) for c in columns(MessageRow.__table__)]  # type: ignore[arg-type]
 
 
 class Queries:

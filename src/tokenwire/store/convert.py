@@ -68,7 +68,7 @@ def message(row: MessageRow | Any) -> Message:
         error=error(row.error),
         metadata=dict(row.meta or {}),
         images=tuple(row.images or ()),
-        marks=marks.merged(row.marks, getattr(row, "mark_log", None)),
+        marks=marks.Marks(row.marks, getattr(row, "mark_log", None)),
         last_seq=row.last_seq or 0,
         parent_id=MessageId(row.parent_id) if row.parent_id else None,
     )

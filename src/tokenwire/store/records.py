@@ -90,7 +90,7 @@ class Message(Stamped):
     images: tuple[str, ...] = ()
     # For each delta delivered: (seq, end offset of the text so far). Lets a resume be
     # served from the stored row, byte-exact, once the event log has expired.
-    marks: tuple[tuple[int, int], ...] = ()
+    marks: Sequence[tuple[int, int]] = ()
     last_seq: int = 0
     parent_id: MessageId | None = None  # the message before it on its branch
     # The messages with the same parent, this one among them, in creation order; filled by
