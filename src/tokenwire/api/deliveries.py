@@ -104,23 +104,32 @@ class Notes:
         self, engine: Engine, user_id: UserId, cid: ConversationId, watch: Watch
     ) -> None:
         """The socket of ``watch`` closed; mid-reply, it leaves its note."""
+        if watch.current is None:
+            self._forget(cid, watch)
+            return
+        reply_id, seq = watch.current
+        now = time.monotonic()
+        note = {"reply_id": reply_id, "seq": seq, "at": time.time()}
+        try:
+            # Stored before a newer socket waiting for this one is told: it clears the stored
+            # note as it takes it, and a clear that ran before this write would leave the
+            # note to a later socket, which would be sent the end of a reply it has.
+            await _rewrite(engine, user_id, cid, note)
+        except TokenwireError as exc:  # gone, or the store is down: this process still knows
+            log.warning("could not note where the socket of %s stopped: %s", cid, exc)
+        finally:
+            self._left = {k: v for k, v in self._left.items() if now - v[1] <= RECONNECT_WINDOW_S}
+            self._left[cid] = (Left(reply_id, seq), now)
+            # Still counted open until here: a newer socket that came while the note was
+            # written waits for it rather than start the reply over.
+            self._forget(cid, watch)
+
+    def _forget(self, cid: ConversationId, watch: Watch) -> None:
         sockets = self._open.get(cid, set())
         sockets.discard(watch)
         if not sockets:
             self._open.pop(cid, None)
-        if watch.current is None:
-            watch.close()
-            return
-        reply_id, seq = watch.current
-        now = time.monotonic()
-        self._left = {k: v for k, v in self._left.items() if now - v[1] <= RECONNECT_WINDOW_S}
-        self._left[cid] = (Left(reply_id, seq), now)
         watch.close()
-        note = {"reply_id": reply_id, "seq": seq, "at": time.time()}
-        try:
-            await _rewrite(engine, user_id, cid, note)
-        except TokenwireError as exc:  # gone, or the store is down: this process still knows
-            log.warning("could not note where the socket of %s stopped: %s", cid, exc)
 
     async def take(self, engine: Engine, conversation: Conversation, watch: Watch) -> Left | None:
         """Where the new socket of ``watch`` continues, if the last one closed mid-reply

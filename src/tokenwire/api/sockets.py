@@ -33,7 +33,7 @@ from tokenwire.log import delivery
 from tokenwire.log.batch import Batch
 from tokenwire.log.watchers import Inbox
 from tokenwire.protocol.codec import Command, Ordering, SocketCodec, StopRunning
-from tokenwire.protocol.events import Event, MessageStart
+from tokenwire.protocol.events import Event, MessageStart, is_terminal
 from tokenwire.protocol.frames import (
     Cancel,
     Continue,
@@ -190,7 +190,9 @@ class ConversationSocket:
                     self._sent[reply.id] = event.seq
                     current = self._progress.current
                     if current is not None and current[0] == reply.id:
-                        self._progress.current = (reply.id, event.seq)
+                        # Its end written, the reply needs no note, whenever the follow ends.
+                        ended = is_terminal(event)
+                        self._progress.current = None if ended else (reply.id, event.seq)
         except TokenwireError as exc:
             with contextlib.suppress(*GONE):
                 await self.send(self.codec.error(exc.code, exc.message, ref=reply.id))
