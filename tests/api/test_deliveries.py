@@ -85,6 +85,30 @@ async def test_a_note_taken_by_the_next_socket_is_not_left_for_a_later_one(
     assert await notes.take(engine, await engine.conversation(user.id, cid), later) is None
 
 
+async def test_a_socket_that_opens_while_the_old_one_writes_its_note_waits_for_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old socket is still writing its note (200 ms here) when the new one opens: the
+    new one must not start the reply over."""
+    monkeypatch.setattr(deliveries, "SIBLING_WAIT_S", 60.0)
+    user, _ = await engine.store.create_user("u")
+    cid = (await engine.store.create_conversation(user.id, title="t")).id
+    notes = Notes()
+    reply = MessageId(uuid7())
+    old = Watch()
+    notes.opened(cid, old)
+    old.current = (reply, 5)
+    closing = asyncio.create_task(notes.closed(engine, user.id, cid, old))
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # its write takes 200 ms
+
+    new = Watch()
+    notes.opened(cid, new)
+    assert await notes.take(engine, await engine.conversation(user.id, cid), new) == Left(reply, 5)
+    await closing
+    assert LEFT not in (await engine.conversation(user.id, cid)).metadata
+
+
 async def test_a_note_is_taken_once_from_the_store_after_a_restart(engine: Engine) -> None:
     """A socket on a new process (or another instance) finds the note in the conversation."""
     user, _ = await engine.store.create_user("u")
