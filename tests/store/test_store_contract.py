@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from tokenwire.errors import NotFound
-from tokenwire.protocol.events import Timings, Usage
+from tokenwire.protocol.events import ErrorInfo, Timings, Usage
 from tokenwire.protocol.options import ROOT, PriorTurn
 from tokenwire.store import Checkpoint, MessageStatus, Outcome, SQLStore
 from tokenwire.store.store import NewConversation, NewTurn, TurnTarget
@@ -248,3 +248,46 @@ async def test_the_end_of_a_reply_names_its_conversation(store: SQLStore) -> Non
     late = Outcome(MessageStatus.COMPLETE, "y", ((1, 1),), 2, conversation_key="late")
     assert not await store.end_reply(first.assistant_message.id, late)
     assert await store.conversation_by_key(user.id, "late") is None
+
+
+async def test_json_columns_read_back_as_written_by_every_read(store: SQLStore) -> None:
+    """A message's JSON columns are read as their stored text and decoded by the store: what
+    was written comes back from each read (by id, the branch shown, a prompt's history, the
+    ORM's page), empty values and nulls included."""
+    user, _ = await store.create_user("u")
+    conv = await store.create_conversation(user.id)
+    first = await store.add_turn(user.id, conv.id, content="look", images=["data:a", "data:b"])
+    failed = Outcome(
+        status=MessageStatus.ERROR,
+        content="par",
+        marks=((1, 3),),
+        last_seq=2,
+        error=ErrorInfo("upstream_error", 'it said "no" ✗', True),
+        timings=Timings(ttft_ms=12.5, total_ms=40.0, tokens_per_second=None),
+        metadata={"tool_calls": [{"id": "c1", "name": "f", "arguments": "{}"}], "n": 1.5},
+    )
+    assert await store.finish(first.assistant_message.id, failed) is not None
+    second = await store.add_turn(user.id, conv.id, content="plain")
+
+    user_id, reply_id, plain_id = (
+        first.user_message.id,
+        first.assistant_message.id,
+        second.user_message.id,
+    )
+    by_id = {m: await store.get_message(user.id, m) for m in (user_id, reply_id, plain_id)}
+    _, shown = await store.branch(user.id, conv.id)
+    page = (await store.list_messages(user.id, conv.id)).items
+    for read in (list(by_id.values()), shown, page):
+        found = {m.id: m for m in read}
+        assert found[user_id].images == ("data:a", "data:b")
+        assert found[reply_id].error == failed.error
+        assert found[reply_id].timings == failed.timings
+        assert found[reply_id].usage is None
+        assert found[reply_id].metadata == failed.metadata
+        assert found[reply_id].marks == ((1, 3),)
+        assert (found[plain_id].images, found[plain_id].metadata) == ((), {})
+        assert found[plain_id].error is None
+    said = {m.id: m for m in await store.history(conv.id, second.assistant_message.id)}
+    assert said[user_id].images == ("data:a", "data:b")
+    assert said[reply_id].metadata == failed.metadata
+    assert (said[plain_id].images, said[plain_id].metadata) == ((), {})

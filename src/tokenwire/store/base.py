@@ -18,14 +18,53 @@ def columns(table: Table) -> list[ColumnElement[Any]]:
     return [c.label("meta") if c.key == "metadata" else c for c in table.c]
 
 
-def _message_column(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    # The marks as the JSON text stored (on PostgreSQL too: a cast, which its driver does
-    # not decode), for ``marks.Marks`` to decode only if they are used.
-    return cast(column, Text).label("marks") if column.key == "marks" else column
+# A message's JSON columns, read as the text stored: on PostgreSQL too, by a cast, since its
+# driver decodes json itself. ``convert`` decodes them, and not at all for the ``{}``, ``[]``
+# and ``null`` most messages hold; ``marks.Marks`` decodes the marks only if they are used.
+# SQLAlchemy's decoding, one ``json.loads`` per JSON column per message, was a fifth of
+# reading a branch.
+JSON_AS_TEXT = frozenset({"metadata", "images", "usage", "timings", "error", "marks"})
 
+
+def as_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A message's column as ``MESSAGE_COLUMNS`` reads it (by the mapped attribute name)."""
+    name = "meta" if column.key == "metadata" else column.key
+    if column.key in JSON_AS_TEXT:
+        return cast(column, Text).label(name)
+    return column.label(name) if name != column.key else column
+
+
+# A message's columns in the order ``convert.message_of`` unpacks them: by position, since a
+# row's lookup by name costs several times more, and a page converts every message it shows.
+MESSAGE_FIELDS = (
+    "id",
+    "conversation_id",
+    "user_id",
+    "role",
+    "content",
+    "status",
+    "client_message_id",
+    "reply_to",
+    "parent_id",
+    "model",
+    "finish_reason",
+    "usage",
+    "timings",
+    "error",
+    "metadata",
+    "images",
+    "marks",
+    "mark_log",
+    "last_seq",
+    "created_at",
+    "updated_at",
+)
+_M: Table = MessageRow.__table__  # type: ignore[assignment]
+if set(MESSAGE_FIELDS) != set(_M.c.keys()):  # a column added to the table, not to this list
+    raise RuntimeError(f"MESSAGE_FIELDS does not name the columns of messages: {_M.c.keys()}")
 
 CONVERSATION_COLUMNS = columns(ConversationRow.__table__)  # type: ignore[arg-type]
-MESSAGE_COLUMNS = [_message_column(c) for c in columns(MessageRow.__table__)]  # type: ignore[arg-type]
+MESSAGE_COLUMNS = [as_text(_M.c[name]) for name in MESSAGE_FIELDS]
 
 
 class Queries:

@@ -43,8 +43,8 @@ class BranchQueries(Queries):
                 end = conversation.current_leaf_id
                 if end not in tree:  # none yet: the newest message, if any
                     end = next(reversed(tree.parents), None)
-            messages = await _fetch(conn, tree.branch(end) if end else [])
-        return conversation, _with_siblings(tree, messages)
+            messages = await _fetch(conn, tree.branch(end) if end else [], tree)
+        return conversation, messages
 
     async def with_siblings(self, messages: Sequence[Message]) -> list[Message]:
         """``messages`` with their siblings filled in."""
@@ -125,15 +125,15 @@ class BranchQueries(Queries):
                     .where(C.c.id == reply.conversation_id)
                     .values(updated_at=convert.utcnow())
                 )
-        return None if row is None else convert.message(row)
+        return None if row is None else convert.message_of(row)
 
     async def tree_messages(self, user_id: UserId, cid: str) -> tuple[Conversation, list[Message]]:
         """The conversation and every message of its tree, in creation order."""
         async with self.engine.connect() as conn:
             conversation = await _owned(conn, user_id, cid)
             tree = await load_tree(conn, cid)
-            messages = await _fetch(conn, list(tree.parents))
-        return conversation, _with_siblings(tree, messages)
+            messages = await _fetch(conn, list(tree.parents), tree)
+        return conversation, messages
 
     async def import_conversation(
         self, user_id: UserId, conversation: Conversation, messages: Sequence[Message]
@@ -195,13 +195,18 @@ async def _owned(conn: AsyncConnection, user_id: UserId, cid: str) -> Conversati
     return convert.conversation(row)
 
 
-async def _fetch(conn: AsyncConnection, ids: Sequence[MessageId]) -> list[Message]:
-    """The messages ``ids`` name, in that order."""
+async def _fetch(
+    conn: AsyncConnection, ids: Sequence[MessageId], tree: Tree | None = None
+) -> list[Message]:
+    """The messages ``ids`` name, in that order; with ``tree``, with their siblings."""
     found: dict[str, Message] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = (await conn.execute(select(*MESSAGE_COLUMNS).where(T.c.id.in_(chunk)))).all()
-        found.update((row.id, convert.message(row)) for row in rows)
+        for row in rows:
+            mid = MessageId(row[0])
+            siblings = () if tree is None else tuple(tree.siblings(mid))
+            found[mid] = convert.message_of(row, siblings)
     return [found[i] for i in ids if i in found]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +50,8 @@ def conversation(row: ConversationRow | Any) -> Conversation:
 
 
 def message(row: MessageRow | Any) -> Message:
-    # An ORM row, or a Core row selected with base.MESSAGE_COLUMNS (same names).
+    # An ORM row, or any row with its names (a Core row of ``base.MESSAGE_COLUMNS`` is
+    # quicker with ``message_of``).
     return Message(
         id=MessageId(row.id),
         conversation_id=ConversationId(row.conversation_id),
@@ -63,14 +65,45 @@ def message(row: MessageRow | Any) -> Message:
         reply_to=MessageId(row.reply_to) if row.reply_to else None,
         model=row.model,
         finish_reason=row.finish_reason,
-        usage=usage(row.usage),
-        timings=timings(row.timings),
-        error=error(row.error),
-        metadata=dict(row.meta or {}),
-        images=tuple(row.images or ()),
+        usage=usage(stored_json(row.usage)),
+        timings=timings(stored_json(row.timings)),
+        error=error(stored_json(row.error)),
+        metadata=dict(stored_json(row.meta) or {}),
+        images=tuple(stored_json(row.images) or ()),
         marks=marks.Marks(row.marks, getattr(row, "mark_log", None)),
         last_seq=row.last_seq or 0,
         parent_id=MessageId(row.parent_id) if row.parent_id else None,
+    )
+
+
+def message_of(row: Any, siblings: tuple[MessageId, ...] = ()) -> Message:
+    """A row selected with ``base.MESSAGE_COLUMNS``, unpacked in ``base.MESSAGE_FIELDS``'s
+    order; with ``siblings``, those of a message shown on its branch."""
+    (mid, cid, uid, role, content, status, client_message_id, reply_to, parent_id, model,
+     finish_reason, usage_, timings_, error_, meta, images, marks_, mark_log, last_seq,
+     created_at, updated_at) = row  # fmt: skip
+    return Message(
+        id=MessageId(mid),
+        conversation_id=ConversationId(cid),
+        user_id=UserId(uid),
+        role=role,
+        content=content or "",
+        status=MessageStatus(status),
+        created_at=aware(created_at),
+        updated_at=aware(updated_at),
+        client_message_id=client_message_id,
+        reply_to=MessageId(reply_to) if reply_to else None,
+        model=model,
+        finish_reason=finish_reason,
+        usage=usage(stored_json(usage_)),
+        timings=timings(stored_json(timings_)),
+        error=error(stored_json(error_)),
+        metadata=dict(stored_json(meta) or {}),
+        images=tuple(stored_json(images) or ()),
+        marks=marks.Marks(marks_, mark_log),
+        last_seq=last_seq or 0,
+        parent_id=MessageId(parent_id) if parent_id else None,
+        siblings=siblings,
     )
 
 
@@ -79,7 +112,23 @@ def said(row: Any) -> Said:
     converts every message of its branch, and a row's lookup by name costs several times
     more."""
     mid, role, content, images, meta = row
-    return Said(MessageId(mid), role, content or "", tuple(images or ()), dict(meta or {}))
+    images = tuple(stored_json(images) or ())
+    return Said(MessageId(mid), role, content or "", images, dict(stored_json(meta) or {}))
+
+
+def stored_json(value: Any) -> Any:
+    """A message's JSON column: the text stored, from a Core row (``base.JSON_AS_TEXT``),
+    decoded as SQLAlchemy would; already decoded, from an ORM row. Most messages hold an
+    empty object or list, or null, which cost no decoding."""
+    if not isinstance(value, str):
+        return value
+    if value == "{}":
+        return {}
+    if value == "[]":
+        return []
+    if value == "null":
+        return None
+    return json.loads(value)
 
 
 # usage, timings and error are JSON columns holding the event Structs' fields.

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tokenwire.errors import NotFound
 from tokenwire.ids import ConversationId, MessageId, UserId, is_uuid
 from tokenwire.store import convert, marks
-from tokenwire.store.base import MESSAGE_COLUMNS, Queries
+from tokenwire.store.base import MESSAGE_COLUMNS, Queries, as_text
 from tokenwire.store.records import (
     Checkpoint,
     Message,
@@ -34,7 +34,7 @@ _MAX_DEPTH = 1_000_000
 
 
 # What a prompt reads of each message of its branch (``Said``).
-SAID_COLUMNS = (T.c.id, T.c.role, T.c.content, T.c.images, T.c.metadata.label("meta"))
+SAID_COLUMNS = (T.c.id, T.c.role, T.c.content, as_text(T.c.images), as_text(T.c.metadata))
 
 
 def _branch_query() -> Select[Any]:
@@ -123,7 +123,7 @@ class MessageQueries(Queries):
             return None
         async with self.engine.connect() as conn:
             row = (await conn.execute(_BY_ID, {"mid": mid})).one_or_none()
-        return convert.message(row) if row else None
+        return convert.message_of(row) if row else None
 
     async def list_messages(
         self, user_id: UserId, cid: str, *, limit: int = 100, before: str | None = None
@@ -260,7 +260,7 @@ class MessageQueries(Queries):
                 return False, None
             query = update(T).where(streaming).values(values).returning(*MESSAGE_COLUMNS)
             row = (await conn.execute(query)).one_or_none()
-        return row is not None, None if row is None else convert.message(row)
+        return row is not None, None if row is None else convert.message_of(row)
 
     async def _write_end(
         self, mid: MessageId, outcome: Outcome, values: dict[str, Any], *, key: str | None = None
