@@ -12,6 +12,7 @@ from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.protocol.dialects.timestamps import iso_ms
 from tokenwire.protocol.events import ErrorInfo, Timings, Usage
 from tokenwire.store import marks
+from tokenwire.store.base import MESSAGE_FIELDS
 from tokenwire.store.records import Conversation, Message, MessageStatus, Said, User
 from tokenwire.store.tables import ConversationRow, MessageRow, UserRow
 
@@ -50,30 +51,18 @@ def conversation(row: ConversationRow | Any) -> Conversation:
 
 
 def message(row: MessageRow | Any) -> Message:
-    # An ORM row, or any row with its names (a Core row of ``base.MESSAGE_COLUMNS`` is
-    # quicker with ``message_of``).
-    return Message(
-        id=MessageId(row.id),
-        conversation_id=ConversationId(row.conversation_id),
-        user_id=UserId(row.user_id),
-        role=row.role,
-        content=row.content or "",
-        status=MessageStatus(row.status),
-        created_at=aware(row.created_at),
-        updated_at=aware(row.updated_at),
-        client_message_id=row.client_message_id,
-        reply_to=MessageId(row.reply_to) if row.reply_to else None,
-        model=row.model,
-        finish_reason=row.finish_reason,
-        usage=usage(stored_json(row.usage)),
-        timings=timings(stored_json(row.timings)),
-        error=error(stored_json(row.error)),
-        metadata=dict(stored_json(row.meta) or {}),
-        images=tuple(stored_json(row.images) or ()),
-        marks=marks.Marks(row.marks, getattr(row, "mark_log", None)),
-        last_seq=row.last_seq or 0,
-        parent_id=MessageId(row.parent_id) if row.parent_id else None,
-    )
+    """An ORM row, or any row with its names (``message_of`` is quicker for a Core row of
+    ``base.MESSAGE_COLUMNS``)."""
+    return message_of(tuple(_read(row, name) for name in _NAMES))
+
+
+# The row attributes of ``base.MESSAGE_FIELDS``, by the mapped names (``meta``).
+_NAMES = tuple("meta" if f == "metadata" else f for f in MESSAGE_FIELDS)
+
+
+def _read(row: Any, name: str) -> Any:
+    # A record built from values (``rows.message_record``) may have no appended marks.
+    return getattr(row, name, None) if name == "mark_log" else getattr(row, name)
 
 
 def message_of(row: Any, siblings: tuple[MessageId, ...] = ()) -> Message:
