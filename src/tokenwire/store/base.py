@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, Text, cast
+from sqlalchemy import Column, ColumnElement, Table, Text, cast
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tokenwire.errors import NotFound
@@ -12,10 +12,16 @@ from tokenwire.ids import UserId, is_uuid
 from tokenwire.store.tables import ConversationRow, MessageRow
 
 
+def attribute(key: str) -> str:
+    """The mapped attribute of a column: ``metadata`` is ``meta`` (the declarative base
+    keeps ``metadata`` for itself)."""
+    return "meta" if key == "metadata" else key
+
+
 def columns(table: Table) -> list[ColumnElement[Any]]:
     """A table's columns labelled with the mapped attribute names, so that a Core row reads
     like an ORM row (``row.meta``) and one converter serves both."""
-    return [c.label("meta") if c.key == "metadata" else c for c in table.c]
+    return [c.label(attribute(c.key)) if c.key == "metadata" else c for c in table.c]
 
 
 # A message's JSON columns, read as the text stored: on PostgreSQL too, by a cast, since its
@@ -26,9 +32,9 @@ def columns(table: Table) -> list[ColumnElement[Any]]:
 JSON_AS_TEXT = frozenset({"metadata", "images", "usage", "timings", "error", "marks"})
 
 
-def as_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
+def as_text(column: Column[Any]) -> ColumnElement[Any]:
     """A message's column as ``MESSAGE_COLUMNS`` reads it (by the mapped attribute name)."""
-    name = "meta" if column.key == "metadata" else column.key
+    name = attribute(column.key)
     if column.key in JSON_AS_TEXT:
         return cast(column, Text).label(name)
     return column.label(name) if name != column.key else column

@@ -12,7 +12,7 @@ from tokenwire.ids import ConversationId, MessageId, UserId
 from tokenwire.protocol.dialects.timestamps import iso_ms
 from tokenwire.protocol.events import ErrorInfo, Timings, Usage
 from tokenwire.store import marks
-from tokenwire.store.base import MESSAGE_FIELDS
+from tokenwire.store.base import MESSAGE_FIELDS, attribute
 from tokenwire.store.records import Conversation, Message, MessageStatus, Said, User
 from tokenwire.store.tables import ConversationRow, MessageRow, UserRow
 
@@ -57,7 +57,7 @@ def message(row: MessageRow | Any) -> Message:
 
 
 # The row attributes of ``base.MESSAGE_FIELDS``, by the mapped names (``meta``).
-_NAMES = tuple("meta" if f == "metadata" else f for f in MESSAGE_FIELDS)
+_NAMES = tuple(attribute(f) for f in MESSAGE_FIELDS)
 
 
 def _read(row: Any, name: str) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 from tokenwire.ids import UserId, uuid7
 from tokenwire.store import convert
+from tokenwire.store.base import attribute
 from tokenwire.store.records import Message, MessageStatus
 
 
@@ -47,5 +48,5 @@ def message_values(
 
 
 def message_record(values: dict[str, Any]) -> Message:
-    fields = {("meta" if k == "metadata" else k): v for k, v in values.items()}
+    fields = {attribute(k): v for k, v in values.items()}
     return convert.message(SimpleNamespace(**fields))
