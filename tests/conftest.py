@@ -12,6 +12,16 @@ from tests.helpers.server import Server, start_server
 
 ServerFactory = Callable[..., Server]
 
+# The suite runs in one process per core (pytest-xdist's ``-n auto``, in pyproject.toml), each
+# test file whole in one of them (``--dist loadfile``: a file's servers start once). Each
+# process starts its own throwaway PostgreSQL and Redis when none is given, and most tests
+# run a server process of their own: more than four workers adds more startup than it saves.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:

@@ -19,11 +19,40 @@ import msgspec
 
 from tokenwire.protocol.sse import SSEDecoder
 
+# Ports for the servers tests start, below the kernel's ephemeral range (32768 and up on
+# Linux), which the clients' own sockets take. The suite runs in several processes
+# (pytest-xdist): a port the kernel picked for one of them is free until its server binds it,
+# a second or so later, and another process could be handed the same port meanwhile, then
+# find the first one's server answering on it. Each process draws from a block of its own.
+_PORT_BLOCK = 1000
+_PORT_BASE = 20000
+
+
+def _port_block() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under xdist
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = _PORT_BASE + (index % 12) * _PORT_BLOCK
+    return range(start, start + _PORT_BLOCK)
+
+
+_ports = _port_block()
+# Started at a random place, so that two runs side by side rarely meet.
+_next_port = int.from_bytes(os.urandom(2), "big") % _PORT_BLOCK
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now, from this process's own block."""
+    global _next_port
+    for _ in range(_PORT_BLOCK):
+        port = _ports[_next_port % _PORT_BLOCK]
+        _next_port += 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:  # in use, or in TIME_WAIT: the next one
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_ports.start}-{_ports.stop - 1}")
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -128,8 +128,21 @@ async def test_many_live_followers_share_one_blocking_read(
     try:
         for mid in ids:
             await writer.append(MessageDelta(mid, 0, "start"))
-        followers = [asyncio.create_task(collect(reader, mid)) for mid in ids for _ in range(10)]
-        await asyncio.sleep(0.3)  # all of them caught up and waiting
+        count = len(ids) * 10
+        started: list[MessageId] = []
+        all_started = asyncio.Event()
+
+        def on_start(mid: MessageId) -> None:
+            started.append(mid)
+            if len(started) == count:
+                all_started.set()
+
+        followers = [
+            asyncio.create_task(collect(reader, mid, on_start)) for mid in ids for _ in range(10)
+        ]
+        # Every follower has read through its pool (which keeps the connections it opened); a
+        # loaded machine may take a while to get there.
+        await asyncio.wait_for(all_started.wait(), 30)
         assert 1 <= await connections(writer, "many-followers") <= 8
         for seq in range(1, 6):
             for mid in ids:
@@ -150,9 +163,15 @@ async def connections(log: RedisEventLog, name: str) -> int:
     return sum(1 for client in await log.redis.client_list() if client.get("name") == name)
 
 
-async def collect(log: RedisEventLog, mid: MessageId) -> str:
-    parts = []
+async def collect(
+    log: RedisEventLog, mid: MessageId, on_start: Callable[[MessageId], None] | None = None
+) -> str:
+    """The text of reply ``mid``; ``on_start`` is called once its first events are read."""
+    parts: list[str] = []
     async for batch in log.read(mid, -1, batch=100):
+        if on_start is not None:
+            on_start(mid)
+            on_start = None  # once
         parts += [e.text for e in batch if isinstance(e, MessageDelta)]
     return "".join(parts)
 
