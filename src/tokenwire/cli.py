@@ -73,10 +73,12 @@ def _server_class() -> Any:
 
         async def startup(self, sockets: Any = None) -> None:
             from tokenwire import runfile
+            from tokenwire.ops import heap
 
             await super().startup(sockets=sockets)
             if self.should_exit or not self.servers:
                 return
+            heap.settle()  # the startup's objects frozen, the young collected less often
             port = self.servers[0].sockets[0].getsockname()[1]
             host = self.settings.host
             shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
