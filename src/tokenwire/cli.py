@@ -197,6 +197,13 @@ def gateway(
     import uvicorn
 
     from tokenwire.gateway import create_gateway
+    from tokenwire.ops import heap
+
+    class Gateway(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.should_exit and self.servers:
+                heap.settle()  # as ``serve`` does: it relays streams too
 
     settings = Settings()
     target = upstream or settings.gateway_upstream
@@ -204,7 +211,7 @@ def gateway(
         raise typer.BadParameter("give --upstream URL (or TOKENWIRE_GATEWAY_UPSTREAM)")
     listen_port = port or settings.gateway_port
     typer.echo(f"tokenwire gateway on {host or settings.host}:{listen_port} -> {target}", err=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_gateway(settings, upstream=target),
         host=host or settings.host,
         port=listen_port,
@@ -212,6 +219,7 @@ def gateway(
         lifespan="on",
         log_level="info",
     )
+    Gateway(config).run()
 
 
 @app.command()
