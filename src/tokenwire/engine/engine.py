@@ -11,13 +11,14 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 
-from tokenwire.engine import references, replay
+from tokenwire.engine import references, replay, sends
 from tokenwire.engine.admission import Admission, Release
+from tokenwire.engine.checkpoints import Checkpointer
 from tokenwire.engine.cluster import Cluster, Lease
 from tokenwire.engine.config import EngineConfig
 from tokenwire.engine.following import Follower, Following
@@ -30,16 +31,13 @@ from tokenwire.engine.transcript import chat_turns
 from tokenwire.engine.variants import REQUEST, Variants, context_metadata
 from tokenwire.errors import (
     BadRequest,
-    PayloadTooLarge,
     ProviderError,
     Unavailable,
-    Unprocessable,
 )
 from tokenwire.ids import MessageId, UserId
 from tokenwire.log.base import EventLog, LogMiss
 from tokenwire.personas import Personas
 from tokenwire.protocol.events import is_terminal
-from tokenwire.protocol.images import validate_images
 from tokenwire.protocol.options import (
     ByHistory,
     CallInfo,
@@ -82,7 +80,9 @@ class Engine(Variants, Reads):
         self._releases: dict[MessageId, Release] = {}
         self._accepting = True
         self._shut_down = False
-        self._checkpointer: asyncio.Task[None] | None = None
+        self.checkpointer = Checkpointer(
+            runs=self.runs, store=store, interval_s=config.checkpoint_interval_s
+        )
         self._background: set[asyncio.Task[None]] = set()  # titles being written
         # The branch each starting reply answers, as its turn's transaction read it: taken
         # by ``_request`` so that a new reply's prompt costs no second read of the store.
@@ -107,7 +107,7 @@ class Engine(Variants, Reads):
             await self._sweeper.start()
         elif recover:
             await self.recover()
-        self._checkpointer = asyncio.create_task(self._checkpoint_loop(), name="checkpointer")
+        self.checkpointer.start()
 
     async def recover(self) -> None:
         """Replies left streaming by a previous process that nobody can continue end as
@@ -138,10 +138,7 @@ class Engine(Variants, Reads):
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        if self._checkpointer is not None:
-            self._checkpointer.cancel()
-            await asyncio.gather(self._checkpointer, return_exceptions=True)
-        await self._flush_checkpoints()
+        await self.checkpointer.stop()
         if self._sweeper is not None:
             await self._sweeper.stop()
 
@@ -167,8 +164,8 @@ class Engine(Variants, Reads):
         if not self._accepting:
             raise Unavailable("the server is shutting down", retry_after=5)
         # A tool may well return nothing; a user message may not be empty.
-        self.check_content(prompt, empty_ok=options.tool_call_id is not None)
-        images = self._checked_images(options.images)
+        sends.check_content(prompt, self.config, empty_ok=options.tool_call_id is not None)
+        images = sends.checked_images(options.images, self.config, self.provider)
         capabilities.check(self.provider, options)
         if options.persona is not None:
             self.personas.require(options.persona)
@@ -180,12 +177,12 @@ class Engine(Variants, Reads):
                 references.target(ref, prompt, options),
                 NewTurn(
                     content=prompt,
-                    parent_id=_parent(options.parent_id),
+                    parent_id=sends.parent(options.parent_id),
                     client_message_id=options.client_message_id,
                     images=images,
                     model=lambda c: options.model or self._model(c),
-                    reply_metadata=_request_metadata(options),
-                    **_prompt_kind(options),
+                    reply_metadata=sends.request_metadata(options),
+                    **sends.prompt_kind(options),
                 ),
             )
             if turn.created:
@@ -201,7 +198,7 @@ class Engine(Variants, Reads):
                         tuple(images),
                         tool_call_id=options.tool_call_id,
                     )
-                    key = _history_key(ref, asked)
+                    key = sends.history_key(ref, asked)
                 if turn.branch is not None:
                     self._branches[reply_id] = turn.branch
                 try:
@@ -230,32 +227,6 @@ class Engine(Variants, Reads):
                 code=error.code if error else "provider_error",
             )
         return final
-
-    def check_content(self, content: str, *, empty_ok: bool = False) -> None:
-        if not empty_ok and not content.strip():
-            raise BadRequest("content must not be empty", code="empty_content")
-        limit = self.config.max_content_chars
-        if len(content) > limit:
-            raise PayloadTooLarge(
-                f"content is {len(content)} characters; the limit is {limit}",
-                code="content_too_long",
-            )
-
-    def _checked_images(self, images: Sequence[str]) -> list[str]:
-        if len(images) > self.config.max_images_per_message:
-            raise PayloadTooLarge(
-                f"{len(images)} images; the limit is {self.config.max_images_per_message}"
-                " per message",
-                code="too_many_images",
-            )
-        if not images:
-            return []
-        if not self.provider.supports_images:
-            raise Unprocessable(
-                f"the model {self.provider.model} does not take images",
-                code="images_unsupported",
-            )
-        return validate_images(images, max_bytes=self.config.max_image_bytes)
 
     async def _start(
         self,
@@ -451,72 +422,3 @@ class Engine(Variants, Reads):
     async def wait(self, reply: Message) -> Message:
         """Wait for the reply to end and return it as stored."""
         return await self.follower.wait(reply)
-
-    # checkpoints -------------------------------------------------------------------------
-
-    async def _checkpoint_loop(self) -> None:
-        outage = False  # a database outage is logged once, not every interval
-        while True:
-            await asyncio.sleep(self.config.checkpoint_interval_s)
-            try:
-                await self._flush_checkpoints()
-                outage = False
-            except Unavailable as exc:
-                if not outage:
-                    log.warning("checkpoints wait for the database: %s", exc)
-                outage = True
-            except Exception:
-                log.exception("checkpoint failed; retrying at the next interval")
-
-    async def _flush_checkpoints(self) -> None:
-        taken = [
-            (run, c) for run in list(self.runs.values()) if (c := run.take_checkpoint()) is not None
-        ]
-        try:
-            await self.store.checkpoint([c for _, c in taken])
-        except BaseException:
-            # One transaction: nothing was written, so each run's next checkpoint is whole.
-            for run, _ in taken:
-                run.checkpoint_failed()
-            raise
-
-
-def _history_key(ref: ByHistory, asked: PriorTurn) -> Callable[[str, tuple[CallInfo, ...]], str]:
-    """The name of a ``ByHistory`` conversation once its reply completes: the digest of the
-    history the client then holds, so that its next request continues it (on any instance,
-    after a restart)."""
-
-    def key(reply: str, calls: tuple[CallInfo, ...]) -> str:
-        return references.continued_key(ref, asked, PriorTurn("assistant", reply, tool_calls=calls))
-
-    return key
-
-
-def _prompt_kind(options: TurnOptions) -> dict[str, Any]:
-    """How the prompt is stored: a user message, or a tool's result naming its call."""
-    if options.tool_call_id is None:
-        return {}
-    return {"role": "tool", "metadata": {"tool_call_id": options.tool_call_id}}
-
-
-def _parent(parent_id: str | None) -> str | None:
-    return None if parent_id is None else references.normalize_id(parent_id)
-
-
-def _request_metadata(options: TurnOptions) -> dict[str, Any]:
-    """What the reply row keeps of the options: those the provider's request is built from.
-    The rest is stored elsewhere (images with the user message, model in its column) or
-    shapes the conversation."""
-    kept = msgspec.structs.replace(
-        options,
-        model=None,
-        persona=None,
-        system=None,
-        title=None,
-        images=(),
-        parent_id=None,
-        client_message_id=None,
-        metadata={},
-    )
-    request = msgspec.to_builtins(kept)
-    return {REQUEST: request} if request else {}
