@@ -6,12 +6,25 @@ import asyncio
 import threading
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import exc as sa
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 
 from tokenwire.errors import Unavailable
 from tokenwire.store import SQLStore
 from tokenwire.store.errors import is_outage, translate
+
+
+def from_postgres(error: asyncpg.PostgresError) -> sa.DBAPIError:
+    """What SQLAlchemy's asyncpg dialect raises for a PostgreSQL error it has no class for:
+    a plain ``DBAPIError`` around its adapted ``Error``, which keeps the SQLSTATE."""
+    return sa.DBAPIError("SELECT 1", {}, AsyncAdapt_asyncpg_dbapi.Error(str(error), error))
+
+
+def named(error: Exception) -> str:
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return f"{type(error).__name__}-{sqlstate}" if sqlstate else type(error).__name__
 
 
 @pytest.mark.parametrize(
@@ -23,8 +36,13 @@ from tokenwire.store.errors import is_outage, translate
         sa.InterfaceError("SELECT 1", {}, Exception("connection is closed")),
         sa.TimeoutError("QueuePool limit reached"),
         sa.DBAPIError("SELECT 1", {}, Exception("reset"), connection_invalidated=True),
+        # A server starting up, shutting down, or out of connection slots.
+        from_postgres(asyncpg.CannotConnectNowError("the database system is starting up")),
+        from_postgres(asyncpg.AdminShutdownError("terminating connection")),
+        from_postgres(asyncpg.TooManyConnectionsError("too many clients already")),
+        from_postgres(asyncpg.ConnectionFailureError("connection failure")),
     ],
-    ids=lambda e: type(e).__name__,
+    ids=named,
 )
 def test_outages(error: Exception) -> None:
     assert is_outage(error)
@@ -36,8 +54,10 @@ def test_outages(error: Exception) -> None:
         sa.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")),
         sa.ProgrammingError("SELEC 1", {}, Exception("syntax error")),
         ValueError("a bug"),
+        from_postgres(asyncpg.UndefinedTableError('relation "nope" does not exist')),
+        from_postgres(asyncpg.QueryCanceledError("canceling statement due to statement timeout")),
     ],
-    ids=lambda e: type(e).__name__,
+    ids=named,
 )
 def test_not_outages(error: Exception) -> None:
     assert not is_outage(error)
