@@ -26,12 +26,13 @@ from tokenwire.protocol.sse import SSEDecoder
 # find the first one's server answering on it. Each process draws from a block of its own.
 _PORT_BLOCK = 1000
 _PORT_BASE = 20000
+_PORT_BLOCKS = (32768 - _PORT_BASE) // _PORT_BLOCK  # 12 blocks, every one below 32768
 
 
 def _port_block() -> range:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under xdist
     index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
-    start = _PORT_BASE + (index % 12) * _PORT_BLOCK
+    start = _PORT_BASE + (index % _PORT_BLOCKS) * _PORT_BLOCK
     return range(start, start + _PORT_BLOCK)
 
 

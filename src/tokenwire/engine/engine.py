@@ -80,7 +80,7 @@ class Engine(Variants, Reads):
         self._releases: dict[MessageId, Release] = {}
         self._accepting = True
         self._shut_down = False
-        self.checkpointer = Checkpointer(
+        self._checkpointer = Checkpointer(
             runs=self.runs, store=store, interval_s=config.checkpoint_interval_s
         )
         self._background: set[asyncio.Task[None]] = set()  # titles being written
@@ -107,7 +107,7 @@ class Engine(Variants, Reads):
             await self._sweeper.start()
         elif recover:
             await self.recover()
-        self.checkpointer.start()
+        self._checkpointer.start()
 
     async def recover(self) -> None:
         """Replies left streaming by a previous process that nobody can continue end as
@@ -138,7 +138,7 @@ class Engine(Variants, Reads):
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self.checkpointer.stop()
+        await self._checkpointer.stop()
         if self._sweeper is not None:
             await self._sweeper.stop()
 

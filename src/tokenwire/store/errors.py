@@ -29,6 +29,17 @@ R = TypeVar("R")
 C = TypeVar("C", bound=type)
 
 
+# SQLSTATEs of a server that cannot serve now, whatever the statement: PostgreSQL's
+# connection exceptions (class 08), its shutting down or starting up (57P01 admin_shutdown,
+# 57P02 crash_shutdown, 57P03 cannot_connect_now) and its connection slots all taken. The
+# asyncpg dialect raises these as a plain DBAPIError (its ``Error``), with the code kept.
+_OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def _outage_state(sqlstate: object) -> bool:
+    return isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in _OUTAGE_STATES)
+
+
 def is_outage(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot be reached, rather than that a statement
     is wrong."""
@@ -47,17 +58,6 @@ def is_outage(exc: BaseException) -> bool:
         return True
     name = type(exc).__name__
     return type(exc).__module__.startswith("asyncpg") and ("Connect" in name or "Shutdown" in name)
-
-
-# SQLSTATEs of a server that cannot serve now, whatever the statement: PostgreSQL's
-# connection exceptions (class 08), its shutting down or starting up (57P01 admin_shutdown,
-# 57P02 crash_shutdown, 57P03 cannot_connect_now) and its connection slots all taken. The
-# asyncpg dialect raises these as a plain DBAPIError (its ``Error``), with the code kept.
-_OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
-
-
-def _outage_state(sqlstate: object) -> bool:
-    return isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in _OUTAGE_STATES)
 
 
 def translate(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
