@@ -4,8 +4,10 @@ Replies stream in as plain text and are drawn again as Markdown once complete; a
 line shows the connection state. Ctrl-C while a reply streams stops that reply (a second
 one stops following it); Ctrl-C or Ctrl-D at the prompt leaves.
 
-It runs the blocking ``Tokenwire`` client: the SDK's event loop lives on its own thread,
-so the main thread can sit at the prompt and still receive Ctrl-C as ``KeyboardInterrupt``.
+It runs the blocking ``Tokenwire`` client: the SDK's event loop lives on its own thread
+and the main thread draws. At the prompt, Ctrl-C is a key prompt_toolkit reads; while a
+reply streams it is a signal, taken by a handler that asks the client's thread to act and
+raises nothing (see ``follow``).
 The prompt is prompt_toolkit's: what other threads print while it waits (a reconnect)
 goes above it and the prompt is drawn again below. While a reply streams, keys typed are
 kept (``TypeAhead``), shown under the reply, and start the next prompt: nothing is echoed
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 from pathlib import Path
+from types import FrameType
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.formatted_text import FormattedText
@@ -296,31 +300,39 @@ class Chat:
 
     def follow(self, stream: SyncReplyStream, stored: Message | None = None) -> None:
         """Show a reply as it streams, then as Markdown. Ctrl-C cancels it; a second
-        Ctrl-C stops following it (it goes on, or stops, on the server)."""
+        Ctrl-C stops following it (it goes on, or stops, on the server).
+
+        Ctrl-C is taken by a signal handler while the reply streams, not raised as
+        ``KeyboardInterrupt``: raised wherever the main thread happens to be, that can land
+        inside rich's console between opening its output buffer and closing it, and from
+        then on nothing the chat prints reaches the screen. The handler only hands the
+        cancel (or the close) to the client's thread; the iteration sees its effect."""
         keys = TypeAhead()
         view = StreamingView(lambda: self.client.state, keys)
         reply: Reply | None = None
-        cancelled = False
+        presses = 0
+
+        def interrupted(signum: int, frame: FrameType | None) -> None:
+            nonlocal presses
+            presses += 1
+            if presses == 1:
+                # The first cancels, even before the reply's first event: the send may
+                # have reached the server, and the cancel waits for its id.
+                view.note = "stopping…"
+                stream.cancel(wait=False)
+            elif presses == 2:
+                stream.close(wait=False)
+
         self._streaming = True
+        previous = signal.signal(signal.SIGINT, interrupted)
         try:
             with keys, Live(view, console=self.console, refresh_per_second=10) as live:
-                while True:
-                    try:
-                        for reply in stream:
-                            view.reply = reply
-                            live.refresh()
-                        break
-                    except KeyboardInterrupt:
-                        # The first Ctrl-C cancels, even before the reply's first event: the
-                        # send may have reached the server, and the cancel waits for its id.
-                        if cancelled:
-                            stream.close()
-                            break
-                        cancelled = True
-                        view.note = "stopping…"
-                        stream.cancel(wait=False)
+                for reply in stream:
+                    view.reply = reply
+                    live.refresh()
                 live.update(final_view(reply, stored), refresh=True)
         finally:
+            signal.signal(signal.SIGINT, previous)
             self._streaming = False
             self.typed = keys.text
 

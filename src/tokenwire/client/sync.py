@@ -46,7 +46,7 @@ class _LoopThread:
         return self.submit(coro).result()
 
     def stop(self) -> None:
-        self.run(self.loop.shutdown_asyncgens())
+        self.run(_finish_the_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()
@@ -98,8 +98,24 @@ class SyncReplyStream:
         if wait:
             future.result()
 
-    def close(self) -> None:
-        self._runner.run(self._stream.aclose())
+    def close(self, *, wait: bool = True) -> None:
+        """Stop following the reply here (it goes on on the server); iteration then ends.
+        With ``wait=False`` the stream is closed in the background."""
+        future = self._runner.submit(self._stream.aclose())
+        if wait:
+            future.result()
+
+
+async def _finish_the_rest() -> None:
+    """Cancel what still runs on the loop (a cancel handed over with ``wait=False`` to a
+    server that is away) and let it finish, as ``asyncio.run`` does on its way out, rather
+    than close the loop on tasks left pending."""
+    current = asyncio.current_task()
+    rest = [task for task in asyncio.all_tasks() if task is not current]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
 
 
 async def _next(stream: ReplyStream) -> Reply:
