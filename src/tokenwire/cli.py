@@ -129,6 +129,7 @@ def serve(
 
     from tokenwire.api import create_app
     from tokenwire.api.websocket_protocol import WebSocketProtocol
+    from tokenwire.http import chunks
     from tokenwire.ops.logs import configure_logging
     from tokenwire.store.lock import DatabaseInUse, DatabaseLock
 
@@ -160,7 +161,7 @@ def serve(
     asyncio.run(_prepare(settings, token))
     fastapi_app = create_app(settings)
     config = uvicorn.Config(
-        fastapi_app,
+        chunks.exposing(fastapi_app),  # a stream's events written past ASGI's send
         host=settings.host,
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
