@@ -129,7 +129,6 @@ def serve(
 
     from tokenwire.api import create_app
     from tokenwire.api.websocket_protocol import WebSocketProtocol
-    from tokenwire.http import chunks
     from tokenwire.ops.logs import configure_logging
     from tokenwire.store.lock import DatabaseInUse, DatabaseLock
 
@@ -161,7 +160,7 @@ def serve(
     asyncio.run(_prepare(settings, token))
     fastapi_app = create_app(settings)
     config = uvicorn.Config(
-        chunks.exposing(fastapi_app),  # a stream's events written past ASGI's send
+        fastapi_app,
         host=settings.host,
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",

@@ -6,8 +6,7 @@ start is sent, the response hands its body to the outermost middleware
 (``http/handoff.py``), so that an open stream keeps no layer inside it alive.
 The follower hands over batches already coalesced, so a client that reads slowly gets
 fewer, larger deltas instead of holding the writer back. Every SSE dialect is this
-response with its own ``StreamEncoder``. Under uvicorn, events are written straight to the
-connection while its buffer has room (``http/chunks.py``), and through ``send`` otherwise.
+response with its own ``StreamEncoder``.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from tokenwire.engine.following import Following
 from tokenwire.errors import TokenwireError
-from tokenwire.http import chunks, handoff
+from tokenwire.http import handoff
 from tokenwire.log import delivery
 from tokenwire.log.batch import Batch
 from tokenwire.protocol import sse
@@ -36,8 +35,6 @@ log = logging.getLogger("tokenwire.api")
 SSE_HEADERS = sse.HEADERS
 
 CANONICAL = CanonicalSSE()
-
-_CHUNK = "chunk"  # with an encoder's ``shared`` key: the key of its bytes framed as a chunk
 
 
 class EventStream(Response):
@@ -64,14 +61,12 @@ class EventStream(Response):
         self._extra = {**SSE_HEADERS, **(headers or {})}
         self.status_code = status_code
         self.background: BackgroundTask | None = None
-        self._direct: chunks.Writer | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         heartbeat_s = self._heartbeat_s
         if heartbeat_s is None:
             heartbeat_s = float(scope["app"].state.settings.sse_heartbeat_s)
         self._heartbeat_s = heartbeat_s
-        self._direct = chunks.writer(scope)
         await send(
             {
                 "type": "http.response.start",
@@ -135,31 +130,18 @@ class EventStream(Response):
     async def _pump(self, send: Send, gone: Callable[[], bool]) -> None:
         encode = self._encoder.encode
         shared: Hashable | None = getattr(self._encoder, "shared", None)
-        direct = self._direct
 
         def body_of(batch: list[Event]) -> bytes:
             return b"".join(encode(event) for event in batch)
 
-        def framed_of(batch: Batch) -> bytes:
-            return chunks.chunk(batch.derive(shared, body_of))
-
         def deliver(batch: Batch) -> Awaitable[None] | None:
-            # Followers at one point hold the same batch: a stateless encoder's bytes (and
-            # their chunk's framing) are made once for all of them.
+            # Followers at one point hold the same batch: a stateless encoder's bytes are
+            # made once for all of them.
             body = body_of(batch) if shared is None else batch.derive(shared, body_of)
             if not body:
                 return None
             # Written now, from whichever task delivers (for a live reply, the one that
-            # appended the event): straight to the connection while its buffer has room,
-            # else through ``send``, which waits for it; only then is the rest left to this
-            # stream's own task, and nothing more is delivered here until it is done.
-            if direct is not None:
-                if shared is None:
-                    framed = chunks.chunk(body)
-                else:
-                    framed = batch.derive((shared, _CHUNK), framed_of)
-                if direct(framed):
-                    return None
+            # appended the event); only a full connection leaves the rest to this one.
             return delivery.eager(
                 send({"type": "http.response.body", "body": body, "more_body": True})
             )
