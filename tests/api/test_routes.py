@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.routing import BaseRoute, Mount
 
+from tests.helpers.routes import api_routes
 from tokenwire.api.app import create_app
 from tokenwire.settings import Settings
 
@@ -24,11 +25,10 @@ ID = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 
 
 def by_router(routes: list[BaseRoute]) -> Iterator[tuple[int, Route]]:
+    """Each API route with the index of the app's entry (an included router) holding it."""
     for index, entry in enumerate(routes):
-        inner = getattr(entry, "original_router", None)
-        for route in inner.routes if inner is not None else [entry]:
-            if isinstance(route, APIRoute | APIWebSocketRoute):
-                yield index, route
+        for route in api_routes([entry]):
+            yield index, route
 
 
 def methods(route: Route) -> set[str]:

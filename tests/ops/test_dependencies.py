@@ -9,26 +9,15 @@ their dependencies, nested ones included, and names any that is not.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIWebSocketRoute
-from starlette.routing import BaseRoute, Mount
 
+from tests.helpers.routes import api_routes
 from tokenwire.api.app import create_app
 from tokenwire.settings import Settings
-
-
-def api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute | APIWebSocketRoute]:
-    """The routes, those of included routers too (FastAPI keeps each included router whole,
-    in a wrapper holding it as ``original_router``)."""
-    for route in routes:
-        if isinstance(route, APIRoute | APIWebSocketRoute):
-            yield route
-        inner = getattr(route, "original_router", None) or route
-        if inner is not route or isinstance(route, Mount):
-            yield from api_routes(getattr(inner, "routes", []))
 
 
 def calls(dependant: Dependant) -> Iterator[Any]:
