@@ -2,12 +2,13 @@
 
 Replies stream in as plain text and are drawn again as Markdown once complete; a status
 line shows the connection state. Ctrl-C while a reply streams stops that reply (a second
-one stops following it); Ctrl-C or Ctrl-D at the prompt leaves.
+one stops following it); while a command waits for the server it stops the command; Ctrl-C
+or Ctrl-D at the prompt leaves.
 
 It runs the blocking ``Tokenwire`` client: the SDK's event loop lives on its own thread
-and the main thread draws. At the prompt, Ctrl-C is a key prompt_toolkit reads; while a
-reply streams it is a signal, taken by a handler that asks the client's thread to act and
-raises nothing (see ``follow``).
+and the main thread draws. At the prompt, Ctrl-C is a key prompt_toolkit reads; elsewhere
+it is a signal, taken by a handler that asks the client's thread to act and raises nothing
+itself (see ``run`` and ``follow``).
 The prompt is prompt_toolkit's: what other threads print while it waits (a reconnect)
 goes above it and the prompt is drawn again below. While a reply streams, keys typed are
 kept (``TypeAhead``), shown under the reply, and start the next prompt: nothing is echoed
@@ -62,7 +63,7 @@ HELP = """\
 [bold]/continue[/]         ask the model to go on with a reply cut off or stopped
 [bold]/search[/] WORDS     search your messages and titles
 [bold]/help[/]             this help
-Ctrl-C stops a streaming reply; Ctrl-C or Ctrl-D at the prompt leaves."""
+Ctrl-C stops a streaming reply or a command; Ctrl-C or Ctrl-D at the prompt leaves."""
 
 
 def local_server(settings: Settings) -> tuple[str, str | None]:
@@ -101,10 +102,26 @@ class Chat:
 
     def run(self, conversation: str | None) -> None:
         self.console.print(f"tokenwire chat on {self.client.base_url} · /help for commands")
+        # Ctrl-C away from the prompt (which reads it as a key, with its own handler) stops
+        # the call the chat waits for: ``interrupt`` makes that call raise
+        # ``KeyboardInterrupt`` where it waits, never inside the console's drawing.
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: self.client.interrupt())
+        try:
+            self._start(conversation)
+            self._loop()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _start(self, conversation: str | None) -> None:
         if conversation:
-            self.open(conversation)
-        else:
-            self.new()
+            try:
+                self.open(conversation)
+                return
+            except KeyboardInterrupt:
+                self.console.print("[dim]interrupted[/]")
+        self.new()
+
+    def _loop(self) -> None:
         while True:
             try:
                 with patch_stdout(raw=True):
@@ -118,6 +135,8 @@ class Chat:
                     self.command(line)
                 elif line.strip():
                     self.ask(line)
+            except KeyboardInterrupt:  # a call interrupted, or Ctrl-C at /edit's prompt
+                self.console.print("[dim]interrupted[/]")
             except ClientError as exc:
                 self.console.print(f"[red]error:[/] {escape(exc.message)}")
 
@@ -290,9 +309,13 @@ class Chat:
 
     def ask(self, content: str) -> None:
         if self.conversation_id is None:
-            conversation = self.client.create_conversation(
-                title=self.title or _title_from(content), persona=self.persona
-            )
+            try:
+                conversation = self.client.create_conversation(
+                    title=self.title or _title_from(content), persona=self.persona
+                )
+            except KeyboardInterrupt:
+                self.typed = content  # not sent: the next prompt offers it again
+                raise
             self.conversation_id = conversation.id
             self.title = None
             self.console.print(f"[dim]conversation[/] {conversation.id}")

@@ -132,3 +132,105 @@ def test_a_second_ctrl_c_stops_following_a_server_that_does_not_answer(
     shown = terminal.getvalue()
     assert "[no longer following]" in shown
     assert shown.rstrip().endswith("after the reply")
+
+
+class Screen(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def wait_for(what: str, condition: Callable[[], bool], screen: Screen) -> None:
+    deadline = time.monotonic() + 90
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}; the chat wrote {screen.getvalue()!r}"
+        time.sleep(0.02)
+
+
+def at_prompt(session: PromptSession[str], text: str) -> bool:
+    return session.app.is_running and session.default_buffer.text == text
+
+
+def interrupt_the_call(screen: Screen, session: PromptSession[str]) -> None:
+    """Ctrl-C as a signal to the chat waiting for a call, until it says it stopped: again
+    after a while in case the first came before the call began to wait (a no-op then),
+    never while a prompt runs (it would be the prompt's Ctrl-C)."""
+    main = threading.main_thread()
+    while "interrupted" not in screen.getvalue():
+        if not session.app.is_running:
+            signal.pthread_kill(main.ident or 0, signal.SIGINT)
+        deadline = time.monotonic() + 10
+        while "interrupted" not in screen.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+def test_ctrl_c_stops_a_command_waiting_for_the_server_and_the_chat_goes_on(
+    server_factory: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chat's own loop, keys typed into its prompt, Ctrl-C as the signal it is away
+    from the prompt and as the key it is at one. A first message whose conversation the
+    stopped server (SIGSTOP) never makes is given up and offered again at the prompt; Ctrl-C
+    at ``/edit``'s prompt drops the edit, not the chat."""
+    server = streaming_server(server_factory, "a short reply")
+    screen = Screen()
+    console = Console(file=screen, force_terminal=True, width=120, highlight=False)
+    failures: list[BaseException] = []
+
+    with (
+        open(os.devnull) as devnull,
+        Tokenwire(server.url, server.token) as client,
+        create_pipe_input() as keys,
+    ):
+        monkeypatch.setattr(sys, "stdin", devnull)  # not a terminal: no type-ahead reader
+        session: PromptSession[str] = PromptSession(input=keys, output=DummyOutput())
+        chat = Chat(client, console, session=session)
+
+        def offered() -> bool:
+            return at_prompt(session, "hello there")
+
+        def answered() -> bool:
+            return chat.conversation_id is not None and at_prompt(session, "")
+
+        def dropped() -> bool:
+            return screen.getvalue().count("interrupted") == 2 and at_prompt(session, "")
+
+        def drive() -> None:
+            try:
+                wait_for("the first prompt", lambda: at_prompt(session, ""), screen)
+                server.proc.send_signal(SIGSTOP)
+                try:
+                    keys.send_text("hello there\r")
+                    wait_for("the request at the server", server.has_unread_request, screen)
+                    interrupt_the_call(screen, session)
+                finally:
+                    server.proc.send_signal(SIGCONT)
+                wait_for("the unsent message offered again", offered, screen)
+                keys.send_text("\r")
+                wait_for("the reply, then the prompt", answered, screen)
+                keys.send_text("/edit\r")
+                wait_for("/edit's prompt", offered, screen)
+                keys.send_text("\x03")
+                wait_for("the edit dropped", dropped, screen)
+            except BaseException as exc:
+                failures.append(exc)  # raised by the test once the chat has ended
+                server.proc.send_signal(SIGCONT)
+            finally:
+                keys.send_text("\x04")  # Ctrl-D: the chat ends
+
+        driver = threading.Thread(target=drive)
+        driver.start()
+        try:
+            chat.run(None)
+        finally:
+            driver.join()
+        if failures:
+            raise failures[0]
+
+        shown = screen.getvalue()
+        assert shown.count("interrupted") == 2
+        assert shown.rstrip().endswith("bye")
+        assert chat.conversation_id is not None
+        history = client.history(chat.conversation_id).items
+        assert [(m.role, m.content) for m in history] == [
+            ("user", "hello there"),
+            ("assistant", "a short reply"),
+        ]

@@ -91,6 +91,19 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def has_unread_request(self) -> bool:
+        """Bytes wait unread on one of the server's connections: with the server stopped
+        (SIGSTOP), a request sent to it is there, and stays."""
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as rows:
+                next(rows)
+                for row in rows:
+                    local, _, state, queues = row.split()[1:5]
+                    ours = state == "01" and int(local.rsplit(":", 1)[1], 16) == self.port
+                    if ours and int(queues.split(":")[1], 16) > 0:  # established, unread
+                        return True
+        return False
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

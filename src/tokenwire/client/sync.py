@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Mapping
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -38,12 +38,37 @@ class _LoopThread:
             target=self.loop.run_forever, name="tokenwire-client", daemon=True
         )
         self._thread.start()
+        self._waiting: set[Future[Any]] = set()  # the calls ``run`` waits for now
+        self._interrupted: set[Future[Any]] = set()  # those of them ``interrupt`` cancelled
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self.submit(coro).result()
+        """Run ``coro`` on the loop and wait for it. Interrupted (Ctrl-C, or ``interrupt``),
+        it raises ``KeyboardInterrupt`` and the call is cancelled on the loop too: a
+        request the caller gave up on does not go on behind its back."""
+        future = self.submit(coro)
+        self._waiting.add(future)
+        try:
+            return future.result()
+        except CancelledError:
+            if future in self._interrupted:
+                raise KeyboardInterrupt from None
+            raise
+        except KeyboardInterrupt:
+            future.cancel()
+            raise
+        finally:
+            self._waiting.discard(future)
+            self._interrupted.discard(future)
+
+    def interrupt(self) -> None:
+        # Run by a signal handler, between two bytecodes of whatever the thread was doing:
+        # it only cancels futures, which wakes their waiters and hands the cancel to the loop.
+        for future in list(self._waiting):
+            self._interrupted.add(future)
+            future.cancel()
 
     def stop(self) -> None:
         self.run(_finish_the_rest())
@@ -244,6 +269,13 @@ class Tokenwire:
 
     def import_conversation(self, exported: ConversationExport) -> Conversation:
         return self._runner.run(self._client.import_conversation(exported))
+
+    def interrupt(self) -> None:
+        """Stop the calls that threads wait for now, as Ctrl-C stops the main thread's: each
+        raises ``KeyboardInterrupt`` in its thread and is cancelled on the client's loop.
+        Safe from a signal handler and from any thread; a reply stream being iterated is
+        not a call (``SyncReplyStream.cancel`` and ``close`` stop that)."""
+        self._runner.interrupt()
 
     def close(self) -> None:
         self._runner.run(self._client.aclose())
