@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import secrets
 import sys
@@ -125,6 +126,7 @@ def serve(
     ] = False,
 ) -> None:
     """Start the server and print the login URL."""
+    gc.disable()  # until the server listens (``ops/heap.py``: ``settle`` turns it on)
     import uvicorn
 
     from tokenwire.api import create_app
@@ -194,6 +196,7 @@ def gateway(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 3000).")] = None,
 ) -> None:
     """Serve /api/ai/chat-image[-stream] by proxying to an engine (seed 003's gateway)."""
+    gc.disable()  # as ``serve`` does
     import uvicorn
 
     from tokenwire.gateway import create_gateway
