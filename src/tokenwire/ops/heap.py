@@ -16,7 +16,7 @@ of what is left as rarely. Only reference cycles wait longer to be freed.
 While the server starts, the collector is off (the commands that serve turn it off before
 their imports, which this module's package would be part of): the imports make those
 objects in bursts, and collecting them as they are made visits the ones made before again
-and again, about a fifth of a start's CPU, for next to nothing. ``settle`` freezes them
+and again, about a tenth of a start's CPU, for next to nothing. ``settle`` freezes them
 without a collection first: of the 220,000 objects a server holds then, about 2,800 (1 %) are
 garbage, and finding them is a full collection, a third of a second on a slow core. They
 stay, frozen: a few hundred KB at most.
