@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.helpers.server import free_port
-from tokenwire.ops.counters import Counters, MemoryCounters, RedisCounters, wait_s
+from tokenwire.ops.counters import Counters, MemoryCounters, wait_s
+from tokenwire.ops.redis_counters import RedisCounters
 
 pytestmark = pytest.mark.anyio
 
@@ -154,3 +159,27 @@ def test_wait_is_how_long_until_the_estimate_drops_below_the_limit() -> None:
     assert wait_s(0, 6, 30, 60, 5) == pytest.approx(30 + 10)
     # Nothing in the way: no wait.
     assert wait_s(0, 0, 10, 60, 5) == 0
+
+
+WITHOUT_REDIS = """
+import sys
+from tokenwire.api import create_app
+from tokenwire.ops.wiring import create_counters
+from tokenwire.settings import Settings
+
+settings = Settings(redis_url=None, limits_redis_url=None)
+create_app(settings)
+print(type(create_counters(settings)).__name__, "redis" in sys.modules)
+"""
+
+
+def test_a_server_without_redis_does_not_import_its_client(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_REDIS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TOKENWIRE_DATA_DIR": str(tmp_path)},
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["MemoryCounters", "False"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tokenwire.engine.hooks import HookChain, Hooks
-from tokenwire.ops.counters import Counters, MemoryCounters, RedisCounters
+from tokenwire.ops.counters import Counters, MemoryCounters
 from tokenwire.ops.limits import Limiter, RequestLimits, SocketLimits
 from tokenwire.ops.logs import ReplyLog
 from tokenwire.ops.metrics import Metrics
@@ -40,6 +40,8 @@ def create_counters(settings: Settings) -> Counters:
     url = settings.limits_redis_url or settings.redis_url
     if not url:
         return MemoryCounters()
+    from tokenwire.ops.redis_counters import RedisCounters  # only a server with Redis needs it
+
     return RedisCounters.from_url(
         url,
         prefix=settings.redis_prefix + "limits:",
