@@ -103,7 +103,11 @@ def test_a_killed_owners_reply_ends_interrupted_with_its_partial(deployment: Dep
 def test_a_cancel_for_a_dead_owners_reply_ends_it_when_taken_over(
     deployment: Deployment,
 ) -> None:
-    a, b = deployment(2, takeover="continue", **SLOW)
+    # The cancel must be waiting when the takeover comes: with the usual one-second lease a
+    # busy machine delivered it after the dead owner's lease ran out, and the takeover had
+    # already continued the reply (the path of the test of a continued reply above). A
+    # five-second lease leaves the cancel seconds to arrive.
+    a, b = deployment(2, takeover="continue", lease_ttl_s=5.0, **SLOW)
     with a.client() as client:
         mid = start_reply(client, new_conversation(client))
     time.sleep(0.5)
