@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Counters", "MemoryCounters", "wait_s"]
+__all__ = ["Counters", "MemoryCounters", "drop", "wait_s"]
 
 
 class Counters(Protocol):
@@ -45,6 +45,15 @@ class Counters(Protocol):
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def drop(held: dict[str, set[str]], key: str, lease: str) -> None:
+    """Forget ``lease`` among the slots held for ``key``, and the key once none is left."""
+    leases = held.get(key)
+    if leases is not None:
+        leases.discard(lease)
+        if not leases:
+            del held[key]
 
 
 def wait_s(previous: float, current: float, elapsed: float, window: float, limit: int) -> float:
@@ -107,11 +116,7 @@ class MemoryCounters:
         return lease
 
     def release(self, key: str, lease: str) -> None:
-        held = self._slots.get(key)
-        if held is not None:
-            held.discard(lease)
-            if not held:
-                del self._slots[key]
+        drop(self._slots, key, lease)
 
     async def ping(self) -> None:
         return None

@@ -10,7 +10,7 @@ import uuid
 
 from redis.asyncio import Redis
 
-from tokenwire.ops.counters import wait_s
+from tokenwire.ops.counters import drop, wait_s
 from tokenwire.redis import FAILURES, connect
 
 log = logging.getLogger("tokenwire.limits")
@@ -123,11 +123,7 @@ class RedisCounters:
         return lease
 
     def release(self, key: str, lease: str) -> None:
-        held = self._held.get(key)
-        if held is not None:
-            held.discard(lease)
-            if not held:
-                del self._held[key]
+        drop(self._held, key, lease)
         self._releases.put_nowait((key, lease))
 
     async def ping(self) -> None:
