@@ -53,7 +53,10 @@ def followers_of_every_wire(a: Server, b: Server, round_: int) -> list[Follower]
     with a.client() as client:
         cid = client.post("/api/v1/conversations", json={}).json()["id"]
         made = client.post("/api/v1/consultations", json={"persona": "general"}).json()
-        consultation = made["data"]["consultation"]  # the app's envelope
+    if "data" in made:  # the app's envelope
+        consultation_id = made["data"]["consultation"]["id"]
+    else:  # a later round: the app goes on with the active one its 409 names
+        consultation_id = made["error"]["details"]["existing_consultation_id"]
     socket = CanonicalSocketFollower(a, cid, LONG).start()
     socket.wait_started()
     assert socket.reply_id is not None
@@ -61,7 +64,7 @@ def followers_of_every_wire(a: Server, b: Server, round_: int) -> list[Follower]
         socket,
         SSEFollower(a, socket.reply_id).start(),
         SSEFollower(b, socket.reply_id).start(),
-        ConsultationSocketFollower(b, consultation["id"], LONG).start(),
+        ConsultationSocketFollower(b, consultation_id, LONG).start(),
         MessageStreamFollower(a, f"chaos-{round_}", LONG).start(),
         OpenAIFollower(b, f"{LONG} {round_}").start(),
     ]

@@ -213,3 +213,24 @@ async def test_a_writer_finding_its_stream_behind_it_drops_it(redis_server: str)
     finally:
         waiting.cancel()
         await log.close()
+
+
+async def test_the_same_event_again_is_taken_as_appended_and_no_other(
+    logs: list[RedisEventLog],
+) -> None:
+    """A client retrying an append whose answer was lost sends the same event again."""
+    log = logs[0]
+    await log.append(MessageDelta(MID, 0, "a"))
+    await log.append(MessageDelta(MID, 1, "b"))
+    await log.append(MessageDelta(MID, 1, "b"))
+    with pytest.raises(ValueError, match="out of order"):
+        await log.append(MessageDelta(MID, 1, "c"))  # another event at that seq
+    with pytest.raises(ValueError, match="out of order"):
+        await log.append(MessageDelta(MID, 0, "a"))  # only the last one is taken again
+    end = MessageEnd(MID, 2, "stop", Usage(1, 2), Timings(1.0, 2.0))
+    await log.append(end)
+    await log.append(end)  # an ended stream takes its own end again, nothing else
+    with pytest.raises(ValueError, match="ended"):
+        await log.append(MessageDelta(MID, 3, "d"))
+    entries = await log.redis.xrange(log.key(MID))
+    assert [entry_id for entry_id, _ in entries] == [b"1-0", b"1-1", b"1-2"]

@@ -241,13 +241,18 @@ class Run:
         """Append one event of the pump, which already counted it in ``seq`` (and its text).
 
         A stop waits for an append under way: cancelled half-way, a remote log could keep an
-        event this run does not count, or the reverse. An append that fails is taken back.
-        Either way the terminal event's seq is the log's next one.
+        event this run does not count, or the reverse. An append the log refused (``ValueError``,
+        ``LeaseLost``) is taken back: the terminal event's seq is then the log's next one.
+        One that failed otherwise stays counted: Redis may have taken it before the answer
+        was lost (killed, or the connection dropped), and followers may have shown it, so the
+        stored reply must hold it. Had it not landed, the terminal event comes one seq past
+        the log's next; the log takes that gap for a lost stream, and readers finish from the
+        stored reply, which has the event.
         """
         self._appending = True
         try:
             await self._append(event)
-        except Exception:
+        except (ValueError, LeaseLost):
             self.seq -= 1
             if isinstance(event, MessageDelta):
                 self._parts.pop()

@@ -8,9 +8,12 @@ Keys and channels (all under ``settings.redis_prefix``):
 
 One Lua script appends: it checks the writer's lease (when the append is fenced), that the
 seq is the next one and that the stream has not ended, adds the entry and sets the key's
-expiry, atomically. A stream that lacks events its writer appended (Redis restarted empty,
-or from an older file) is deleted by that writer's next append (``StreamLost``), so that
-its readers, finding it gone, finish from the store. Two writers of one reply (an owner
+expiry, atomically. The same event again is taken as appended: the client retries a command
+whose connection dropped, and Redis may have run it before the answer was lost.
+
+A stream that lacks events its writer appended (Redis restarted empty, or from an older
+file) is deleted by that writer's next append (``StreamLost``), so that its readers,
+finding it gone, finish from the store. Two writers of one reply (an owner
 presumed dead that was only slow, and the instance that took over) cannot interleave, and
 the slow one is the one refused: its lease is gone. A stream expires ``log_ttl_s``
 after its terminal event (past that, the engine replays from the store). A stream that gets
@@ -63,10 +66,14 @@ if #top == 0 then
     return redis.error_reply('ERR stream lost: seq ' .. seq .. ' on an empty stream')
   end
 else
+  local last = tonumber(string.match(top[1][1], '%-(%d+)$'))
+  if seq == last and top[1][2][2] == ARGV[2] then
+    -- This very event: a retry of an append whose answer was lost with its connection.
+    return seq
+  end
   if top[1][2][4] == '1' then
     return redis.error_reply('ERR stream already ended')
   end
-  local last = tonumber(string.match(top[1][1], '%-(%d+)$'))
   if seq > last + 1 then
     -- Events this writer appended are gone: readers must finish from the store.
     redis.call('DEL', KEYS[1])
