@@ -9,8 +9,12 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
+from tests.helpers.redis_proxy import ReplyDropper
+from tokenwire.engine.cluster import Cluster
 from tokenwire.engine.commands import Commands
 from tokenwire.engine.lease import Leases
+from tokenwire.log.redis import RedisEventLog
+from tokenwire.redis import connect
 
 pytestmark = pytest.mark.anyio
 
@@ -91,3 +95,23 @@ async def test_a_cancel_reaches_every_instance_and_stays_readable(
     finally:
         await here.close()
         await there.close()
+
+
+async def test_a_new_replys_lease_whose_answer_was_lost_is_held(
+    redis_server: str, redis_prefix: str
+) -> None:
+    """Redis took the lease, then the connection dropped before its answer came back: the
+    client's retry finds the lease taken, by this very instance."""
+    async with ReplyDropper(redis_server) as proxy:
+        client = connect(proxy.url)
+        leases = leases_of(client, redis_prefix, "a")
+        events = RedisEventLog(client, prefix=redis_prefix)
+        cluster = Cluster("a", events, leases, Commands(client, prefix=redis_prefix))
+        try:
+            proxy.arm(b"SET")
+            lease = await cluster.claim("m1")
+            assert proxy.dropped.is_set()
+            assert await lease.holds()
+            assert not await leases_of(client, redis_prefix, "b").acquire("m1")
+        finally:
+            await events.close()

@@ -1,8 +1,8 @@
-"""An append whose reply from Redis is lost: Redis ran it, the connection dropped before the
+"""An append whose answer from Redis is lost: Redis ran it, the connection dropped before the
 answer came back, and followers may already have read the event.
 
-A small TCP proxy sits between the engine and a real Redis and drops the connection when
-Redis answers one chosen append (``EVALSHA`` of the append script). What happens next is
+A small TCP proxy (``tests/helpers/redis_proxy.py``) sits between the engine and a real Redis
+and drops the connection when Redis answers one chosen append (``EVALSHA``). What happens next is
 what a restart or a network drop leaves: the client's own retry reaching a Redis that kept
 the event, a Redis still down, or a Redis that came back empty. Whatever the run does, the
 stored reply must hold every event the log took, since a follower may have shown it.
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from tests.helpers.redis_proxy import ReplyDropper
 from tokenwire.engine import Engine
 from tokenwire.engine.config import EngineConfig
 from tokenwire.ids import MessageId
@@ -39,78 +40,6 @@ DEADLINE_S = 60
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class ReplyDropper:
-    """A proxy to Redis. Armed, it passes the next ``EVALSHA`` through and drops the
-    connection when Redis answers it. ``refusing`` closes new connections at once, as a
-    Redis that is down does."""
-
-    def __init__(self, redis_host: str, redis_port: int) -> None:
-        self.target = (redis_host, redis_port)
-        self.armed = False
-        self.refusing = False
-        self.dropped = asyncio.Event()
-        self.on_drop: Callable[[], Awaitable[None]] | None = None
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._open: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._open):
-            writer.transport.abort()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.create_task(self._serve(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        if self.refusing:
-            client_w.transport.abort()
-            return
-        server_r, server_w = await asyncio.open_connection(*self.target)
-        self._open.update((client_w, server_w))
-        doomed = False
-
-        async def up() -> None:
-            nonlocal doomed
-            while data := await client_r.read(65536):
-                if self.armed and b"EVALSHA" in data:
-                    self.armed, doomed = False, True
-                server_w.write(data)
-                await server_w.drain()
-
-        async def down() -> None:
-            while data := await server_r.read(65536):
-                if doomed:
-                    if self.on_drop is not None:
-                        await self.on_drop()
-                    self.dropped.set()
-                    raise ConnectionResetError("the reply to the armed append is lost")
-                client_w.write(data)
-                await client_w.drain()
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(up())
-                group.create_task(down())
-        except* (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            for writer in (client_w, server_w):
-                self._open.discard(writer)
-                writer.transport.abort()
 
 
 class Setup:
@@ -154,28 +83,24 @@ class Setup:
 @pytest.fixture
 async def setup(tmp_path: Path, redis_server: str, redis_prefix: str) -> AsyncIterator[Setup]:
     direct = Redis.from_url(redis_server)
-    address = direct.connection_pool.connection_kwargs
-    proxy = ReplyDropper(address.get("host", "127.0.0.1"), address.get("port", 6379))
-    await proxy.start()
-    url = redis_server.replace(f":{address.get('port', 6379)}", f":{proxy.port}", 1)
-    # The client the server makes, with its retry of a dropped connection.
-    events = RedisEventLog(connect(url), prefix=redis_prefix, ttl_s=60)
-    store = SQLStore(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
-    await store.migrate()
-    provider = ScriptedProvider(text=TEXT, chunk_words=1, delay_ms=40)
-    config = EngineConfig.from_settings(Settings(data_dir=tmp_path))
-    engine = Engine(config=config, store=store, events=events, provider=provider)
-    await engine.start()
-    try:
-        yield Setup(engine, proxy, direct, events.key(""))
-    finally:
-        proxy.refusing = False
-        await engine.shutdown()
-        await store.close()
-        with contextlib.suppress(Exception):
-            await events.close()
-        await proxy.close()
-        await direct.aclose()
+    async with ReplyDropper(redis_server) as proxy:
+        # The client the server makes, with its retry of a dropped connection.
+        events = RedisEventLog(connect(proxy.url), prefix=redis_prefix, ttl_s=60)
+        store = SQLStore(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+        await store.migrate()
+        provider = ScriptedProvider(text=TEXT, chunk_words=1, delay_ms=40)
+        config = EngineConfig.from_settings(Settings(data_dir=tmp_path))
+        engine = Engine(config=config, store=store, events=events, provider=provider)
+        await engine.start()
+        try:
+            yield Setup(engine, proxy, direct, events.key(""))
+        finally:
+            proxy.refusing = False
+            await engine.shutdown()
+            await store.close()
+            with contextlib.suppress(Exception):
+                await events.close()
+            await direct.aclose()
 
 
 async def until(check: Callable[[], Awaitable[bool]]) -> None:
@@ -197,7 +122,7 @@ async def test_a_retried_append_that_had_landed_goes_on_without_a_gap_or_a_doubl
 ) -> None:
     reply = await setup.start_reply()
     await setup.wait_for_seq(reply.id, 3)
-    setup.proxy.armed = True
+    setup.proxy.arm(b"EVALSHA")
     await asyncio.wait_for(setup.proxy.dropped.wait(), DEADLINE_S)
 
     stored = await setup.ended(reply)
@@ -215,7 +140,7 @@ async def test_an_append_redis_took_before_it_went_down_stays_in_the_stored_repl
 ) -> None:
     reply = await setup.start_reply()
     await setup.wait_for_seq(reply.id, 3)
-    setup.proxy.armed = True
+    setup.proxy.arm(b"EVALSHA")
     setup.proxy.on_drop = _set(setup.proxy, refusing=True)  # and the retries find it down
     await asyncio.wait_for(setup.proxy.dropped.wait(), DEADLINE_S)
 
@@ -253,7 +178,7 @@ async def test_an_append_lost_with_a_redis_that_came_back_empty_stays_in_the_sto
         await setup.redis.delete(setup.key(reply.id))
 
     setup.proxy.on_drop = restarted_empty
-    setup.proxy.armed = True
+    setup.proxy.arm(b"EVALSHA")
     await asyncio.wait_for(setup.proxy.dropped.wait(), DEADLINE_S)
 
     stored = await setup.ended(reply)

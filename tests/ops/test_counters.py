@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from tests.helpers.redis_proxy import ReplyDropper
 from tests.helpers.server import free_port
 from tokenwire.ops.counters import Counters, MemoryCounters, wait_s
 from tokenwire.ops.redis_counters import RedisCounters
@@ -183,3 +184,26 @@ def test_a_server_without_redis_does_not_import_its_client(tmp_path: Path) -> No
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["MemoryCounters", "False"]
+
+
+async def test_a_slot_whose_answer_was_lost_is_held_not_refused(
+    redis_server: str, redis_prefix: str
+) -> None:
+    """Redis gave the last slot, then the connection dropped before its answer came back:
+    the client's retry finds the slot taken, by this very lease."""
+    async with ReplyDropper(redis_server) as proxy:
+        counters = RedisCounters.from_url(proxy.url, prefix=redis_prefix)
+        other = RedisCounters.from_url(redis_server, prefix=redis_prefix)
+        try:
+            # Once first, so that Redis has the script: the armed call is the acquire itself.
+            assert await counters.acquire("slots:warm", limit=1) is not None
+            proxy.arm(b"EVALSHA")
+            lease = await counters.acquire("slots:lost", limit=1)
+            assert proxy.dropped.is_set()
+            assert lease is not None
+            assert await other.acquire("slots:lost", limit=1) is None  # one slot, taken once
+            counters.release("slots:lost", lease)
+            await counters.close()  # sends the queued release
+            assert await other.acquire("slots:lost", limit=1) is not None
+        finally:
+            await other.close()

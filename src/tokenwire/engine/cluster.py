@@ -54,8 +54,10 @@ class Cluster:
     commands: Commands
 
     async def claim(self, message_id: str) -> Lease:
-        """The lease on a reply that was just created (nobody else can hold it yet)."""
-        if not await self.leases.acquire(message_id):
+        """The lease on a reply that was just created (nobody else can hold it yet). Held
+        already by this instance: Redis took it and the answer was lost with the connection,
+        and the client's retry found it taken."""
+        if not await self.leases.acquire(message_id) and not await self.leases.holds(message_id):
             raise RuntimeError(f"the lease on the new reply {message_id} is taken")
         return Lease(self.leases, message_id)
 

@@ -37,10 +37,15 @@ redis.call('PEXPIRE', current_key, math.ceil(window * 2000))
 return {1, 0, 0, 0}
 """
 
+# A lease already in the set is a retry of this very acquire, whose answer was lost with its
+# connection: it holds its slot, and is not refused for taking the last one itself.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
+  return 1
+end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
   return 0
 end
