@@ -18,6 +18,11 @@ client reads the upstream directly, then through tokenwire over each path, and p
     python benchmarks/relay.py --mode lengths                 # per-token cost, 100 vs 2,000 tokens
     python benchmarks/relay.py --mode fanout                  # one reply, 1,000 subscribers
     python benchmarks/relay.py --profile /tmp/relay.txt       # the server under py-spy
+    python benchmarks/relay.py --gc                           # and the collector's pauses
+
+With ``--gc`` each row is followed by the garbage collector's work in the server during its
+long phase (``benchmarks/gcprobe``): collections of each generation, their total and their
+longest pause.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -130,6 +136,24 @@ class Bench:
         )
         self.pid = self._server_pid()
         self.system_share = 0.0  # of the last phase's server CPU
+        self.window = (0.0, 0.0)  # the last phase's wall-clock start and end
+
+    def collections(self) -> str:
+        """The collector's work in the server during the last phase (``--gc``)."""
+        if not self.args.gc:
+            return ""
+        since, until = self.window
+        pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        for line in Path(self.args.gc_file).read_text().splitlines():
+            if line.startswith("#"):
+                continue
+            at, generation, took, _freed = line.split()
+            if since <= float(at) <= until:
+                pauses[int(generation)].append(float(took) * 1e3)
+        return "  collector: " + ", ".join(
+            f"{name} {len(p)}: {sum(p):.0f} ms (longest {max(p, default=0):.0f})"
+            for name, p in zip(("young", "middle", "full"), pauses.values(), strict=True)
+        )
 
     def _server_pid(self) -> int:
         """The Python process of the server (under py-spy, its child)."""
@@ -191,7 +215,9 @@ class Bench:
 
         await asyncio.sleep(1.5)  # let the last phase's checkpoints and ends settle
         user, system = cpu_times(self.pid)
+        started = time.time()
         await asyncio.gather(*(one(i) for i in range(n)))
+        self.window = (started, time.time())
         user_after, system_after = cpu_times(self.pid)
         self.system_share = (system_after - system) / max(
             1e-9, user_after - user + system_after - system
@@ -253,6 +279,8 @@ async def table(bench: Bench) -> None:
                 flush=True,
             )
             print(f"  kernel (system) share of the server's CPU: {kernel:.0%}", flush=True)
+            if args.gc:
+                print(bench.collections(), flush=True)
             why = failures(direct_results + short_results + long_results)
             if why:
                 print(f"  failures: {why}", flush=True)
@@ -284,6 +312,11 @@ async def main(args: argparse.Namespace) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the children inherit it
     with tempfile.TemporaryDirectory() as tmp:
+        if args.gc:
+            # The server loads benchmarks/gcprobe/sitecustomize.py, which writes to this file.
+            args.gc_file = str(Path(args.data_dir or tmp) / "collections.txt")
+            os.environ["PYTHONPATH"] += os.pathsep + str(Path(__file__).parent / "gcprobe")
+            os.environ["TOKENWIRE_BENCH_GC"] = args.gc_file
         bench = Bench(args, Path(args.data_dir or tmp))
         try:
             await bench.phase(args.paths[0], min(20, args.streams[0]), SHORT)  # warm up
@@ -315,6 +348,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="the server's (kept, with its log); default: temporary")
     parser.add_argument("--profile", help="record the server with py-spy (raw, for flamegraphs)")
     parser.add_argument("--native", action="store_true", help="the profile with C frames too")
+    parser.add_argument("--gc", action="store_true", help="time the server's collections too")
     args = parser.parse_args(argv)
     args.src = str(Path(args.src).resolve() if args.src else ROOT / "src")
     if args.streams is None:
