@@ -196,3 +196,46 @@ def _set(proxy: ReplyDropper, *, refusing: bool) -> Callable[[], Awaitable[None]
         proxy.refusing = refusing
 
     return change
+
+
+async def test_an_append_that_never_reached_redis_is_stored_and_followers_read_it_there(
+    setup: Setup,
+) -> None:
+    reply = await setup.start_reply()
+    following = setup.engine.follow(reply, -1)
+    shown: list[Event] = []
+    async for batch in following:
+        shown.extend(batch)
+        if shown[-1].seq >= 3:
+            break
+    logged: list[Event] = []
+
+    async def lost() -> None:
+        if not logged:  # the first loss: the log holds what it will ever get of the deltas
+            logged.extend(await setup.logged(reply.id))
+
+    # The next append and both of the client's retries are lost before Redis sees them.
+    setup.proxy.on_drop = lost
+    setup.proxy.arm(b"EVALSHA", times=3, reaching=False)
+    async with asyncio.timeout(DEADLINE_S):
+        async for batch in following:
+            shown.extend(batch)
+
+    stored = await setup.ended(reply)
+
+    assert stored.status is MessageStatus.ERROR
+    assert stored.error is not None
+    assert stored.error.code == "unavailable"
+    # The run kept the delta it could not append: its terminal event came a seq past the
+    # log's next, the log dropped the stream, and the follower read the rest from the row.
+    assert not is_terminal(logged[-1])
+    assert stored.last_seq == logged[-1].seq + 2
+    deltas = [e for e in logged if isinstance(e, MessageDelta)]
+    assert len(stored.marks) == len(deltas) + 1  # a mark per delta, the one kept included
+    assert stored.content.startswith(text_of(logged))
+    assert len(stored.content) > len(text_of(logged))
+    assert is_terminal(shown[-1])
+    assert shown[-1].seq == stored.last_seq
+    assert text_of(shown) == stored.content
+    assert TEXT.startswith(stored.content)
+    assert await setup.logged(reply.id) == []

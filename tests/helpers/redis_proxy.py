@@ -1,9 +1,10 @@
-"""A TCP proxy in front of a real Redis that loses the answer to one command.
+"""A TCP proxy in front of a real Redis that loses the answer to a command, or the command.
 
 Armed with a command's name, it passes the next request of that command through to Redis and
 drops the connection when Redis answers it: what a Redis killed between running a command and
 its answer reaching the client leaves, or a network that drops then. redis-py then retries the
-command on a new connection, which reaches a Redis that has already run it once.
+command on a new connection, which reaches a Redis that has already run it once. Armed with
+``reaching=False``, it drops the connection as the request arrives instead: Redis never sees it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from urllib.parse import urlsplit
 
 class ReplyDropper:
     """``arm(b"EVALSHA")``: the next ``EVALSHA`` reaches Redis and its answer is lost.
-    ``on_drop`` runs when that answer arrives, before the connection drops. ``refusing``
+    ``on_drop`` runs when that answer arrives (or the request, when it is not to reach
+    Redis), before the connection drops: the client is still waiting then. ``refusing``
     closes new connections at once, as a Redis that is down does."""
 
     def __init__(self, redis_url: str) -> None:
@@ -23,6 +25,8 @@ class ReplyDropper:
         self._redis_url = redis_url
         self._target = (parts.hostname or "127.0.0.1", parts.port or 6379)
         self._armed: bytes | None = None
+        self._times = 0
+        self._reaching = True
         self.refusing = False
         self.dropped = asyncio.Event()
         self.on_drop: Callable[[], Awaitable[None]] | None = None
@@ -37,9 +41,13 @@ class ReplyDropper:
         host, port = self._target
         return self._redis_url.replace(f"{host}:{port}", f"127.0.0.1:{self.port}", 1)
 
-    def arm(self, command: bytes) -> None:
+    def arm(self, command: bytes, *, times: int = 1, reaching: bool = True) -> None:
+        """Drop the next ``times`` requests of ``command``: after Redis answered them, or,
+        not ``reaching``, before Redis saw them."""
         # A command's name travels as a RESP bulk string: ``$7\r\nEVALSHA\r\n``.
         self._armed = b"\r\n" + command + b"\r\n"
+        self._times = times
+        self._reaching = reaching
 
     async def __aenter__(self) -> ReplyDropper:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -72,7 +80,15 @@ class ReplyDropper:
             nonlocal doomed
             while data := await client_r.read(65536):
                 if self._armed is not None and self._armed in data:
-                    self._armed, doomed = None, True
+                    self._times -= 1
+                    if self._times == 0:
+                        self._armed = None
+                    if not self._reaching:
+                        if self.on_drop is not None:
+                            await self.on_drop()
+                        self.dropped.set()
+                        raise ConnectionResetError("the armed command is lost on its way")
+                    doomed = True
                 server_w.write(data)
                 await server_w.drain()
 
