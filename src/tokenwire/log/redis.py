@@ -13,12 +13,12 @@ whose connection dropped, and Redis may have run it before the answer was lost.
 
 A stream that lacks events its writer appended (Redis restarted empty, or from an older
 file) is deleted by that writer's next append (``StreamLost``), so that its readers,
-finding it gone, finish from the store. Two writers of one reply (an owner
-presumed dead that was only slow, and the instance that took over) cannot interleave, and
-the slow one is the one refused: its lease is gone. A stream expires ``log_ttl_s``
-after its terminal event (past that, the engine replays from the store). A stream that gets
-no write for ``LIVE_TTL_S`` goes away too: its writer is gone and its end could not be
-appended, and readers blocked on it then finish from the store.
+finding it gone, finish from the store. Two writers of one reply (an owner presumed dead
+that was only slow, and the instance that took over) cannot interleave, and the slow one is
+the one refused: its lease is gone. A stream expires ``log_ttl_s`` after its terminal event
+(past that, the engine replays from the store). A stream that gets no write for
+``LIVE_TTL_S`` goes away too: its writer is gone and its end could not be appended, and
+readers blocked on it then finish from the store.
 
 Readers keep only a cursor (the last seq). They take everything pending at once, up to
 ``batch`` entries (where the subscriber coalesces), with a non-blocking ``XRANGE``; when
