@@ -133,6 +133,31 @@ async def test_slow_chunks_time_out_between_chunks() -> None:
     assert (error.code, error.retryable) == ("upstream_timeout", True)
 
 
+async def test_a_body_longer_than_the_timeout_with_steady_chunks_is_read_whole() -> None:
+    # The timeout is the wait between two pieces, not for the whole body: 3 s of chunks, each
+    # 0.25 s after the last, against a 2 s timeout.
+    deltas = [f"w{i} " for i in range(12)]
+    async with Upstream(Reply(deltas=deltas, delay=0.25)) as upstream:
+        items = await collect(provider(upstream.url, timeout_s=2.0))
+    assert "".join(i.text for i in items if isinstance(i, Delta)) == "".join(deltas)
+
+
+async def test_a_caller_slower_than_the_timeout_does_not_time_the_upstream_out() -> None:
+    # The upstream sends everything at once; the caller takes 0.6 s over each item, four
+    # times the timeout in all. Only waiting on the upstream counts.
+    deltas = ["a", "b", "c", "d"]
+    async with Upstream(Reply(deltas=deltas)) as upstream:
+        p = provider(upstream.url, timeout_s=0.5)
+        read: list[StreamItem] = []
+        try:
+            async for item in p.stream(QUESTION):
+                read.append(item)
+                await asyncio.sleep(0.6)
+        finally:
+            await p.aclose()
+    assert [i.text for i in read if isinstance(i, Delta)] == deltas
+
+
 async def test_429_is_retryable_with_retry_after() -> None:
     body = json.dumps({"error": {"message": "Rate limit reached"}}).encode()
     error = await failure(Reply(status=429, body=body, headers={"Retry-After": "12"}))

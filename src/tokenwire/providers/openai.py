@@ -6,10 +6,16 @@ Server-Sent Events with the project's own decoder. Cancelling the task that iter
 ``stream()`` leaves the ``async with`` around the response, which closes it: a connection
 that is mid-body cannot go back to the pool, so the upstream sees it drop.
 
-The transport is aiohttp: its C parser and one timer re-armed per read cost a few
-microseconds per chunk, where httpx over httpcore and anyio opened a cancel scope per read
-and walked the whole connection pool for every request (docs/performance.md). The pool has
-no size limit: every running reply holds one upstream connection, as it must.
+The transport is aiohttp: its C parser costs a few microseconds per chunk, where httpx over
+httpcore and anyio opened a cancel scope per read and walked the whole connection pool for
+every request (docs/performance.md). The pool has no size limit: every running reply holds
+one upstream connection, as it must.
+
+The read timeout (``timeout_s``) bounds the wait for the response head and for each piece
+of the body after the last. aiohttp's own ``sock_read`` cancels its timer and makes a new
+one for every piece that arrives (a handle, a libuv timer and a copy of the context, for
+each token); ``_Deadline`` keeps one timer per reply, which only looks, when it fires, at
+when the last piece came, and sets itself again for the rest.
 
 Every failure is translated into ``ProviderError`` in one place, ``_translate``:
 
@@ -20,6 +26,7 @@ Every failure is translated into ``ProviderError`` in one place, ``_translate``:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -107,9 +114,11 @@ class OpenAIProvider:
         self._headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        # sock_read: the longest wait for the response head or between two pieces of the body.
+        # The longest wait for the response head or between two pieces of the body: kept by
+        # ``stream`` itself, not aiohttp's sock_read (the module's docstring says why).
+        self._read_timeout_s = timeout_s
         self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=min(connect_timeout_s, timeout_s), sock_read=timeout_s
+            total=None, sock_connect=min(connect_timeout_s, timeout_s), sock_read=None
         )
         self._session: aiohttp.ClientSession | None = None  # made on the loop that uses it
         self._proxy: _Proxy | None = None
@@ -158,27 +167,85 @@ class OpenAIProvider:
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         data = msgspec.json.encode(self.body(request))
+        deadline: _Deadline | None = None
         try:
             client = self._client()
             proxy = self._proxy
             assert proxy is not None
-            async with client.post(
-                self._url, data=data, proxy=proxy.url, proxy_auth=proxy.auth, auth=proxy.netrc
-            ) as response:
+            async with asyncio.timeout(self._read_timeout_s):
+                response = await client.post(
+                    self._url, data=data, proxy=proxy.url, proxy_auth=proxy.auth, auth=proxy.netrc
+                )
+            async with response:
                 if response.status >= 400:
-                    raise _Refused(response.status, await response.read(), response.headers)
+                    async with asyncio.timeout(self._read_timeout_s):
+                        body = await response.read()
+                    raise _Refused(response.status, body, response.headers)
+                deadline = _Deadline(self._read_timeout_s, response)
                 # One async generator between the response and the run: the parse is plain code.
                 chunks = _Chunks()
-                async for raw in response.content.iter_any():
+                content = response.content
+                while True:
+                    deadline.reading = True
+                    raw = await content.readany()
+                    deadline.reading = False
+                    if not raw:
+                        break
                     for item in chunks.feed(raw):
                         yield item
                     if chunks.failed is not None:
                         raise chunks.failed
                     if chunks.done:
                         return
+                    deadline.read()
                 raise _Incomplete("the upstream stream ended before [DONE]")
         except (aiohttp.ClientError, TimeoutError, _Upstream) as exc:
-            raise _translate(exc, self._url) from exc
+            failure: Exception = exc
+            if deadline is not None and deadline.expired:  # the read failed as it was closed
+                failure = TimeoutError(f"no data from the upstream for {self._read_timeout_s:g} s")
+            raise _translate(failure, self._url) from exc
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+
+
+class _Deadline:
+    """The read timeout of one response's body, with one timer for the whole body.
+
+    ``read()`` notes when a piece arrived; ``reading`` says the stream waits on the upstream
+    (time spent handing items to the caller, between reads, is not the upstream's). When the
+    timer fires it sets itself again for what is left of the timeout since the last piece,
+    or, if the whole timeout passed while waiting, closes the response: the read under way
+    then fails, and ``expired`` tells that failure from others.
+    """
+
+    __slots__ = ("_handle", "_last", "_loop", "_response", "_timeout_s", "expired", "reading")
+
+    def __init__(self, timeout_s: float, response: aiohttp.ClientResponse) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._timeout_s = timeout_s
+        self._response = response
+        self._last = self._loop.time()
+        self.reading = False
+        self.expired = False
+        self._handle = self._loop.call_at(self._last + timeout_s, self._check)
+
+    def read(self) -> None:
+        self._last = self._loop.time()
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        if not self.reading:
+            self._last = now  # the caller held the stream: the wait starts again at its read
+        due = self._last + self._timeout_s
+        if due > now:
+            self._handle = self._loop.call_at(due, self._check)
+            return
+        self.expired = True
+        self._response.close()
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 class _Chunks:
