@@ -115,3 +115,21 @@ async def test_a_new_replys_lease_whose_answer_was_lost_is_held(
             assert not await leases_of(client, redis_prefix, "b").acquire("m1")
         finally:
             await events.close()
+
+
+async def test_a_takeover_counted_once_when_its_answer_was_lost(
+    redis_server: str, redis_prefix: str
+) -> None:
+    """The count of a reply's takeovers went through, then the connection dropped before its
+    answer came back: the client's retry does not count it twice."""
+    async with ReplyDropper(redis_server) as proxy:
+        client = connect(proxy.url)
+        leases = leases_of(client, redis_prefix, "a")
+        try:
+            proxy.arm(b"EXEC")
+            assert await leases.count_takeover("m1") == 1
+            assert proxy.dropped.is_set()
+            assert await leases.count_takeover("m1") == 2
+            assert await leases_of(client, redis_prefix, "b").count_takeover("m1") == 3
+        finally:
+            await client.aclose()

@@ -9,6 +9,7 @@ over) can never extend or delete the new owner's.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,13 +90,17 @@ class Leases:
     async def count_takeover(self, message_id: str) -> int:
         """Count one more takeover of the reply; returns how many there have been. The count
         outlives the leases (a day), so a reply that keeps taking its instances down is
-        not continued forever."""
-        key = f"{self._prefix}takeovers:{message_id}"
+        not continued forever. Each takeover is a member of a set rather than an increment:
+        the client retries a call whose answer was lost with its connection, and the same
+        member added again counts once."""
+        key = f"{self._prefix}takeovers-of:{message_id}"
+        member = f"{self.instance}:{secrets.token_hex(8)}"
         with translated():
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
+                pipe.sadd(key, member)
                 pipe.expire(key, 24 * 3600)
-                count, _ = await pipe.execute()
+                pipe.scard(key)
+                _, _, count = await pipe.execute()
         return int(count)
 
     async def release(self, message_id: str) -> None:
