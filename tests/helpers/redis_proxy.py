@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 
 class ReplyDropper:
@@ -37,9 +37,10 @@ class ReplyDropper:
 
     @property
     def url(self) -> str:
-        """The Redis URL, through this proxy."""
-        host, port = self._target
-        return self._redis_url.replace(f"{host}:{port}", f"127.0.0.1:{self.port}", 1)
+        """The Redis URL, through this proxy (its credentials, database and options kept)."""
+        parts = urlsplit(self._redis_url)
+        login, at, _ = parts.netloc.rpartition("@")
+        return urlunsplit(parts._replace(netloc=f"{login}{at}127.0.0.1:{self.port}"))
 
     def arm(self, command: bytes, *, times: int = 1, reaching: bool = True) -> None:
         """Drop the next ``times`` requests of ``command``: after Redis answered them, or,
