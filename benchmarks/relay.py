@@ -33,7 +33,6 @@ import os
 import resource
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fanout
 import load
+import upstream
 from load import Result
 from tests.helpers.server import Server, free_port, start_server
 
@@ -90,20 +90,7 @@ class Bench:
             os.sched_setaffinity(0, {1})  # this load client
         self.pinned = pinned
         upstream_port = free_port()
-        self.upstream = subprocess.Popen(
-            [
-                *client_cpus,
-                sys.executable,
-                str(Path(__file__).parent / "upstream.py"),
-                "--port",
-                str(upstream_port),
-                "--tps",
-                str(args.tps),
-            ],
-            stdout=subprocess.PIPE,
-        )
-        assert self.upstream.stdout is not None
-        self.upstream.stdout.readline()  # "upstream ready"
+        self.upstream = upstream.spawn(upstream_port, args.tps, client_cpus)
         self.upstream_port = upstream_port
         prefix = list(self.server_cpus)
         if args.profile:

@@ -23,7 +23,10 @@ import argparse
 import asyncio
 import collections
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 HEAD = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
@@ -172,6 +175,18 @@ async def serve(host: str, port: int, tps: float, tokens: int) -> None:
     print(f"upstream ready on {host}:{port}", flush=True)
     async with server:
         await server.serve_forever()
+
+
+def spawn(port: int, tps: float, cpus: list[str]) -> subprocess.Popen[bytes]:
+    """This upstream in a process of its own (under ``cpus``, a ``taskset`` prefix or
+    nothing), returned once it listens."""
+    process = subprocess.Popen(
+        [*cpus, sys.executable, str(Path(__file__)), "--port", str(port), "--tps", str(tps)],
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.readline()  # "upstream ready"
+    return process
 
 
 def main() -> None:

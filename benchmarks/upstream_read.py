@@ -29,7 +29,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import upstream
 from tests.helpers.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,20 +83,7 @@ def main(args: argparse.Namespace) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the children inherit it
     port = free_port()
-    upstream = subprocess.Popen(
-        [
-            *(["taskset", "-c", "1"] if pinned else []),
-            sys.executable,
-            str(Path(__file__).parent / "upstream.py"),
-            "--port",
-            str(port),
-            "--tps",
-            str(args.tps),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    assert upstream.stdout is not None
-    upstream.stdout.readline()  # "upstream ready"
+    server = upstream.spawn(port, args.tps, ["taskset", "-c", "1"] if pinned else [])
     print(
         f"upstream read: {args.streams} streams of {args.tokens} tokens at {args.tps:g} tok/s; "
         + ("reader pinned to core 0, upstream to core 1" if pinned else "not pinned")
@@ -108,8 +97,8 @@ def main(args: argparse.Namespace) -> None:
                 figures[src].append(figure)
                 print(f"round {round_ + 1}: {src}: {figure:.1f} µs per token", flush=True)
     finally:
-        upstream.terminate()
-        upstream.wait()
+        server.terminate()
+        server.wait()
     for src, values in figures.items():
         shown = ", ".join(f"{v:.1f}" for v in values)
         print(f"{src}: median {statistics.median(values):.1f} µs per token ({shown})")
